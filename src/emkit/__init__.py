@@ -1,0 +1,20 @@
+"""emkit: Expectation-Maximization for mixtures and hidden Markov models."""
+
+from emkit.exceptions import (
+    DegenerateComponentWarning,
+    ModelFileError,
+    NotFittedError,
+    ValidationError,
+)
+from emkit.models.gaussian_mixture import GaussianMixture
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DegenerateComponentWarning",
+    "GaussianMixture",
+    "ModelFileError",
+    "NotFittedError",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""The EM driver and data sources shared by every model."""

@@ -1,0 +1,120 @@
+"""The single EM driver: E over blocks, sum the statistics, M; monitor; restarts.
+
+A *problem* is any object with
+
+- ``expect_block(params, X_block, w_block) -> stats`` where stats add with ``+`` and expose
+  ``log_likelihood`` (weighted sum over the block's rows) and ``total_weight``;
+- ``maximize(stats, params, iteration) -> params``.
+
+A *source* yields blocks (see :mod:`emkit.engine.sources`). The driver never sees the whole
+data or a full responsibility matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from emkit.engine.progress import Progress
+
+
+@dataclass
+class EMResult:
+    """Outcome of one EM run.
+
+    Attributes
+    ----------
+    params : object
+        Parameters after the last M-step.
+    lower_bound : float
+        Mean per-sample log-likelihood computed in the last E-step (before the last M-step,
+        as scikit-learn reports it).
+    lower_bounds : list of float
+        ``lower_bound`` of every iteration.
+    n_iter : int
+        Iterations run.
+    converged : bool
+        Whether the change of ``lower_bound`` fell below ``tol``.
+    """
+
+    params: object
+    lower_bound: float
+    lower_bounds: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+
+
+def expect(problem, params, source):
+    """E-step over every block of ``source``; returns the summed statistics."""
+    total = None
+    for X_block, w_block in source.blocks():
+        stats = problem.expect_block(params, X_block, w_block)
+        total = stats if total is None else total + stats
+    return total
+
+
+def run_em(problem, source, params, *, max_iter, tol, lower_bound=-math.inf, progress=None):
+    """Iterate EM from ``params`` until the mean log-likelihood changes by less than ``tol``."""
+    progress = progress or Progress()
+    bounds = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        previous = lower_bound
+        stats = expect(problem, params, source)
+        params = problem.maximize(stats, params, n_iter)
+        lower_bound = stats.log_likelihood / stats.total_weight
+        bounds.append(lower_bound)
+        change = lower_bound - previous
+        progress.iteration(n_iter, change)
+        if abs(change) < tol:
+            converged = True
+            break
+    return EMResult(params, lower_bound, bounds, n_iter, converged)
+
+
+def fit_restarts(
+    problem,
+    source,
+    initialize,
+    *,
+    n_init,
+    max_iter,
+    tol,
+    progress=None,
+    warm=None,
+):
+    """Run EM from ``n_init`` initialisations and keep the one with the best bound.
+
+    Parameters
+    ----------
+    initialize : callable
+        ``initialize() -> params``; called once per restart.
+    warm : EMResult, optional
+        Continue from these parameters and bound instead (a single run).
+    """
+    progress = progress or Progress()
+    best = None
+    runs = 1 if warm is not None else n_init
+    for index in range(runs):
+        progress.init_begin(index)
+        if warm is not None:
+            params, start = warm.params, warm.lower_bound
+        else:
+            params, start = initialize(), -math.inf
+        if max_iter == 0:
+            best = EMResult(params, start, [], 0, False)
+            continue
+        result = run_em(
+            problem,
+            source,
+            params,
+            max_iter=max_iter,
+            tol=tol,
+            lower_bound=start,
+            progress=progress,
+        )
+        progress.init_end(result.lower_bound, result.converged)
+        if best is None or result.lower_bound > best.lower_bound:
+            best = result
+    return best

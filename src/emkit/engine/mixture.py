@@ -1,0 +1,151 @@
+"""EM for finite mixtures: a weight vector plus a component family.
+
+The E-step of a block returns :class:`MixtureStats`; the M-step maps summed statistics to
+:class:`MixtureParams`. Components that receive no responsibility are re-seeded at the
+worst-fitted row (tracked by the statistics as a min-reduction, so it is exact whatever the
+blocking) with the pooled covariance, and a warning names them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from emkit.exceptions import DegenerateComponentWarning
+from emkit.latent import mixture as latent
+
+# A component whose expected count falls below this fraction of the total weight is empty.
+EMPTY_FRACTION = 1e-12
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    """Mixture weights and component parameters."""
+
+    weights: np.ndarray
+    components: object
+
+    @property
+    def log_weights(self):
+        """Log mixture weights, shape (K,)."""
+        return latent.log_weights(self.weights)
+
+
+@dataclass
+class MixtureStats:
+    """Additive statistics of a mixture over some rows.
+
+    Attributes
+    ----------
+    log_likelihood : float
+        Weighted sum of the rows' log-likelihoods.
+    total_weight : float
+        Sum of the rows' weights.
+    components : object
+        The family's statistics (with ``counts``).
+    worst_score : float
+        Lowest log-likelihood of a row with positive weight.
+    worst_row : ndarray of shape (d,) or None
+        That row.
+    """
+
+    log_likelihood: float
+    total_weight: float
+    components: object
+    worst_score: float = math.inf
+    worst_row: np.ndarray | None = None
+
+    def __add__(self, other):
+        keep = self if self.worst_score <= other.worst_score else other
+        return MixtureStats(
+            self.log_likelihood + other.log_likelihood,
+            self.total_weight + other.total_weight,
+            self.components + other.components,
+            keep.worst_score,
+            keep.worst_row,
+        )
+
+    def scaled(self, factor):
+        """Statistics multiplied by ``factor`` (for stepwise EM)."""
+        return MixtureStats(
+            self.log_likelihood * factor,
+            self.total_weight * factor,
+            self.components.scaled(factor),
+            self.worst_score,
+            self.worst_row,
+        )
+
+
+class MixtureEM:
+    """The EM problem of a finite mixture of ``family`` components.
+
+    Parameters
+    ----------
+    family : object
+        A component family (``log_likelihood``, ``accumulate``, ``maximize``, ``reseed``,
+        ``pooled_covariance``).
+    fixed : set of str
+        Parameters the M-step keeps: any of ``'weights'``, ``'means'``, ``'covariances'``.
+    """
+
+    def __init__(self, family, fixed=frozenset()):
+        self.family = family
+        self.fixed = frozenset(fixed)
+
+    def log_prob(self, params, X):
+        """Per-row log-likelihood and responsibilities of a block."""
+        log_prob = self.family.log_likelihood(params.components, X)
+        return latent.posterior(log_prob, params.log_weights)
+
+    def expect_block(self, params, X, w):
+        """E-step statistics of one block of rows with weights ``w`` (None for all ones)."""
+        log_norm, resp = self.log_prob(params, X)
+        if w is None:
+            wresp = resp
+            ll = float(np.sum(log_norm, dtype=np.float64))
+            total = float(X.shape[0])
+            candidates = log_norm
+        else:
+            wresp = resp * w[:, None].astype(resp.dtype)
+            positive = w > 0
+            ll = float(np.dot(w[positive], log_norm[positive].astype(np.float64)))
+            total = float(np.sum(w, dtype=np.float64))
+            candidates = np.where(positive, log_norm, np.inf)
+        stats = self.family.accumulate(params.components, X, wresp)
+        worst = int(np.argmin(candidates)) if X.shape[0] else 0
+        score = float(candidates[worst]) if X.shape[0] else math.inf
+        row = np.array(X[worst], dtype=np.float64) if X.shape[0] else None
+        return MixtureStats(ll, total, stats, score, row)
+
+    def maximize(self, stats, params, iteration=0):
+        """M-step: weights from expected counts, components from the family."""
+        counts = stats.components.counts
+        comps = self.family.maximize(stats.components, params.components, self.fixed)
+        if "weights" in self.fixed:
+            weights = params.weights
+        else:
+            weights = latent.weights_from_counts(counts)
+        empty = np.flatnonzero(~(counts >= EMPTY_FRACTION * stats.total_weight))
+        if empty.size and stats.worst_row is not None and "means" not in self.fixed:
+            weights, comps = self._reseed(stats, params, weights, comps, empty, iteration)
+        return MixtureParams(weights, comps)
+
+    def _reseed(self, stats, params, weights, comps, empty, iteration):
+        pooled = self.family.pooled_covariance(stats.components, comps)
+        weights = weights.copy()
+        for k in empty:
+            comps = self.family.reseed(comps, k, stats.worst_row, pooled)
+            weights[k] = 1.0 / len(weights)
+        weights /= weights.sum()
+        names = ", ".join(str(k) for k in empty)
+        warnings.warn(
+            f"component(s) {names} received no responsibility at iteration {iteration} "
+            f"(expected count below {EMPTY_FRACTION:g} of the total weight); re-seeded at the "
+            "worst-fitted sample with the pooled covariance.",
+            DegenerateComponentWarning,
+            stacklevel=3,
+        )
+        return weights, comps

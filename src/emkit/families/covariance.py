@@ -1,0 +1,361 @@
+"""Covariance strategies for the Gaussian family: full, tied, diag, spherical.
+
+Each strategy owns the shape of its covariance, the precision-Cholesky factor, the
+log-density kernel, the centred scatter kernel, and the map from statistics to covariances.
+User-facing values are covariances; precision factors and log-determinants are derived caches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+from emkit.kernels import gaussian_numpy as ref
+
+
+class NotPositiveDefiniteError(np.linalg.LinAlgError):
+    """A covariance or precision matrix is not symmetric positive definite."""
+
+    def __init__(self, index):
+        super().__init__(f"matrix {index} is not positive definite")
+        self.index = index
+
+
+def _chol_lower(matrix, index):
+    try:
+        return linalg.cholesky(matrix, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        raise NotPositiveDefiniteError(index) from None
+
+
+def _prec_chol_from_cov_matrix(cov, index):
+    """Upper-triangular U with U @ U.T = inv(cov), as in the precision-Cholesky trick."""
+    L = _chol_lower(cov, index)
+    if not np.all(np.isfinite(L)) or np.any(np.diag(L) <= 0):
+        raise NotPositiveDefiniteError(index)
+    return linalg.solve_triangular(L, np.eye(cov.shape[0]), lower=True, check_finite=False).T
+
+
+def _prec_chol_from_precision_matrix(prec, index):
+    # U upper-triangular with U @ U.T == prec: Cholesky of the flipped matrix, flipped back.
+    flipped = prec[::-1, ::-1]
+    L = _chol_lower(flipped, index)
+    return L[::-1, ::-1]
+
+
+def _cov_from_prec_chol_matrix(prec_chol):
+    inv = linalg.solve_triangular(
+        prec_chol, np.eye(prec_chol.shape[0]), lower=False, check_finite=False
+    )
+    return inv.T @ inv
+
+
+class Full:
+    """One full covariance matrix per component: shape (K, d, d)."""
+
+    name = "full"
+
+    @staticmethod
+    def shape(K, d):
+        """Shape of the covariance (and precision) array."""
+        return (K, d, d)
+
+    @staticmethod
+    def prec_chol(cov):
+        """Precision-Cholesky factors from covariances."""
+        return np.stack([_prec_chol_from_cov_matrix(c, k) for k, c in enumerate(cov)])
+
+    @staticmethod
+    def prec_chol_from_precisions(prec):
+        """Precision-Cholesky factors from precisions."""
+        return np.stack([_prec_chol_from_precision_matrix(p, k) for k, p in enumerate(prec)])
+
+    @staticmethod
+    def covariances_from_prec_chol(prec_chol):
+        """Covariances from precision-Cholesky factors."""
+        return np.stack([_cov_from_prec_chol_matrix(u) for u in prec_chol])
+
+    @staticmethod
+    def precisions(prec_chol):
+        """Precisions from precision-Cholesky factors."""
+        return prec_chol @ prec_chol.transpose(0, 2, 1)
+
+    @staticmethod
+    def log_det(prec_chol, d):
+        """``log det`` of each precision-Cholesky factor, shape (K,)."""
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+
+    log_prob = staticmethod(ref.log_prob_full)
+    scatter = staticmethod(ref.scatter_full)
+
+    @staticmethod
+    def covariance(counts, sums, scatter, reg_covar, d):
+        """M-step: covariances from centred statistics."""
+        n = counts[:, None, None]
+        delta = sums / counts[:, None]
+        cov = scatter / n - delta[:, :, None] * delta[:, None, :]
+        cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+        cov[:, np.arange(cov.shape[1]), np.arange(cov.shape[1])] += reg_covar
+        return cov
+
+    @staticmethod
+    def add_to_diagonal(cov, k, amount):
+        """Return a copy of ``cov`` with ``amount`` added to component ``k``'s diagonal."""
+        out = cov.copy()
+        idx = np.arange(cov.shape[1])
+        out[k, idx, idx] += amount
+        return out
+
+    @staticmethod
+    def n_parameters(K, d):
+        """Free covariance parameters."""
+        return K * d * (d + 1) / 2.0
+
+    @staticmethod
+    def component_covariance(cov, k, d):
+        """Dense (d, d) covariance of component ``k``."""
+        return cov[k]
+
+    @staticmethod
+    def variance_scale(cov, k):
+        """Mean variance of component ``k`` (for jitter sizes)."""
+        return float(np.trace(cov[k]) / cov.shape[1])
+
+    @staticmethod
+    def replace(cov, k, pooled):
+        """Set component ``k``'s covariance to the dense matrix ``pooled``."""
+        out = cov.copy()
+        out[k] = pooled
+        return out
+
+
+class Tied:
+    """One covariance shared by all components: shape (d, d)."""
+
+    name = "tied"
+
+    @staticmethod
+    def shape(K, d):
+        """Shape of the covariance (and precision) array."""
+        return (d, d)
+
+    @staticmethod
+    def prec_chol(cov):
+        """Precision-Cholesky factor from the covariance."""
+        return _prec_chol_from_cov_matrix(cov, 0)
+
+    @staticmethod
+    def prec_chol_from_precisions(prec):
+        """Precision-Cholesky factor from the precision."""
+        return _prec_chol_from_precision_matrix(prec, 0)
+
+    @staticmethod
+    def covariances_from_prec_chol(prec_chol):
+        """Covariance from the precision-Cholesky factor."""
+        return _cov_from_prec_chol_matrix(prec_chol)
+
+    @staticmethod
+    def precisions(prec_chol):
+        """Precision from the precision-Cholesky factor."""
+        return prec_chol @ prec_chol.T
+
+    @staticmethod
+    def log_det(prec_chol, d):
+        """``log det`` of the precision-Cholesky factor (a scalar)."""
+        return float(np.log(np.diag(prec_chol)).sum())
+
+    log_prob = staticmethod(ref.log_prob_tied)
+    scatter = staticmethod(ref.scatter_tied)
+
+    @staticmethod
+    def covariance(counts, sums, scatter, reg_covar, d):
+        """M-step: the pooled within-component covariance."""
+        delta = sums / counts[:, None]
+        between = (counts[:, None, None] * delta[:, :, None] * delta[:, None, :]).sum(axis=0)
+        cov = (scatter - between) / counts.sum()
+        cov = 0.5 * (cov + cov.T)
+        cov[np.diag_indices_from(cov)] += reg_covar
+        return cov
+
+    @staticmethod
+    def add_to_diagonal(cov, k, amount):
+        """Return a copy of ``cov`` with ``amount`` added to its diagonal."""
+        out = cov.copy()
+        out[np.diag_indices_from(out)] += amount
+        return out
+
+    @staticmethod
+    def n_parameters(K, d):
+        """Free covariance parameters."""
+        return d * (d + 1) / 2.0
+
+    @staticmethod
+    def component_covariance(cov, k, d):
+        """Dense (d, d) covariance of component ``k``."""
+        return cov
+
+    @staticmethod
+    def variance_scale(cov, k):
+        """Mean variance (for jitter sizes)."""
+        return float(np.trace(cov) / cov.shape[0])
+
+    @staticmethod
+    def replace(cov, k, pooled):
+        """The shared covariance is left as it is."""
+        return cov
+
+
+class Diag:
+    """One diagonal covariance per component: shape (K, d)."""
+
+    name = "diag"
+
+    @staticmethod
+    def shape(K, d):
+        """Shape of the covariance (and precision) array."""
+        return (K, d)
+
+    @staticmethod
+    def prec_chol(cov):
+        """Precision-Cholesky factors (inverse standard deviations)."""
+        bad = np.flatnonzero(~np.all(cov > 0, axis=1))
+        if bad.size:
+            raise NotPositiveDefiniteError(int(bad[0]))
+        return 1.0 / np.sqrt(cov)
+
+    @staticmethod
+    def prec_chol_from_precisions(prec):
+        """Precision-Cholesky factors from precisions."""
+        bad = np.flatnonzero(~np.all(prec > 0, axis=1))
+        if bad.size:
+            raise NotPositiveDefiniteError(int(bad[0]))
+        return np.sqrt(prec)
+
+    @staticmethod
+    def covariances_from_prec_chol(prec_chol):
+        """Covariances from precision-Cholesky factors."""
+        return 1.0 / prec_chol**2
+
+    @staticmethod
+    def precisions(prec_chol):
+        """Precisions from precision-Cholesky factors."""
+        return prec_chol**2
+
+    @staticmethod
+    def log_det(prec_chol, d):
+        """``log det`` of each precision-Cholesky factor, shape (K,)."""
+        return np.log(prec_chol).sum(axis=1)
+
+    log_prob = staticmethod(ref.log_prob_diag)
+    scatter = staticmethod(ref.scatter_diag)
+
+    @staticmethod
+    def covariance(counts, sums, scatter, reg_covar, d):
+        """M-step: per-feature variances from centred statistics."""
+        delta = sums / counts[:, None]
+        cov = scatter / counts[:, None] - delta**2
+        np.maximum(cov, 0.0, out=cov)
+        return cov + reg_covar
+
+    @staticmethod
+    def add_to_diagonal(cov, k, amount):
+        """Return a copy of ``cov`` with ``amount`` added to component ``k``."""
+        out = cov.copy()
+        out[k] += amount
+        return out
+
+    @staticmethod
+    def n_parameters(K, d):
+        """Free covariance parameters."""
+        return float(K * d)
+
+    @staticmethod
+    def component_covariance(cov, k, d):
+        """Dense (d, d) covariance of component ``k``."""
+        return np.diag(cov[k])
+
+    @staticmethod
+    def variance_scale(cov, k):
+        """Mean variance of component ``k``."""
+        return float(np.mean(cov[k]))
+
+    @staticmethod
+    def replace(cov, k, pooled):
+        """Set component ``k`` to the diagonal of ``pooled``."""
+        out = cov.copy()
+        out[k] = np.diag(pooled)
+        return out
+
+
+class Spherical:
+    """One variance per component: shape (K,)."""
+
+    name = "spherical"
+
+    @staticmethod
+    def shape(K, d):
+        """Shape of the covariance (and precision) array."""
+        return (K,)
+
+    @staticmethod
+    def prec_chol(cov):
+        """Precision-Cholesky factors (inverse standard deviations)."""
+        bad = np.flatnonzero(~(cov > 0))
+        if bad.size:
+            raise NotPositiveDefiniteError(int(bad[0]))
+        return 1.0 / np.sqrt(cov)
+
+    @staticmethod
+    def prec_chol_from_precisions(prec):
+        """Precision-Cholesky factors from precisions."""
+        bad = np.flatnonzero(~(prec > 0))
+        if bad.size:
+            raise NotPositiveDefiniteError(int(bad[0]))
+        return np.sqrt(prec)
+
+    covariances_from_prec_chol = Diag.covariances_from_prec_chol
+    precisions = Diag.precisions
+
+    @staticmethod
+    def log_det(prec_chol, d):
+        """``d * log(prec_chol)``, shape (K,)."""
+        return d * np.log(prec_chol)
+
+    log_prob = staticmethod(ref.log_prob_spherical)
+    scatter = staticmethod(ref.scatter_spherical)
+
+    @staticmethod
+    def covariance(counts, sums, scatter, reg_covar, d):
+        """M-step: the mean per-feature variance of each component."""
+        delta = sums / counts[:, None]
+        var = (scatter / counts - (delta**2).sum(axis=1)) / d
+        np.maximum(var, 0.0, out=var)
+        return var + reg_covar
+
+    add_to_diagonal = Diag.add_to_diagonal
+
+    @staticmethod
+    def n_parameters(K, d):
+        """Free covariance parameters."""
+        return float(K)
+
+    @staticmethod
+    def component_covariance(cov, k, d):
+        """Dense (d, d) covariance of component ``k``."""
+        return np.eye(d) * cov[k]
+
+    @staticmethod
+    def variance_scale(cov, k):
+        """Variance of component ``k``."""
+        return float(cov[k])
+
+    @staticmethod
+    def replace(cov, k, pooled):
+        """Set component ``k`` to the mean diagonal of ``pooled``."""
+        out = cov.copy()
+        out[k] = float(np.mean(np.diag(pooled)))
+        return out
+
+
+STRATEGIES = {s.name: s for s in (Full, Tied, Diag, Spherical)}
+COVARIANCE_TYPES = tuple(STRATEGIES)

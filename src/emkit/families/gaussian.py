@@ -1,0 +1,263 @@
+"""The Gaussian family: parameters, additive statistics and the M-step.
+
+Used as mixture components and as HMM emissions. Second moments are accumulated centred on a
+reference point (the iteration's current means), never as ``E[xx^T] - mu mu^T``, which keeps
+float32 input and data far from the origin accurate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emkit.exceptions import DegenerateComponentWarning
+from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
+
+# Relative size of the first diagonal jitter tried on a covariance that is not positive
+# definite (after reg_covar); it grows tenfold per retry.
+_JITTER_START = 1e-10
+_JITTER_TRIES = 12
+
+
+@dataclass(frozen=True)
+class GaussianParams:
+    """Means and covariances of ``K`` Gaussian components, with derived caches.
+
+    Parameters
+    ----------
+    means : ndarray of shape (K, d)
+    covariances : ndarray
+        Shape (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
+    covariance_type : str
+    prec_chol : ndarray
+        Precision-Cholesky factors, same shape as ``covariances``.
+    log_det : ndarray of shape (K,)
+        Log-determinant of each precision-Cholesky factor.
+    """
+
+    means: np.ndarray
+    covariances: np.ndarray
+    covariance_type: str
+    prec_chol: np.ndarray = field(repr=False)
+    log_det: np.ndarray = field(repr=False)
+
+    @property
+    def n_components(self):
+        """Number of components ``K``."""
+        return self.means.shape[0]
+
+    @property
+    def n_features(self):
+        """Number of features ``d``."""
+        return self.means.shape[1]
+
+    @classmethod
+    def from_covariances(cls, means, covariances, covariance_type):
+        """Build parameters from covariances; raises ``NotPositiveDefiniteError``."""
+        strat = STRATEGIES[covariance_type]
+        means = np.asarray(means, dtype=np.float64)
+        cov = np.asarray(covariances, dtype=np.float64)
+        pc = strat.prec_chol(cov)
+        return cls._build(means, cov, covariance_type, pc)
+
+    @classmethod
+    def from_precisions(cls, means, precisions, covariance_type):
+        """Build parameters from precisions; raises ``NotPositiveDefiniteError``."""
+        strat = STRATEGIES[covariance_type]
+        means = np.asarray(means, dtype=np.float64)
+        pc = strat.prec_chol_from_precisions(np.asarray(precisions, dtype=np.float64))
+        return cls._build(means, strat.covariances_from_prec_chol(pc), covariance_type, pc)
+
+    @classmethod
+    def from_prec_chol(cls, means, covariances, prec_chol, covariance_type):
+        """Build parameters from all three arrays (no factorisation, no checks)."""
+        return cls._build(
+            np.asarray(means, dtype=np.float64),
+            np.asarray(covariances, dtype=np.float64),
+            covariance_type,
+            np.asarray(prec_chol, dtype=np.float64),
+        )
+
+    @classmethod
+    def _build(cls, means, cov, covariance_type, pc):
+        strat = STRATEGIES[covariance_type]
+        K, d = means.shape
+        log_det = np.broadcast_to(np.asarray(strat.log_det(pc, d), dtype=np.float64), (K,))
+        return cls(means, cov, covariance_type, pc, np.ascontiguousarray(log_det))
+
+    def precisions(self):
+        """Precision matrices, in the covariance layout."""
+        return STRATEGIES[self.covariance_type].precisions(self.prec_chol)
+
+    def component_covariance(self, k):
+        """Dense (d, d) covariance of component ``k``."""
+        strat = STRATEGIES[self.covariance_type]
+        return strat.component_covariance(self.covariances, k, self.n_features)
+
+
+@dataclass
+class GaussianStats:
+    """Additive centred statistics of ``K`` Gaussian components.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (K,)
+        Summed posterior weights.
+    sums : ndarray of shape (K, d)
+        ``sum_i w_ik (x_i - ref_k)``.
+    scatter : ndarray
+        Centred second moments in the covariance type's layout.
+    ref : ndarray of shape (K, d)
+        The reference point the moments are centred on.
+    """
+
+    counts: np.ndarray
+    sums: np.ndarray
+    scatter: np.ndarray
+    ref: np.ndarray
+
+    def __add__(self, other):
+        if other.ref is not self.ref and not np.array_equal(other.ref, self.ref):
+            raise ValueError("cannot add Gaussian statistics centred on different points")
+        return GaussianStats(
+            self.counts + other.counts,
+            self.sums + other.sums,
+            self.scatter + other.scatter,
+            self.ref,
+        )
+
+    def scaled(self, factor):
+        """Statistics multiplied by ``factor`` (for stepwise EM)."""
+        return GaussianStats(
+            self.counts * factor, self.sums * factor, self.scatter * factor, self.ref
+        )
+
+
+class GaussianFamily:
+    """Multivariate Gaussian components with one of four covariance structures.
+
+    Parameters
+    ----------
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+        Non-negative value added to the diagonal of every covariance.
+    """
+
+    def __init__(self, covariance_type="full", reg_covar=1e-6):
+        if covariance_type not in STRATEGIES:
+            raise ValueError(
+                f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}"
+            )
+        self.covariance_type = covariance_type
+        self.reg_covar = float(reg_covar)
+        self.strategy = STRATEGIES[covariance_type]
+
+    def log_likelihood(self, params, X):
+        """Per-component log-densities, shape (n, K), in the dtype of ``X``."""
+        return self.strategy.log_prob(X, params.means, params.prec_chol, params.log_det)
+
+    def accumulate(self, params, X, wresp):
+        """Statistics of rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""
+        return self.accumulate_at(params.means, X, wresp)
+
+    def accumulate_at(self, ref, X, wresp):
+        """Like :meth:`accumulate`, centred on ``ref`` of shape (K, d)."""
+        counts, sums, scatter = self.strategy.scatter(X, wresp, ref)
+        return GaussianStats(counts, sums, scatter, ref)
+
+    def maximize(self, stats, params=None, fixed=frozenset()):
+        """New parameters from summed statistics.
+
+        Parameters
+        ----------
+        stats : GaussianStats
+        params : GaussianParams, optional
+            Current parameters; needed when ``fixed`` names ``'means'`` or ``'covariances'``.
+        fixed : set of str
+            Parameters to keep: ``'means'`` and/or ``'covariances'``.
+
+        Returns
+        -------
+        GaussianParams
+            Covariances that are not positive definite even after ``reg_covar`` get the
+            smallest diagonal jitter that makes them so, with a
+            :class:`~emkit.exceptions.DegenerateComponentWarning` naming the component.
+        """
+        strat = self.strategy
+        counts = stats.counts + 10 * np.finfo(np.float64).eps
+        d = stats.ref.shape[1]
+        if "means" in fixed:
+            means = params.means
+            sums = stats.sums - counts[:, None] * (means - stats.ref)
+        else:
+            means = stats.ref + stats.sums / counts[:, None]
+            sums = stats.sums
+        if "covariances" in fixed:
+            return GaussianParams.from_prec_chol(
+                means, params.covariances, params.prec_chol, self.covariance_type
+            )
+        cov = strat.covariance(counts, sums, stats.scatter, self.reg_covar, d)
+        return self.make_params(means, cov)
+
+    def make_params(self, means, cov):
+        """Parameters from means and covariances, repairing any non-PD covariance."""
+        for _ in range(_JITTER_TRIES * 8):
+            try:
+                return GaussianParams.from_covariances(means, cov, self.covariance_type)
+            except NotPositiveDefiniteError as err:
+                cov = self._jitter(cov, err.index)
+        raise np.linalg.LinAlgError("covariance could not be repaired")  # pragma: no cover
+
+    def _jitter(self, cov, k):
+        strat = self.strategy
+        K = 1 if strat.name == "tied" else cov.shape[0]
+        scales = [strat.variance_scale(cov, j) for j in range(K)]
+        scale = max([s for s in scales if np.isfinite(s) and s > 0], default=1.0)
+        amount = _JITTER_START * scale
+        for _ in range(_JITTER_TRIES):
+            trial = strat.add_to_diagonal(cov, k, amount)
+            try:
+                strat.prec_chol(trial if strat.name == "tied" else trial[k : k + 1])
+            except NotPositiveDefiniteError:
+                amount *= 10.0
+                continue
+            break
+        warnings.warn(
+            f"component {k} has a covariance that is not positive definite (collapsed onto "
+            f"too few distinct points, or reg_covar={self.reg_covar:g} is too small); added "
+            f"{amount:.3g} to its diagonal. Increase reg_covar to avoid this.",
+            DegenerateComponentWarning,
+            stacklevel=4,
+        )
+        return strat.add_to_diagonal(cov, k, amount)
+
+    def pooled_covariance(self, stats, params):
+        """Dense (d, d) within-component covariance pooled over all components."""
+        counts = stats.counts
+        d = stats.ref.shape[1]
+        dense = np.zeros((d, d))
+        for k in range(params.n_components):
+            dense += counts[k] * params.component_covariance(k)
+        return dense / max(counts.sum(), np.finfo(np.float64).tiny)
+
+    def reseed(self, params, k, mean, covariance):
+        """Parameters with component ``k`` moved to ``mean`` with dense ``covariance``."""
+        means = params.means.copy()
+        means[k] = mean
+        cov = self.strategy.replace(params.covariances, k, covariance)
+        return self.make_params(means, cov)
+
+    def n_parameters(self, n_components, n_features):
+        """Free parameters of means and covariances."""
+        cov = self.strategy.n_parameters(n_components, n_features)
+        return cov + n_components * n_features
+
+    def sample(self, params, k, n, rng):
+        """Draw ``n`` rows from component ``k`` with a ``numpy.random.RandomState``."""
+        d = params.n_features
+        if self.covariance_type in ("full", "tied"):
+            return rng.multivariate_normal(params.means[k], params.component_covariance(k), n)
+        scale = np.sqrt(params.component_covariance(k).diagonal())
+        return params.means[k] + rng.standard_normal(size=(n, d)) * scale

@@ -1,0 +1,1 @@
+"""Latent structure: mixtures and Markov chains. Sees only log-likelihood arrays."""

@@ -1,0 +1,1 @@
+"""Public estimators: thin layers that validate input and call the engine."""
