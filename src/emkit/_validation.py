@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils.validation import validate_data
 
 from emkit.exceptions import ValidationError
@@ -15,31 +16,92 @@ FLOAT_DTYPES = (np.float64, np.float32)
 def check_X(estimator, X, *, reset, min_samples=1):
     """Validate a data matrix for ``estimator`` and return it as float64 or float32.
 
-    Messages name ``X`` and say how to fix it; NaN gets its own message because missing
-    values are not modelled yet.
+    Parameters
+    ----------
+    estimator : object
+        The estimator (its ``n_features_in_`` is set when ``reset``, checked otherwise).
+    X : array-like of shape (n_samples, n_features)
+    reset : bool
+        True in ``fit``, False in prediction methods.
+    min_samples : int, default=1
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features), float64 or float32.
+
+    Raises
+    ------
+    ValidationError
+        With a message that names ``X`` and says how to fix it; NaN gets its own message
+        because missing values are not modelled yet.
     """
+    name = type(estimator).__name__
     if X is None:
         raise ValidationError("X is None; pass an array-like of shape (n_samples, n_features)")
     try:
-        return validate_data(
+        X = validate_data(
             estimator,
             X,
             reset=reset,
             dtype=list(FLOAT_DTYPES),
+            ensure_all_finite=False,
             ensure_min_samples=min_samples,
         )
     except ValueError as err:
-        msg = str(err)
-        if "NaN" in msg:
-            raise ValidationError(
-                f"{msg} {type(estimator).__name__} does not model missing values yet: drop or "
-                "impute the rows with NaN before fitting or predicting."
-            ) from None
-        if "infinity" in msg:
-            raise ValidationError(f"{msg} Replace or drop the non-finite values in X.") from None
-        if "could not convert" in msg or ("convert" in msg and "float" in msg):
-            raise ValidationError(f"{msg} X must hold numbers only.") from None
-        raise
+        raise _explain_bad_X(err, X, name, min_samples) from None
+    _check_finite(X, name)
+    return X
+
+
+def _explain_bad_X(err, X, name, min_samples):
+    """A :class:`ValidationError` naming ``X`` for an error raised while converting it."""
+    msg = str(err).split("\n")[0]
+    try:
+        shape = np.shape(X)
+    except ValueError:  # ragged nested sequences
+        return ValidationError(f"X must be a rectangular array of numbers: {msg}")
+    if "features, but" in msg:
+        return ValidationError(f"{msg} Pass X with the columns it was fitted on.")
+    if "Complex data" in msg:
+        return ValidationError(
+            "X contains complex numbers. Complex data not supported; pass real numbers only"
+        )
+    if "convert" in msg:
+        return ValidationError(f"X must hold numbers only ({msg})")
+    if len(shape) != 2:
+        return ValidationError(
+            f"X must be a 2-D array of shape (n_samples, n_features) but has {len(shape)} "
+            f"dimension(s) (shape={shape}). Reshape your data with X.reshape(-1, 1) if it "
+            "holds a single feature or X.reshape(1, -1) if it holds a single sample"
+        )
+    if shape[0] < min_samples:
+        return ValidationError(
+            f"X has {shape[0]} sample(s) (shape={shape}) while a minimum of {min_samples} "
+            f"is required by {name}; pass a non-empty array of shape (n_samples, n_features)"
+        )
+    if shape[1] == 0:
+        return ValidationError(
+            f"X has 0 feature(s) (shape={shape}) while a minimum of 1 is required; pass at "
+            "least one column of numbers"
+        )
+    return ValidationError(f"invalid X: {msg}")
+
+
+def _check_finite(X, name):
+    """Raise if ``X`` holds NaN or infinity; one cheap pass when it does not."""
+    if X.size == 0 or np.isfinite(np.sum(X, dtype=np.float64)):
+        return
+    nan_rows = int(np.count_nonzero(np.isnan(X).any(axis=1)))
+    if nan_rows:
+        raise ValidationError(
+            f"X contains NaN in {nan_rows} row(s); {name} does not model missing values "
+            "yet: drop or impute the rows with NaN before fitting or predicting."
+        )
+    inf_rows = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
+    if inf_rows:
+        raise ValidationError(
+            f"X contains infinity in {inf_rows} row(s); replace or drop the non-finite values in X."
+        )
 
 
 def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
@@ -71,6 +133,17 @@ def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
     if not w.sum() > 0:
         raise ValidationError("sample_weight sums to zero; at least one row needs weight > 0")
     return w
+
+
+def check_random_state(value):
+    """A ``numpy.random.RandomState`` from ``random_state`` (None, an int or an instance)."""
+    try:
+        return sklearn_check_random_state(value)
+    except ValueError:
+        raise ValidationError(
+            "random_state must be None, an int or a numpy.random.RandomState instance, "
+            f"got {value!r}"
+        ) from None
 
 
 def check_choice(value, name, options):

@@ -46,6 +46,8 @@ class EMResult:
 
 def expect(problem, params, source):
     """E-step over every block of ``source``; returns the summed statistics."""
+    if hasattr(source, "expect"):  # a source that computes remotely (Dask)
+        return source.expect(problem, params)
     total = None
     for X_block, w_block in source.blocks():
         stats = problem.expect_block(params, X_block, w_block)

@@ -3,7 +3,7 @@
 The E-step of a block returns :class:`MixtureStats`; the M-step maps summed statistics to
 :class:`MixtureParams`. Components that receive no responsibility are re-seeded at the
 worst-fitted row (tracked by the statistics as a min-reduction, so it is exact whatever the
-blocking) with the pooled covariance, and a warning names them.
+blocking) with the pooled covariance, one per iteration, and a warning names them.
 """
 
 from __future__ import annotations
@@ -120,6 +120,13 @@ class MixtureEM:
         row = np.array(X[worst], dtype=np.float64) if X.shape[0] else None
         return MixtureStats(ll, total, stats, score, row)
 
+    def recentre(self, stats, like):
+        """``stats`` moved onto the reference point of ``like`` (for stepwise EM)."""
+        comps = self.family.recentre(stats.components, like.components.ref)
+        return MixtureStats(
+            stats.log_likelihood, stats.total_weight, comps, stats.worst_score, stats.worst_row
+        )
+
     def maximize(self, stats, params, iteration=0):
         """M-step: weights from expected counts, components from the family."""
         counts = stats.components.counts
@@ -134,17 +141,23 @@ class MixtureEM:
         return MixtureParams(weights, comps)
 
     def _reseed(self, stats, params, weights, comps, empty, iteration):
+        # The statistics carry a single worst-fitted row, so one empty component is re-seeded
+        # per M-step; re-seeding several at that one row would make them identical for good.
+        # The next E-step finds another worst-fitted row for the next empty component.
+        k = int(empty[0])
         pooled = self.family.pooled_covariance(stats.components, comps)
+        comps = self.family.reseed(comps, k, stats.worst_row, pooled)
         weights = weights.copy()
-        for k in empty:
-            comps = self.family.reseed(comps, k, stats.worst_row, pooled)
-            weights[k] = 1.0 / len(weights)
+        weights[k] = 1.0 / len(weights)
         weights /= weights.sum()
-        names = ", ".join(str(k) for k in empty)
+        later = ""
+        if empty.size > 1:
+            rest = ", ".join(str(j) for j in empty[1:])
+            later = f" Empty component(s) {rest} will be re-seeded in the next iterations."
         warnings.warn(
-            f"component(s) {names} received no responsibility at iteration {iteration} "
+            f"component {k} received no responsibility at iteration {iteration} "
             f"(expected count below {EMPTY_FRACTION:g} of the total weight); re-seeded at the "
-            "worst-fitted sample with the pooled covariance.",
+            f"worst-fitted sample with the pooled covariance.{later}",
             DegenerateComponentWarning,
             stacklevel=3,
         )

@@ -14,6 +14,7 @@ import numpy as np
 
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
+from emkit.kernels import recentre as recentre_kernels
 
 # Relative size of the first diagonal jitter tried on a covariance that is not positive
 # definite (after reg_covar); it grows tenfold per retry.
@@ -203,18 +204,25 @@ class GaussianFamily:
 
     def make_params(self, means, cov):
         """Parameters from means and covariances, repairing any non-PD covariance."""
+        # One variance scale for every repair in this call, taken before any jitter, so that
+        # equally degenerate components get equal jitter whatever their order.
+        scale = self._variance_scale(cov)
         for _ in range(_JITTER_TRIES * 8):
             try:
                 return GaussianParams.from_covariances(means, cov, self.covariance_type)
             except NotPositiveDefiniteError as err:
-                cov = self._jitter(cov, err.index)
+                cov = self._jitter(cov, err.index, scale)
         raise np.linalg.LinAlgError("covariance could not be repaired")  # pragma: no cover
 
-    def _jitter(self, cov, k):
+    def _variance_scale(self, cov):
+        """Largest positive mean variance over the components (1.0 when there is none)."""
         strat = self.strategy
         K = 1 if strat.name == "tied" else cov.shape[0]
         scales = [strat.variance_scale(cov, j) for j in range(K)]
-        scale = max([s for s in scales if np.isfinite(s) and s > 0], default=1.0)
+        return max([s for s in scales if np.isfinite(s) and s > 0], default=1.0)
+
+    def _jitter(self, cov, k, scale):
+        strat = self.strategy
         amount = _JITTER_START * scale
         for _ in range(_JITTER_TRIES):
             trial = strat.add_to_diagonal(cov, k, amount)
@@ -224,14 +232,28 @@ class GaussianFamily:
                 amount *= 10.0
                 continue
             break
+        what = (
+            "the tied covariance is" if strat.name == "tied" else f"component {k} has a covariance"
+        )
         warnings.warn(
-            f"component {k} has a covariance that is not positive definite (collapsed onto "
+            f"{what} not positive definite (collapsed onto "
             f"too few distinct points, or reg_covar={self.reg_covar:g} is too small); added "
             f"{amount:.3g} to its diagonal. Increase reg_covar to avoid this.",
             DegenerateComponentWarning,
             stacklevel=4,
         )
         return strat.add_to_diagonal(cov, k, amount)
+
+    def recentre(self, stats, ref):
+        """The same statistics centred on ``ref`` of shape (K, d) instead (exact)."""
+        delta = ref - stats.ref
+        shift = recentre_kernels.SHIFTS[self.covariance_type]
+        return GaussianStats(
+            stats.counts,
+            recentre_kernels.shift_sums(stats.counts, stats.sums, delta),
+            shift(stats.counts, stats.sums, stats.scatter, delta),
+            ref,
+        )
 
     def pooled_covariance(self, stats, params):
         """Dense (d, d) within-component covariance pooled over all components."""

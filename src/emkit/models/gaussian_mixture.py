@@ -8,18 +8,20 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
+from emkit.engine.dask_source import is_dask_collection
 from emkit.engine.em import EMResult, fit_restarts
 from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
 from emkit.engine.mixture import MixtureEM, MixtureParams
+from emkit.engine.online import stepwise_update
 from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
+from emkit.models._inputs import init_sample, is_out_of_core, streamed_source
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -58,6 +60,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     verbose_interval : int, default=10
     chunk_size : int, default=None
         Rows per E-step block. None picks a size that keeps working memory near 16 MB.
+    learning_decay : float, default=0.6
+        Stepwise EM (:meth:`partial_fit`): the step size of block ``t`` is
+        ``(t + learning_offset) ** -learning_decay``; must lie in (0.5, 1].
+    learning_offset : float, default=2.0
+        Stepwise EM: non-negative offset that damps the first steps.
 
     Attributes
     ----------
@@ -95,6 +102,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         chunk_size=None,
+        learning_decay=0.6,
+        learning_offset=2.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -111,6 +120,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None):
@@ -146,6 +157,66 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One stepwise EM step on a block of rows (online EM for streams and huge data).
+
+        The first call initialises from the block (``init_params`` and the ``*_init``
+        arguments, or the parameters of an earlier :meth:`fit`). Every call runs an E-step
+        on the block, blends its sufficient statistics into the running average with step
+        size ``(t + learning_offset) ** -learning_decay`` (Cappé & Moulines, 2009), and runs
+        the M-step on the blend.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One block of rows.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+            With ``n_steps_`` (blocks seen) and ``lower_bound_`` (mean log-likelihood of
+            this block under the parameters before the step).
+        """
+        snapshot = dict(self.__dict__)
+        try:
+            self._partial_fit(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+        return self
+
+    def _partial_fit(self, X, sample_weight):
+        self._check_params()
+        fitted = hasattr(self, "means_")
+        source = self._source(X, sample_weight, reset=not fitted)
+        family = GaussianFamily(self.covariance_type, self.reg_covar)
+        problem = MixtureEM(family)
+        state = getattr(self, "_stepwise", None)
+        if fitted:
+            params = self._params()
+        else:
+            inits = self._check_inits(self.n_features_in_)
+            rng = v.check_random_state(self.random_state)
+            params = self._initial_params(family, source, rng, inits)
+        params, state, bound = stepwise_update(
+            problem,
+            params,
+            state,
+            source,
+            decay=self.learning_decay,
+            offset=self.learning_offset,
+        )
+        self._set_params(params, source.X.dtype)
+        self._stepwise = state
+        self.n_steps_ = state.n_steps
+        self.n_iter_ = state.n_steps
+        self.converged_ = False
+        self.lower_bound_ = bound
+        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), bound]
+
     def _check_params(self):
         v.check_int(self.n_components, "n_components", 1)
         v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
@@ -157,27 +228,42 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         v.check_int(self.verbose, "verbose", 0)
         v.check_int(self.verbose_interval, "verbose_interval", 1)
         v.check_int(self.chunk_size, "chunk_size", 1, allow_none=True)
+        decay = v.check_real(self.learning_decay, "learning_decay", 0.5, strict=True)
+        if decay > 1:
+            raise ValidationError(f"learning_decay must lie in (0.5, 1], got {decay!r}")
+        v.check_real(self.learning_offset, "learning_offset", 0.0)
+
+    def _source(self, X, sample_weight, *, reset):
+        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source."""
+        K = self.n_components
+
+        def chunk_for(d):
+            return self.chunk_size or default_chunk_size(d, K)
+
+        if is_out_of_core(X):
+            source = streamed_source(self, X, sample_weight, chunk_for, reset=reset)
+        else:
+            X = v.check_X(self, X, reset=reset)
+            w = v.check_sample_weight(sample_weight, X.shape[0])
+            source = ArraySource(X, w, chunk_for(X.shape[1]))
+        if reset and source.n_samples < K:
+            raise ValidationError(
+                f"Expected n_samples >= n_components but got n_components = {K}, "
+                f"n_samples = {source.n_samples}; use fewer components or more rows."
+            )
+        return source
 
     def _fit(self, X, sample_weight):
         self._check_params()
-        X = v.check_X(self, X, reset=True)
-        n, d = X.shape
-        K = self.n_components
-        if n < K:
-            raise ValidationError(
-                f"Expected n_samples >= n_components but got n_components = {K}, "
-                f"n_samples = {n}; use fewer components or more rows."
-            )
-        w = v.check_sample_weight(sample_weight, n)
-        inits = self._check_inits(d)
+        source = self._source(X, sample_weight, reset=True)
+        inits = self._check_inits(self.n_features_in_)
         family = GaussianFamily(self.covariance_type, self.reg_covar)
         problem = MixtureEM(family)
-        chunk = self.chunk_size or default_chunk_size(d, K)
-        source = ArraySource(X, w, chunk)
-        rng = check_random_state(self.random_state)
+        rng = v.check_random_state(self.random_state)
+        init_source = init_sample(source, rng) if is_out_of_core(X) else source
 
         def initialize():
-            return self._initial_params(family, source, rng, inits)
+            return self._initial_params(family, init_source, rng, inits)
 
         warm = None
         if self.warm_start and hasattr(self, "converged_"):
@@ -199,7 +285,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self._set_params(best.params, X.dtype)
+        self._set_params(best.params, source.X.dtype)
+        self._stepwise = None
         self.converged_ = bool(best.converged)
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
@@ -222,11 +309,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             shape = GaussianFamily(ct).strategy.shape(K, d)
             precisions = v.check_array_param(self.precisions_init, "precisions_init", shape)
             if ct in ("full", "tied"):
-                mats = precisions.reshape(-1, d, d)
-                if not np.allclose(mats, mats.transpose(0, 2, 1), rtol=0, atol=1e-10):
-                    raise ValidationError(
-                        f"precisions_init must be symmetric ('{ct}' covariance_type)"
-                    )
+                precisions = _symmetric(precisions, ct)
             try:
                 GaussianParams.from_precisions(np.zeros((K, d)), precisions, ct)
             except NotPositiveDefiniteError as err:
@@ -277,12 +360,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _blocks(self, X):
         """Validate ``X`` and yield ``(log_norm, resp)`` for each block of rows."""
         check_is_fitted(self)
-        X = v.check_X(self, X, reset=False)
+        source = self._source(X, None, reset=False)
         problem = MixtureEM(GaussianFamily(self.covariance_type, self.reg_covar))
         params = self._params()
-        chunk = self.chunk_size or default_chunk_size(X.shape[1], self.n_components)
-        for X_block, _ in ArraySource(X, None, chunk).blocks():
+        for X_block, _ in source.blocks():
             yield problem.log_prob(params, X_block)
+
+    def _map_dask(self, X, method, per_component, dtype=None):
+        """Apply ``method`` lazily to each row block of a Dask array."""
+        check_is_fitted(self)
+        X = X.rechunk({1: -1})
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValidationError(
+                f"X has shape {X.shape}, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        dtype = dtype or (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+        if per_component:
+            return X.map_blocks(method, dtype=dtype, chunks=(X.chunks[0], (self.n_components,)))
+        return X.map_blocks(method, dtype=dtype, drop_axis=1)
 
     def score_samples(self, X):
         """Log-likelihood of each row under the mixture.
@@ -290,19 +386,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
+            A Dask array when ``X`` is one.
         """
+        if is_dask_collection(X):
+            return self._map_dask(X, self.score_samples, per_component=False)
         return np.concatenate([ln for ln, _ in self._blocks(X)])
 
     def score(self, X, y=None):
         """Mean per-sample log-likelihood of ``X``."""
-        return float(np.mean(self.score_samples(X)))
+        return float(self.score_samples(X).mean())
 
     def predict(self, X):
-        """Most probable component of each row, shape (n_samples,)."""
+        """Most probable component of each row, shape (n_samples,); lazy for Dask input."""
+        if is_dask_collection(X):
+            return self._map_dask(X, self.predict, per_component=False, dtype=np.intp)
         return np.concatenate([r.argmax(axis=1) for _, r in self._blocks(X)])
 
     def predict_proba(self, X):
         """Posterior probability of each component for each row, shape (n_samples, K)."""
+        if is_dask_collection(X):
+            return self._map_dask(X, self.predict_proba, per_component=True)
         return np.concatenate([r for _, r in self._blocks(X)])
 
     def sample(self, n_samples=1):
@@ -322,7 +425,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least "
                 "one sample."
             )
-        rng = check_random_state(self.random_state)
+        rng = v.check_random_state(self.random_state)
         params = self._params()
         counts = rng.multinomial(n_samples, params.weights)
         family = GaussianFamily(self.covariance_type)
@@ -335,13 +438,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------ criteria
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        log_prob = self.score_samples(X)
+        n = log_prob.shape[0]
+        return -2 * float(np.sum(log_prob, dtype=np.float64)) + self._n_parameters() * math.log(n)
 
     def aic(self, X):
         """Akaike information criterion on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return -2 * self.score(X) * n + 2 * self._n_parameters()
+        log_prob = self.score_samples(X)
+        return -2 * float(np.sum(log_prob, dtype=np.float64)) + 2 * self._n_parameters()
 
     def icl(self, X):
         """Integrated completed likelihood on ``X`` (lower is better).
@@ -360,3 +464,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             n += log_norm.shape[0]
         bic = -2 * total_ll + self._n_parameters() * math.log(n)
         return bic + 2 * entropy
+
+
+# Largest asymmetry of a precisions_init matrix, relative to its largest entry, that is taken
+# for rounding (e.g. of a numerically inverted covariance) rather than a mistake.
+_SYMMETRY_RTOL = 1e-5
+
+
+def _symmetric(precisions, covariance_type):
+    """Symmetrise full/tied ``precisions_init`` after checking it is symmetric to rounding."""
+    d = precisions.shape[-1]
+    mats = precisions.reshape(-1, d, d)
+    gap = np.abs(mats - mats.transpose(0, 2, 1)).max(axis=(1, 2))
+    scale = np.abs(mats).max(axis=(1, 2))
+    bad = np.flatnonzero(~(gap <= _SYMMETRY_RTOL * scale))
+    if bad.size:
+        raise ValidationError(
+            f"precisions_init matrix {int(bad[0])} is not symmetric ('{covariance_type}' "
+            "covariance_type); pass symmetric positive-definite precisions"
+        )
+    return 0.5 * (precisions + np.swapaxes(precisions, -1, -2))

@@ -1,0 +1,141 @@
+"""Turn what a user passes as ``X`` into a block source: in memory, memory-mapped, or Dask.
+
+In-memory arrays are validated with scikit-learn's rules (so estimator checks hold). A
+``numpy.memmap``, a path to a ``.npy`` file, or a Dask array is streamed instead: validated
+block by block, never loaded whole, and initialised from a uniform sample of rows.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from emkit import _validation as v
+from emkit.engine.dask_source import DaskSource, is_dask_collection, require_dask
+from emkit.engine.sources import ArraySource
+from emkit.exceptions import ValidationError
+
+# Rows drawn (uniformly, without replacement) to initialise a fit of out-of-core data.
+INIT_SAMPLE_ROWS = 100_000
+
+
+def is_out_of_core(X):
+    """True when ``X`` is streamed rather than validated in memory."""
+    return isinstance(X, (np.memmap, str, os.PathLike)) or is_dask_collection(X)
+
+
+def open_array(X):
+    """Open a path to a ``.npy`` file as a read-only memory map; pass other inputs through."""
+    if not isinstance(X, (str, os.PathLike)):
+        return X
+    path = os.fspath(X)
+    if not path.endswith(".npy"):
+        raise ValidationError(
+            f"X is the path {path!r}; emkit streams NumPy .npy files only (np.save the array, "
+            "or load it yourself and pass the array)"
+        )
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise ValidationError(f"X: no such file {path!r}") from None
+    except (ValueError, OSError) as err:
+        raise ValidationError(f"X: cannot read {path!r} as a .npy array ({err})") from None
+
+
+def _check_layout(X, name="X"):
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValidationError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {shape}"
+        )
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValidationError(f"{name} is empty (shape {shape}); it needs rows and columns")
+    if np.dtype(X.dtype).kind not in "fiu":
+        raise TypeError(f"{name} has dtype {X.dtype}; it must hold numbers")
+
+
+def _stream_finite(X, chunk):
+    for start in range(0, X.shape[0], chunk):
+        block = np.asarray(X[start : start + chunk])
+        if not np.all(np.isfinite(block)):
+            bad = start + int(np.flatnonzero(~np.all(np.isfinite(block), axis=1))[0])
+            raise ValidationError(
+                f"X contains NaN or infinity (first at row {bad}); emkit does not model missing "
+                "values yet: drop or impute those rows"
+            )
+
+
+def streamed_source(estimator, X, sample_weight, chunk_for, *, reset):
+    """Validate a streamed ``X`` (memmap, .npy path or Dask array) and return its source.
+
+    ``chunk_for(n_features)`` gives the rows per block.
+    """
+    X = open_array(X)
+    _check_layout(X)
+    d = int(X.shape[1])
+    chunk = chunk_for(d)
+    if not reset and d != estimator.n_features_in_:
+        raise ValidationError(
+            f"X has {d} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    if is_dask_collection(X):
+        _, da = require_dask()
+        if np.dtype(X.dtype) not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        if not bool(da.isfinite(X).all().compute()):
+            raise ValidationError(
+                "X contains NaN or infinity; emkit does not model missing values yet: drop or "
+                "impute those rows"
+            )
+        w = None
+        if sample_weight is not None:
+            w = sample_weight
+            if not is_dask_collection(w):
+                w = v.check_sample_weight(w, int(X.shape[0]))
+            elif not bool(((w >= 0) & da.isfinite(w)).all().compute()):
+                raise ValidationError("sample_weight must be finite and >= 0")
+        source = DaskSource(X, w)
+    else:
+        if np.dtype(X.dtype) not in (np.float32, np.float64):
+            raise TypeError(
+                f"X is a memory map of dtype {X.dtype}; emkit streams float32/float64 data "
+                "only: convert the file once (np.save(path, X.astype(np.float64)))"
+            )
+        _stream_finite(X, chunk)
+        w = v.check_sample_weight(sample_weight, int(X.shape[0]))
+        source = ArraySource(X, w, chunk)
+    if reset:
+        estimator.n_features_in_ = d
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    return source
+
+
+def sample_indices(rng, n, size):
+    """Sorted positions of ``size`` distinct rows out of ``n``, drawn uniformly.
+
+    Uses O(size) memory (a full permutation of a 10^8-row file would not fit the budget).
+    """
+    if size >= n:
+        return np.arange(n)
+    if 4 * size >= n:
+        return np.sort(rng.permutation(n)[:size])
+    chosen = np.empty(0, dtype=np.int64)
+    while chosen.size < size:
+        draw = rng.randint(0, n, size=2 * (size - chosen.size) + 16, dtype=np.int64)
+        chosen = np.union1d(chosen, draw)
+    keep = rng.permutation(chosen.size)[:size]
+    return np.sort(chosen[keep])
+
+
+def init_sample(source, rng):
+    """An in-memory source of a uniform sample of rows, for initialising a streamed fit."""
+    idx = sample_indices(rng, source.n_samples, min(source.n_samples, INIT_SAMPLE_ROWS))
+    if isinstance(source, DaskSource):
+        rows, w = source.rows(idx)
+    else:
+        rows = np.asarray(source.X[idx])
+        w = None if source.sample_weight is None else source.sample_weight[idx]
+    return ArraySource(rows, w, getattr(source, "chunk_size", rows.shape[0]))
