@@ -6,6 +6,7 @@ from emkit.exceptions import (
     NotFittedError,
     ValidationError,
 )
+from emkit.io import load, save
 from emkit.models.gaussian_mixture import GaussianMixture
 
 __version__ = "0.1.0"
@@ -17,4 +18,6 @@ __all__ = [
     "NotFittedError",
     "ValidationError",
     "__version__",
+    "load",
+    "save",
 ]

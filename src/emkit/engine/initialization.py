@@ -48,7 +48,9 @@ def assignment(method, X, sample_weight, K, random_state):
         if method == "k-means++":
             _, idx = kmeans_plusplus(X, K, random_state=random_state, sample_weight=sample_weight)
         else:
-            idx = random_state.choice(n, size=K, replace=False)
+            # Rows of zero weight are absent from the data: never start a component there.
+            rows = np.arange(n) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+            idx = rows[random_state.choice(rows.size, size=K, replace=False)]
         labels = np.full(n, -1, dtype=np.intp)
         labels[idx] = np.arange(K)
         return _hard(lambda a, b: labels[a:b], K)

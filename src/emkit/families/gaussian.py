@@ -190,16 +190,19 @@ class GaussianFamily:
         counts = stats.counts + 10 * np.finfo(np.float64).eps
         d = stats.ref.shape[1]
         if "means" in fixed:
+            # Given fixed means, the covariance M-step is the scatter about those means (not
+            # about the weighted mean): move the statistics onto them, where the sums vanish.
             means = params.means
-            sums = stats.sums - counts[:, None] * (means - stats.ref)
+            moved = self.recentre(stats, means)
+            sums, scatter = np.zeros_like(moved.sums), moved.scatter
         else:
             means = stats.ref + stats.sums / counts[:, None]
-            sums = stats.sums
+            sums, scatter = stats.sums, stats.scatter
         if "covariances" in fixed:
             return GaussianParams.from_prec_chol(
                 means, params.covariances, params.prec_chol, self.covariance_type
             )
-        cov = strat.covariance(counts, sums, stats.scatter, self.reg_covar, d)
+        cov = strat.covariance(counts, sums, scatter, self.reg_covar, d)
         return self.make_params(means, cov)
 
     def make_params(self, means, cov):

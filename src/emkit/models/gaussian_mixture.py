@@ -245,6 +245,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             X = v.check_X(self, X, reset=reset)
             w = v.check_sample_weight(sample_weight, X.shape[0])
+            if reset and w is not None and np.count_nonzero(w) < K:
+                raise ValidationError(
+                    f"sample_weight has {np.count_nonzero(w)} positive value(s) but "
+                    f"n_components = {K}; every component needs a row of positive weight: "
+                    "use fewer components or give more rows a positive weight."
+                )
             source = ArraySource(X, w, chunk_for(X.shape[1]))
         if reset and source.n_samples < K:
             raise ValidationError(
@@ -267,6 +273,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         warm = None
         if self.warm_start and hasattr(self, "converged_"):
+            self._check_warm_start(source.X.shape[1])
             warm = EMResult(self._params(), self.lower_bound_)
         best = fit_restarts(
             problem,
@@ -319,6 +326,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"('{ct}' covariance_type); pass positive-definite precisions"
                 ) from None
         return weights, means, precisions
+
+    def _check_warm_start(self, n_features):
+        """Raise unless the previous fit has the shapes the current settings and X need."""
+        K, d = self.means_.shape
+        expected = GaussianFamily(self.covariance_type).strategy.shape(K, d)
+        problems = []
+        if K != self.n_components:
+            problems.append(f"{K} components (n_components is now {self.n_components})")
+        if d != n_features:
+            problems.append(f"{d} features (X has {n_features})")
+        if self.covariances_.shape != expected:
+            problems.append(
+                f"covariances_ of shape {self.covariances_.shape} (covariance_type="
+                f"{self.covariance_type!r} needs {expected})"
+            )
+        if problems:
+            raise ValidationError(
+                "warm_start=True continues the previous fit, which has "
+                + " and ".join(problems)
+                + "; set warm_start=False to start afresh, or restore the earlier settings."
+            )
 
     def _initial_params(self, family, source, rng, inits):
         weights, means, precisions = inits
