@@ -308,3 +308,44 @@ def test_import_emkit_does_not_import_dask():
     code = "import sys, emkit; emkit.GaussianMixture(2); print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_dask_gaussian_hmm_over_many_sequences_equals_in_memory(client, ct, monkeypatch):
+    da = pytest.importorskip("dask.array")
+    from emkit.hmm import GaussianHMM
+
+    truth = GaussianHMM(3, covariance_type="diag", random_state=0, init_params="")
+    truth.startprob_ = np.array([0.6, 0.3, 0.1])
+    truth.transmat_ = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    truth.means_ = CENTERS
+    truth.covars_ = np.ones((3, 3)) * 0.5
+    rng = np.random.RandomState(4)
+    lengths = rng.randint(20, 120, size=80)
+    X = np.vstack([truth.sample(int(t), random_state=rng)[0] for t in lengths])
+
+    def model():
+        m = GaussianHMM(3, covariance_type=ct, n_iter=15, tol=0, init_params="")
+        m.startprob_ = np.full(3, 1 / 3)
+        m.transmat_ = np.full((3, 3), 1 / 3)
+        m.means_ = CENTERS + 0.5
+        m.covars_ = {"full": np.stack([np.eye(3)] * 3), "diag": np.ones((3, 3))}[ct]
+        return m
+
+    ref = model().fit(X, lengths)
+    dX = da.from_array(X, chunks=(1000, 3))
+    got = model().fit(dX, lengths)
+    sources = []
+    original = dask_source.DaskBlockSource.__init__
+
+    def spy(self, pairs, check=None):
+        original(self, pairs, check)
+        sources.append(self)
+
+    monkeypatch.setattr(dask_source.DaskBlockSource, "__init__", spy)
+    model().fit(dX, lengths)
+    assert len(sources[0]._rows) >= 5  # the sequences really are spread in several blocks
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(got.monitor_.history, ref.monitor_.history, rtol=1e-10)
+    assert got.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)

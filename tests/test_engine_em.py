@@ -120,7 +120,7 @@ def test_default_chunk_size_bounds_working_memory():
     small = default_chunk_size(2, 2)
     large = default_chunk_size(200, 50)
     assert small > large >= 256
-    per_row_bytes = 8 * 50 * 203
+    per_row_bytes = 8 * (3 * 50 + 2 * 200 + 4)  # (n, K) arrays and (n, d) residuals
     assert large * per_row_bytes <= 32 * 2**20
 
 

@@ -194,20 +194,11 @@ def test_float32_keeps_float32_and_agrees_with_float64(covariance_type):
     assert_close(m32.score_samples(X32), m64.score_samples(X), 2e-6, "score_samples")
 
 
-# The float32 log-density kernels form x - mu with mu rounded to float32, whose spacing at 1e6
-# is 0.0625: the E-step then sees every mean moved by up to 0.03 (3% of the unit spread),
-# which biases the covariances by ~1e-4 and can freeze a slowly moving mean on the float32 grid
-# (tied: a bound 0.56 below the optimum). Splitting mu into float32 high and low parts,
-# (x - mu_hi) - mu_lo, removes it (measured: covariances to 1e-6, bounds to 1e-7).
-_FLOAT32_FAR = pytest.mark.xfail(
-    strict=True,
-    reason="float32 kernels round the means to float32 before forming x - mu (kernels/)",
-)
 FAR_CASES = [
     (np.float64, 1e4),
     (np.float64, 1e6),
     (np.float32, 1e4),
-    pytest.param(np.float32, 1e6, marks=_FLOAT32_FAR),
+    (np.float32, 1e6),
 ]
 
 

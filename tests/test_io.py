@@ -126,7 +126,7 @@ def test_file_is_plain_npz_with_json_metadata(fitted, tmp_path):
 def test_save_refuses_unfitted_and_foreign_models(tmp_path):
     with pytest.raises(NotFittedError):
         model_io.save(GaussianMixture(2), tmp_path / "m.npz")
-    with pytest.raises(TypeError, match=r"cannot save a GaussianMixture.*: GaussianMixture"):
+    with pytest.raises(TypeError, match=r"cannot save a GaussianMixture.*: .*GaussianMixture"):
         model_io.save(SkGaussianMixture(2), tmp_path / "m.npz")
     assert os.listdir(tmp_path) == []
 

@@ -419,7 +419,14 @@ def register_mixture_commands(subparsers):
 
 
 #: Functions that add subcommands to the top-level parser's subparsers.
-REGISTRARS = [register_mixture_commands]
+def register_hmm_commands(subparsers):
+    """Add ``emkit hmm fit`` and ``emkit hmm decode`` (defined in :mod:`emkit.cli_hmm`)."""
+    from emkit.cli_hmm import register
+
+    register(subparsers)
+
+
+REGISTRARS = [register_mixture_commands, register_hmm_commands]
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -261,7 +261,13 @@ def register_codec(codec):
     return codec
 
 
+def _load_builtin_codecs():
+    """Register the codecs of emkit's other model modules (imported on first need)."""
+    import emkit.hmm_io  # noqa: F401  (registers the HMM codecs)
+
+
 def _codec_for_model(model):
+    _load_builtin_codecs()
     for codec in _CODECS.values():
         if type(model) is codec.model_class:
             return codec
@@ -450,6 +456,7 @@ def _check_header(meta, path):
             f"(up to {FORMAT_VERSION}); upgrade emkit to load it"
         )
     kind = meta.get("kind")
+    _load_builtin_codecs()
     if kind not in _CODECS:
         raise ModelFileError(
             f"{path} holds a model of unknown kind {kind!r}; this emkit reads: "

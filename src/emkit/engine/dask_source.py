@@ -33,8 +33,8 @@ def is_dask_collection(X):
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
 
 
-def _block_stats(problem, params, X, w):
-    return problem.expect_block(params, np.asarray(X), None if w is None else np.asarray(w))
+def _block_stats(problem, params, X, aux):
+    return problem.expect_block(params, np.asarray(X), aux)
 
 
 def _tree_sum(dask, parts):
@@ -45,6 +45,22 @@ def _tree_sum(dask, parts):
             nxt.append(parts[-1])
         parts = nxt
     return parts[0]
+
+
+def expect_remote(dask, problem, params, x_blocks, aux_blocks):
+    """Map ``problem.expect_block`` over persisted blocks and tree-sum the statistics.
+
+    ``aux_blocks`` holds each block's second ``expect_block`` argument (row weights, or a
+    block of sequences), as Dask objects or plain values.
+    """
+    shared_problem = dask.delayed(problem, pure=True)
+    shared_params = dask.delayed(params, pure=True)
+    task = dask.delayed(_block_stats, pure=True)
+    parts = [
+        task(shared_problem, shared_params, xb, ab)
+        for xb, ab in zip(x_blocks, aux_blocks, strict=True)
+    ]
+    return dask.compute(_tree_sum(dask, parts))[0]
 
 
 class DaskSource:
@@ -97,15 +113,7 @@ class DaskSource:
 
     def expect(self, problem, params):
         """Summed E-step statistics of every block, computed on the cluster."""
-        dask = self._dask
-        shared_problem = dask.delayed(problem, pure=True)
-        shared_params = dask.delayed(params, pure=True)
-        task = dask.delayed(_block_stats, pure=True)
-        parts = [
-            task(shared_problem, shared_params, xb, wb)
-            for xb, wb in zip(self._x_blocks, self._w_blocks, strict=True)
-        ]
-        return dask.compute(_tree_sum(dask, parts))[0]
+        return expect_remote(self._dask, problem, params, self._x_blocks, self._w_blocks)
 
     def rows(self, idx):
         """Rows ``idx`` (sorted positions) and their weights, as in-memory arrays."""
@@ -113,3 +121,31 @@ class DaskSource:
             return np.asarray(self.X[idx].compute()), None
         rows, w = self._dask.compute(self.X[idx], self.sample_weight[idx])
         return np.asarray(rows), np.asarray(w)
+
+
+class DaskBlockSource:
+    """Blocks of rows with a per-block companion (e.g. whole sequences), persisted once.
+
+    Parameters
+    ----------
+    pairs : iterable of (dask.array.Array, object)
+        Each block's rows (a lazy slice of a Dask array) and the second argument its
+        ``expect_block`` receives (for HMMs a :class:`~emkit.engine.markov.SequenceBlock`).
+    check : callable, optional
+        Applied to every block's rows on the workers before they are persisted (validation);
+        its return value is the block used.
+    """
+
+    def __init__(self, pairs, check=None):
+        dask, _ = require_dask()
+        self._dask = dask
+        rows, self._aux = [], []
+        for x, aux in pairs:
+            block = x.rechunk(x.shape).to_delayed().ravel()[0]
+            rows.append(dask.delayed(check, pure=True)(block) if check else block)
+            self._aux.append(aux)
+        self._rows = list(dask.persist(*rows))
+
+    def expect(self, problem, params):
+        """Summed E-step statistics of every block, computed on the cluster."""
+        return expect_remote(self._dask, problem, params, self._rows, self._aux)

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from emkit.engine.progress import Progress
+from emkit.kernels.threads import map_ordered, one_blas_thread
 
 
 @dataclass
@@ -45,14 +46,32 @@ class EMResult:
 
 
 def expect(problem, params, source):
-    """E-step over every block of ``source``; returns the summed statistics."""
+    """E-step over every block of ``source``; returns the summed statistics.
+
+    A problem whose ``concurrent_blocks`` is true (its ``expect_block`` is thread-safe and
+    releases the GIL) has its blocks computed concurrently on emkit's thread pool when the
+    source holds several; the statistics are still added in block order, so the result does
+    not depend on the number of threads.
+    """
     if hasattr(source, "expect"):  # a source that computes remotely (Dask)
         return source.expect(problem, params)
-    total = None
-    for X_block, w_block in source.blocks():
-        stats = problem.expect_block(params, X_block, w_block)
-        total = stats if total is None else total + stats
-    return total
+
+    def one(block):
+        return problem.expect_block(params, *block)
+
+    def add_in_order(per_block):
+        total = None
+        for stats in per_block:
+            total = stats if total is None else total + stats
+        return total
+
+    bounds = getattr(source, "bounds", None)
+    several = bounds is not None and len(bounds()) > 1
+    if several and getattr(problem, "concurrent_blocks", False):
+        # The pool's threads are the parallelism: BLAS stays on one thread meanwhile.
+        with one_blas_thread():
+            return add_in_order(map_ordered(one, source.blocks()))
+    return add_in_order(map(one, source.blocks()))
 
 
 def run_em(problem, source, params, *, max_iter, tol, lower_bound=-math.inf, progress=None):

@@ -91,6 +91,9 @@ class MixtureEM:
         Parameters the M-step keeps: any of ``'weights'``, ``'means'``, ``'covariances'``.
     """
 
+    #: ``expect_block`` is thread-safe and releases the GIL in its kernels (see ``expect``).
+    concurrent_blocks = True
+
     def __init__(self, family, fixed=frozenset()):
         self.family = family
         self.fixed = frozenset(fixed)
@@ -102,6 +105,13 @@ class MixtureEM:
 
     def expect_block(self, params, X, w):
         """E-step statistics of one block of rows with weights ``w`` (None for all ones)."""
+        fused = getattr(self.family, "expect_mixture", None)
+        if fused is not None:
+            # The family's one-pass kernel: no (n, K) responsibility matrix.
+            ll, stats, score, index = fused(params.components, params.log_weights, X, w)
+            total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
+            row = np.array(X[index], dtype=np.float64) if index >= 0 else None
+            return MixtureStats(ll, total, stats, score, row)
         log_norm, resp = self.log_prob(params, X)
         if w is None:
             wresp = resp

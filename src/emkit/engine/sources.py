@@ -10,7 +10,9 @@ TARGET_BLOCK_BYTES = 16 * 2**20
 
 def default_chunk_size(n_features, n_components):
     """Rows per block so that an E-step's temporaries stay near ``TARGET_BLOCK_BYTES``."""
-    per_row = 8 * (n_components * (n_features + 3) + 2 * n_features + 4)
+    # Per row: a few length-K vectors (log-densities, responsibilities, weighted
+    # responsibilities) and two length-d residuals; no n x K x d temporary is ever formed.
+    per_row = 8 * (3 * n_components + 2 * n_features + 4)
     return int(max(256, TARGET_BLOCK_BYTES // per_row))
 
 

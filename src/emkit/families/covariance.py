@@ -1,16 +1,108 @@
 """Covariance strategies for the Gaussian family: full, tied, diag, spherical.
 
 Each strategy owns the shape of its covariance, the precision-Cholesky factor, the
-log-density kernel, the centred scatter kernel, and the map from statistics to covariances.
-User-facing values are covariances; precision factors and log-determinants are derived caches.
+log-density kernel, the centred scatter kernel, the fused mixture E-step kernel, and the map
+from statistics to covariances. User-facing values are covariances; precision factors and
+log-determinants are derived caches.
+
+Kernels
+-------
+Every kernel call picks one of three interchangeable implementations (same signatures, same
+results to rounding; see :mod:`emkit.kernels`):
+
+``'numpy'``
+    :mod:`emkit.kernels.gaussian_numpy`, the reference.
+``'numba'``
+    :mod:`emkit.kernels.gaussian_numba`, fused tile kernels (one pass over the rows).
+``'gemm'``
+    :mod:`emkit.kernels.gaussian_gemm`, stacked BLAS products for full and tied covariances
+    (diag and spherical use ``'numba'``).
+
+``'auto'`` (the default) uses ``'gemm'`` for full and tied covariances with at least
+:data:`GEMM_MIN_FEATURES` features and ``'numba'`` otherwise. The crossover was measured (see
+:mod:`emkit.kernels.gaussian_gemm`): the fused kernels were faster at every ``d`` tried, up to
+512, so ``GEMM_MIN_FEATURES`` is None and ``'auto'`` always means ``'numba'``; ``'gemm'``
+stays available by request. :func:`use_kernels` and :func:`set_kernels` choose, as does the
+``EMKIT_KERNELS`` environment variable. Compiled modules are imported on first use, so
+importing emkit compiles nothing.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+from contextlib import contextmanager
+
 import numpy as np
 from scipy import linalg
 
-from emkit.kernels import gaussian_numpy as ref
+from emkit.kernels.threads import one_blas_thread
+
+KERNELS = ("auto", "numba", "gemm", "numpy")
+
+#: Features from which ``'auto'`` computes full and tied covariances with stacked GEMMs
+#: (None: never; the fused kernels won at every measured ``d``).
+GEMM_MIN_FEATURES = None
+
+_state = {"kernels": "auto"}
+
+
+def _check_kernels(name, source="kernels"):
+    if name not in KERNELS:
+        raise ValueError(f"{source} must be one of {list(KERNELS)}, got {name!r}")
+    return name
+
+
+def get_kernels():
+    """The kernel implementation in use: one of ``'auto'``, ``'numba'``, ``'gemm'``, ``'numpy'``."""
+    return _state["kernels"]
+
+
+def set_kernels(name):
+    """Choose the kernel implementation for every later call (see the module notes)."""
+    _state["kernels"] = _check_kernels(name)
+
+
+@contextmanager
+def use_kernels(name):
+    """Context manager: use kernel implementation ``name`` inside the ``with`` block."""
+    previous = _state["kernels"]
+    set_kernels(name)
+    try:
+        yield
+    finally:
+        _state["kernels"] = previous
+
+
+def kernel_module(kind, n_features):
+    """The kernel module that serves covariance type ``kind`` with ``n_features`` features."""
+    name = _state["kernels"]
+    if name == "auto":
+        gemm = (
+            kind in ("full", "tied")
+            and GEMM_MIN_FEATURES is not None
+            and n_features >= GEMM_MIN_FEATURES
+        )
+        name = "gemm" if gemm else "numba"
+    elif name == "gemm" and kind not in ("full", "tied"):
+        name = "numba"
+    return importlib.import_module(f"emkit.kernels.gaussian_{name}")
+
+
+def _kernel(op, kind):
+    """A function ``f(X, ...)`` that runs kernel ``op`` of ``kind`` from the chosen module."""
+    attr = f"{op}_{kind}"
+
+    def call(X, *args):
+        return getattr(kernel_module(kind, X.shape[1]), attr)(X, *args)
+
+    call.__name__ = call.__qualname__ = attr
+    call.__doc__ = f"``{attr}`` from the kernel module chosen for this call."
+    return staticmethod(call)
+
+
+if "EMKIT_KERNELS" in os.environ:
+    set_kernels(_check_kernels(os.environ["EMKIT_KERNELS"], "EMKIT_KERNELS"))
 
 
 class NotPositiveDefiniteError(np.linalg.LinAlgError):
@@ -63,30 +155,35 @@ class Full:
     @staticmethod
     def prec_chol(cov):
         """Precision-Cholesky factors from covariances."""
-        return np.stack([_prec_chol_from_cov_matrix(c, k) for k, c in enumerate(cov)])
+        with one_blas_thread():
+            return np.stack([_prec_chol_from_cov_matrix(c, k) for k, c in enumerate(cov)])
 
     @staticmethod
     def prec_chol_from_precisions(prec):
         """Precision-Cholesky factors from precisions."""
-        return np.stack([_prec_chol_from_precision_matrix(p, k) for k, p in enumerate(prec)])
+        with one_blas_thread():
+            return np.stack([_prec_chol_from_precision_matrix(p, k) for k, p in enumerate(prec)])
 
     @staticmethod
     def covariances_from_prec_chol(prec_chol):
         """Covariances from precision-Cholesky factors."""
-        return np.stack([_cov_from_prec_chol_matrix(u) for u in prec_chol])
+        with one_blas_thread():
+            return np.stack([_cov_from_prec_chol_matrix(u) for u in prec_chol])
 
     @staticmethod
     def precisions(prec_chol):
         """Precisions from precision-Cholesky factors."""
-        return prec_chol @ prec_chol.transpose(0, 2, 1)
+        with one_blas_thread():
+            return prec_chol @ prec_chol.transpose(0, 2, 1)
 
     @staticmethod
     def log_det(prec_chol, d):
         """``log det`` of each precision-Cholesky factor, shape (K,)."""
         return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
 
-    log_prob = staticmethod(ref.log_prob_full)
-    scatter = staticmethod(ref.scatter_full)
+    log_prob = _kernel("log_prob", "full")
+    scatter = _kernel("scatter", "full")
+    mixture_estep = _kernel("mixture_estep", "full")
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):
@@ -142,30 +239,35 @@ class Tied:
     @staticmethod
     def prec_chol(cov):
         """Precision-Cholesky factor from the covariance."""
-        return _prec_chol_from_cov_matrix(cov, 0)
+        with one_blas_thread():
+            return _prec_chol_from_cov_matrix(cov, 0)
 
     @staticmethod
     def prec_chol_from_precisions(prec):
         """Precision-Cholesky factor from the precision."""
-        return _prec_chol_from_precision_matrix(prec, 0)
+        with one_blas_thread():
+            return _prec_chol_from_precision_matrix(prec, 0)
 
     @staticmethod
     def covariances_from_prec_chol(prec_chol):
         """Covariance from the precision-Cholesky factor."""
-        return _cov_from_prec_chol_matrix(prec_chol)
+        with one_blas_thread():
+            return _cov_from_prec_chol_matrix(prec_chol)
 
     @staticmethod
     def precisions(prec_chol):
         """Precision from the precision-Cholesky factor."""
-        return prec_chol @ prec_chol.T
+        with one_blas_thread():
+            return prec_chol @ prec_chol.T
 
     @staticmethod
     def log_det(prec_chol, d):
         """``log det`` of the precision-Cholesky factor (a scalar)."""
         return float(np.log(np.diag(prec_chol)).sum())
 
-    log_prob = staticmethod(ref.log_prob_tied)
-    scatter = staticmethod(ref.scatter_tied)
+    log_prob = _kernel("log_prob", "tied")
+    scatter = _kernel("scatter", "tied")
+    mixture_estep = _kernel("mixture_estep", "tied")
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):
@@ -246,8 +348,9 @@ class Diag:
         """``log det`` of each precision-Cholesky factor, shape (K,)."""
         return np.log(prec_chol).sum(axis=1)
 
-    log_prob = staticmethod(ref.log_prob_diag)
-    scatter = staticmethod(ref.scatter_diag)
+    log_prob = _kernel("log_prob", "diag")
+    scatter = _kernel("scatter", "diag")
+    mixture_estep = _kernel("mixture_estep", "diag")
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):
@@ -321,8 +424,9 @@ class Spherical:
         """``d * log(prec_chol)``, shape (K,)."""
         return d * np.log(prec_chol)
 
-    log_prob = staticmethod(ref.log_prob_spherical)
-    scatter = staticmethod(ref.scatter_spherical)
+    log_prob = _kernel("log_prob", "spherical")
+    scatter = _kernel("scatter", "spherical")
+    mixture_estep = _kernel("mixture_estep", "spherical")
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):

@@ -168,6 +168,37 @@ class GaussianFamily:
         counts, sums, scatter = self.strategy.scatter(X, wresp, ref)
         return GaussianStats(counts, sums, scatter, ref)
 
+    def expect_mixture(self, params, log_weights, X, w):
+        """Fused E-step of a mixture of these components over one block of rows.
+
+        One pass over ``X`` gives what :meth:`log_likelihood`, the mixture posterior and
+        :meth:`accumulate` give together, without forming the (n, K) responsibilities.
+
+        Parameters
+        ----------
+        params : GaussianParams
+        log_weights : ndarray of shape (K,)
+            Log mixture weights.
+        X : ndarray of shape (n, d)
+        w : ndarray of shape (n,) or None
+            Row weights (None for all ones).
+
+        Returns
+        -------
+        log_likelihood : float
+            ``sum_i w_i log p(x_i)`` over the rows with ``w_i > 0``.
+        stats : GaussianStats
+            Centred on ``params.means``, under the weighted responsibilities.
+        worst_score : float
+            Lowest ``log p(x_i)`` among the rows with ``w_i > 0`` (``inf`` if none).
+        worst_index : int
+            Its row, the first on ties (-1 if none).
+        """
+        ll, counts, sums, scatter, score, index = self.strategy.mixture_estep(
+            X, w, params.means, params.prec_chol, params.log_det, log_weights
+        )
+        return ll, GaussianStats(counts, sums, scatter, params.means), score, index
+
     def maximize(self, stats, params=None, fixed=frozenset()):
         """New parameters from summed statistics.
 

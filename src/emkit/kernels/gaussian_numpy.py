@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emkit.kernels.logsumexp import normalize_rows
+
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -143,3 +145,69 @@ def scatter_spherical(X, wresp, ref):
     """Like :func:`scatter_diag` but summed over features: scatter of shape (K,)."""
     counts, sums, scatter = scatter_diag(X, wresp, ref)
     return counts, sums, scatter.sum(axis=1)
+
+
+def _mixture_estep(log_prob, scatter, X, w, means, prec_chol, log_det, log_w):
+    log_p = log_prob(X, means, prec_chol, log_det)
+    log_norm, resp = normalize_rows(log_p + np.asarray(log_w).astype(log_p.dtype))
+    if w is None:
+        wresp = resp
+        ll = float(np.sum(log_norm, dtype=np.float64))
+        candidates = log_norm
+    else:
+        wresp = resp * w[:, None].astype(resp.dtype)
+        positive = w > 0
+        ll = float(np.dot(w[positive], log_norm[positive].astype(np.float64)))
+        candidates = np.where(positive, log_norm, np.inf)
+    counts, sums, scat = scatter(X, wresp, means)
+    index = int(np.argmin(candidates)) if X.shape[0] else -1
+    score = float(candidates[index]) if index >= 0 else np.inf
+    if score == np.inf:
+        index = -1
+    return ll, counts, sums, scat, score, index
+
+
+def mixture_estep_full(X, w, means, prec_chol, log_det, log_w):
+    """Mixture E-step of a block of rows for full covariances.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    w : ndarray of shape (n,) or None
+        Row weights (None for all ones).
+    means : ndarray of shape (K, d)
+        Component means; the statistics are centred on them.
+    prec_chol, log_det : ndarray
+        As for :func:`log_prob_full`.
+    log_w : ndarray of shape (K,)
+        Log mixture weights.
+
+    Returns
+    -------
+    log_likelihood : float
+        ``sum_i w_i log p(x_i)`` over the rows with ``w_i > 0``, in float64.
+    counts, sums, scatter : ndarray
+        As returned by :func:`scatter_full` under the weighted responsibilities.
+    worst_score : float
+        Lowest ``log p(x_i)`` among the rows with ``w_i > 0`` (``inf`` if none).
+    worst_index : int
+        Its row, the first on ties (-1 if none).
+    """
+    return _mixture_estep(log_prob_full, scatter_full, X, w, means, prec_chol, log_det, log_w)
+
+
+def mixture_estep_tied(X, w, means, prec_chol, log_det, log_w):
+    """Like :func:`mixture_estep_full` for one shared covariance."""
+    return _mixture_estep(log_prob_tied, scatter_tied, X, w, means, prec_chol, log_det, log_w)
+
+
+def mixture_estep_diag(X, w, means, prec_chol, log_det, log_w):
+    """Like :func:`mixture_estep_full` for diagonal covariances."""
+    return _mixture_estep(log_prob_diag, scatter_diag, X, w, means, prec_chol, log_det, log_w)
+
+
+def mixture_estep_spherical(X, w, means, prec_chol, log_det, log_w):
+    """Like :func:`mixture_estep_full` for spherical covariances."""
+    return _mixture_estep(
+        log_prob_spherical, scatter_spherical, X, w, means, prec_chol, log_det, log_w
+    )

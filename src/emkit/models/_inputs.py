@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from emkit import _validation as v
 from emkit.engine.dask_source import DaskSource, is_dask_collection, require_dask
@@ -139,3 +140,29 @@ def init_sample(source, rng):
         rows = np.asarray(source.X[idx])
         w = None if source.sample_weight is None else source.sample_weight[idx]
     return ArraySource(rows, w, getattr(source, "chunk_size", rows.shape[0]))
+
+
+def sample_sequences(X, lengths, random_state):
+    """Whole sequences drawn uniformly until about ``INIT_SAMPLE_ROWS`` rows, in memory.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Stacked sequences.
+    lengths : ndarray of shape (n_sequences,)
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    rows : ndarray of shape (m, n_features)
+        The chosen sequences, stacked in their original order.
+    lengths : ndarray of shape (n_chosen,)
+    """
+    rng = check_random_state(random_state)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = rng.permutation(len(lengths))
+    take = np.searchsorted(np.cumsum(lengths[order]), INIT_SAMPLE_ROWS) + 1
+    chosen = np.sort(order[:take])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    idx = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in chosen])
+    return np.asarray(X[idx].compute()), lengths[chosen]

@@ -1,0 +1,158 @@
+"""Baum-Welch speed: emkit.hmm against hmmlearn (implementation='scaling').
+
+Both libraries fit the same data from the same initial parameters for a fixed number of
+iterations (``tol=-inf``) in this process, after one untimed iteration each (kernel loading,
+first-touch allocations); the table gives milliseconds per iteration, the speed-up, and how
+far apart the final log-likelihoods and parameters are.
+
+Run ``python benchmarks/bench_hmm.py`` (``--quick`` for a smaller, faster run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from emkit import hmm as ehmm
+
+N_ITER = 5
+
+
+def _random_transmat(rng, K, stay=0.9):
+    A = rng.dirichlet(np.ones(K), size=K) * (1 - stay)
+    A[np.diag_indices(K)] += stay
+    return A / A.sum(axis=1, keepdims=True)
+
+
+def gaussian_case(covariance_type, T, K, d, n_seq, seed=0):
+    """Data sampled from a Gaussian HMM and perturbed initial parameters."""
+    rng = np.random.RandomState(seed)
+    truth = ehmm.GaussianHMM(K, covariance_type="diag", init_params="")
+    truth.startprob_ = np.full(K, 1.0 / K)
+    truth.transmat_ = _random_transmat(rng, K)
+    truth.means_ = rng.randn(K, d) * 3
+    truth.covars_ = rng.uniform(0.5, 1.5, size=(K, d))
+    X = np.vstack([truth.sample(T, random_state=rng)[0] for _ in range(n_seq)])
+    init = {
+        "startprob_": np.full(K, 1.0 / K),
+        "transmat_": _random_transmat(rng, K, stay=0.5),
+        "means_": truth.means_ + rng.randn(K, d) * 0.5,
+    }
+    cov = np.cov(X.T)
+    init["covars_"] = {
+        "full": np.tile(cov, (K, 1, 1)),
+        "diag": np.tile(np.diag(cov), (K, 1)),
+    }[covariance_type]
+    return X, [T] * n_seq, init
+
+
+def categorical_case(T, K, M, seed=0):
+    """Symbols sampled from a categorical HMM and perturbed initial parameters."""
+    rng = np.random.RandomState(seed)
+    truth = ehmm.CategoricalHMM(K, n_features=M, init_params="")
+    truth.startprob_ = np.full(K, 1.0 / K)
+    truth.transmat_ = _random_transmat(rng, K)
+    truth.emissionprob_ = rng.dirichlet(np.full(M, 0.3), size=K)
+    X, _ = truth.sample(T, random_state=rng)
+    init = {
+        "startprob_": np.full(K, 1.0 / K),
+        "transmat_": _random_transmat(rng, K, stay=0.5),
+        "emissionprob_": rng.dirichlet(np.ones(M), size=K),
+    }
+    return X, [T], init
+
+
+def _fit(model, X, lengths, init):
+    for name, value in init.items():
+        setattr(model, name, np.array(value, copy=True))
+    start = time.perf_counter()
+    model.fit(X, lengths)
+    return (time.perf_counter() - start) / N_ITER
+
+
+def _max_rel_diff(a, b, names):
+    out = 0.0
+    for name in names:
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        out = max(out, float(np.max(np.abs(x - y)) / max(np.max(np.abs(x)), 1e-300)))
+    return out
+
+
+def run_case(label, make, build):
+    """Fit both libraries on one case; returns the row of the table."""
+    from hmmlearn import hmm as hl
+
+    X, lengths, init = make()
+    names = list(init)
+    ours = build(ehmm)
+    theirs = build(hl)
+    theirs.implementation = "scaling"
+    for model in (ours, theirs):  # untimed: first-touch allocations, caches
+        model.n_iter = 1
+        _fit(model, X, lengths, init)
+        model.n_iter = N_ITER
+    t_ours = _fit(ours, X, lengths, init)
+    t_theirs = _fit(theirs, X, lengths, init)
+    ll_ours, ll_theirs = ours.monitor_.history[-1], theirs.monitor_.history[-1]
+    return {
+        "case": label,
+        "hmmlearn_ms": 1e3 * t_theirs,
+        "emkit_ms": 1e3 * t_ours,
+        "speedup": t_theirs / t_ours,
+        "ll_rel_diff": abs(ll_ours - ll_theirs) / abs(ll_theirs),
+        "param_rel_diff": _max_rel_diff(ours, theirs, names),
+    }
+
+
+def cases(quick=False):
+    """The benchmark cases: (label, data maker, model builder)."""
+    f = 10 if quick else 1
+    kw = {"n_iter": N_ITER, "tol": -np.inf, "init_params": ""}
+    return [
+        (
+            f"GaussianHMM full T={100_000 // f} K=8 d=4",
+            lambda: gaussian_case("full", 100_000 // f, 8, 4, 1),
+            lambda m: m.GaussianHMM(8, covariance_type="full", **kw),
+        ),
+        (
+            f"GaussianHMM diag T={100_000 // f} K=32 d=4",
+            lambda: gaussian_case("diag", 100_000 // f, 32, 4, 1, seed=1),
+            lambda m: m.GaussianHMM(32, covariance_type="diag", **kw),
+        ),
+        (
+            f"GaussianHMM diag {100 // f}x1000 K=8 d=4",
+            lambda: gaussian_case("diag", 1000, 8, 4, 100 // f, seed=2),
+            lambda m: m.GaussianHMM(8, covariance_type="diag", **kw),
+        ),
+        (
+            f"CategoricalHMM T={1_000_000 // f} K=8 M=20",
+            lambda: categorical_case(1_000_000 // f, 8, 20, seed=3),
+            lambda m: m.CategoricalHMM(8, n_features=20, **kw),
+        ),
+    ]
+
+
+def main(quick=False):
+    """Print the HMM benchmark table."""
+    rows = [run_case(*case) for case in cases(quick)]
+    head = (
+        f"{'case':<40} {'hmmlearn':>10} {'emkit':>10} {'speedup':>8} "
+        f"{'LL rel diff':>12} {'param diff':>11}"
+    )
+    print(f"Baum-Welch, ms per iteration ({N_ITER} iterations, same data and initial parameters)")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r['case']:<40} {r['hmmlearn_ms']:>10.1f} {r['emkit_ms']:>10.1f} "
+            f"{r['speedup']:>7.1f}x {r['ll_rel_diff']:>12.1e} {r['param_rel_diff']:>11.1e}"
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="ten times smaller cases")
+    main(parser.parse_args().quick)

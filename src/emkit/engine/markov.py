@@ -1,0 +1,401 @@
+"""EM for hidden Markov models (Baum-Welch): the HMM problem, its data source and its monitor.
+
+An HMM is composed of an initial-state distribution, a transition matrix and an emission
+family. The E-step of a block of whole sequences turns the family's per-frame likelihoods into
+posteriors with :mod:`emkit.latent.markov` and returns additive :class:`MarkovStats`; the
+M-step gives Dirichlet MAP start and transition probabilities (zeros stay zero, so left-right
+structures are kept) and the family's MAP emission parameters, leaving the parameters named in
+``fixed`` as they are. The E-step over blocks is :func:`emkit.engine.em.expect`.
+
+An emission family offers ``log_likelihood(params, X) -> (n, K)`` (or, when its
+likelihoods are probabilities in [0, 1], ``likelihood(params, X)``, which is then preferred),
+``accumulate(params, X, wresp) -> stats`` with additive stats, ``maximize(stats, params, fixed,
+empty) -> params`` and ``param_names``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from emkit.engine.em import expect
+from emkit.engine.mixture import EMPTY_FRACTION
+from emkit.exceptions import DegenerateComponentWarning
+from emkit.latent import markov as latent
+
+_log = logging.getLogger(__name__)
+
+# Rows per block of sequences (a longer sequence is a block of its own).
+DEFAULT_BLOCK_ROWS = 2**17
+
+
+class ConvergenceMonitor:
+    """Record the log-likelihood of each Baum-Welch iteration and decide convergence.
+
+    Parameters
+    ----------
+    tol : float
+        Convergence threshold on the gain of the total log-likelihood between two iterations.
+    n_iter : int
+        Maximum number of iterations.
+    verbose : bool
+        Print one line per iteration to ``sys.stderr``.
+
+    Attributes
+    ----------
+    history : collections.deque of float
+        Log-likelihood of the data computed in each iteration's E-step.
+    iter : int
+        Iterations performed.
+    """
+
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = deque()
+        self.iter = 0
+
+    def __repr__(self):
+        params = sorted(dict(vars(self), history=list(self.history)).items())
+        body = "".join(f"    {k}={v},\n" for k, v in params)
+        return f"{type(self).__name__}(\n{body})"
+
+    def _reset(self):
+        """Forget the history."""
+        self.iter = 0
+        self.history.clear()
+
+    def report(self, log_prob):
+        """Record the log-likelihood of one more iteration (and print it when verbose)."""
+        if self.verbose:
+            delta = log_prob - self.history[-1] if self.history else np.nan
+            print(
+                self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta),
+                file=sys.stderr,
+            )
+        precision = np.finfo(float).eps ** 0.5
+        if self.history and (log_prob - self.history[-1]) < -precision * max(1.0, abs(log_prob)):
+            _log.warning(
+                "log-likelihood decreased from %r to %r at iteration %d",
+                self.history[-1],
+                log_prob,
+                self.iter + 1,
+            )
+        self.history.append(log_prob)
+        self.iter += 1
+
+    @property
+    def converged(self):
+        """Whether the last gain of the log-likelihood fell below ``tol``.
+
+        Reaching ``n_iter`` is not convergence.
+        """
+        return len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
+
+
+@dataclass(frozen=True)
+class MarkovParams:
+    """Start probabilities (K,), transition matrix (K, K) and emission parameters."""
+
+    startprob: np.ndarray
+    transmat: np.ndarray
+    emission: object
+
+
+@dataclass
+class MarkovStats:
+    """Additive statistics of some sequences.
+
+    Attributes
+    ----------
+    log_likelihood : float
+        Weighted sum of the sequences' log-likelihoods.
+    total_weight : float
+        Weighted number of frames.
+    start : ndarray of shape (K,)
+        Weighted posterior of the first state.
+    trans : ndarray of shape (K, K)
+        Weighted expected transition counts.
+    occupancy : ndarray of shape (K,)
+        Weighted expected number of frames per state.
+    emission : object or None
+        The family's statistics (None when every emission parameter is fixed).
+    """
+
+    log_likelihood: float
+    total_weight: float
+    start: np.ndarray
+    trans: np.ndarray
+    occupancy: np.ndarray
+    emission: object = None
+
+    def __add__(self, other):
+        em = self.emission
+        if em is not None and other.emission is not None:
+            em = em + other.emission
+        return MarkovStats(
+            self.log_likelihood + other.log_likelihood,
+            self.total_weight + other.total_weight,
+            self.start + other.start,
+            self.trans + other.trans,
+            self.occupancy + other.occupancy,
+            em,
+        )
+
+    def scaled(self, factor):
+        """Statistics multiplied by ``factor`` (for stepwise EM)."""
+        em = None if self.emission is None else self.emission.scaled(factor)
+        return MarkovStats(
+            self.log_likelihood * factor,
+            self.total_weight * factor,
+            self.start * factor,
+            self.trans * factor,
+            self.occupancy * factor,
+            em,
+        )
+
+
+@dataclass(frozen=True)
+class SequenceBlock:
+    """Whole sequences stacked in a block of rows.
+
+    Attributes
+    ----------
+    offsets : ndarray of shape (S + 1,), int64
+        Sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]`` of the block.
+    weights : ndarray of shape (S,) or None
+        Per-sequence weights (None for all ones).
+    """
+
+    offsets: np.ndarray
+    weights: np.ndarray | None = None
+
+    @property
+    def lengths(self):
+        """Length of each sequence, shape (S,)."""
+        return np.diff(self.offsets)
+
+    def row_weights(self):
+        """Weight of each row (its sequence's), shape (n,), or None when unweighted."""
+        if self.weights is None:
+            return None
+        return np.repeat(self.weights, self.lengths)
+
+
+class SequenceSource:
+    """Blocks of whole sequences from an array of stacked sequences.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    lengths : ndarray of shape (n_sequences,), int
+    weights : ndarray of shape (n_sequences,) or None
+    block_rows : int
+        Target rows per block; sequences are never split.
+    """
+
+    def __init__(self, X, lengths, weights=None, block_rows=DEFAULT_BLOCK_ROWS):
+        self.X = X
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.weights = weights
+        self.block_rows = max(1, int(block_rows))
+        self.offsets = latent.offsets_from_lengths(self.lengths)
+
+    @property
+    def n_samples(self):
+        """Number of rows."""
+        return int(self.offsets[-1])
+
+    def total_weight(self):
+        """Weighted number of frames."""
+        if self.weights is None:
+            return float(self.n_samples)
+        return float(np.dot(self.weights, self.lengths))
+
+    def bounds(self):
+        """``(first_sequence, stop_sequence)`` of each block."""
+        out = []
+        first = 0
+        S = len(self.lengths)
+        while first < S:
+            stop = int(
+                np.searchsorted(self.offsets, self.offsets[first] + self.block_rows, "right")
+            )
+            stop = min(max(stop - 1, first + 1), S)
+            out.append((first, stop))
+            first = stop
+        return out
+
+    def blocks(self):
+        """Yield ``(X_block, SequenceBlock)`` for each block of whole sequences."""
+        for first, stop in self.bounds():
+            a, b = self.offsets[first], self.offsets[stop]
+            w = None if self.weights is None else self.weights[first:stop]
+            yield self.X[a:b], SequenceBlock(self.offsets[first : stop + 1] - a, w)
+
+
+def _dirichlet_map(counts, prior, current):
+    """``max(prior - 1 + counts, 0)``, zero where ``current`` is zero (unnormalised)."""
+    x = np.maximum(np.asarray(prior, dtype=np.float64) - 1.0 + counts, 0.0)
+    return np.where(current == 0, 0.0, x)
+
+
+class MarkovEM:
+    """The Baum-Welch problem of an HMM with the given emission family.
+
+    Parameters
+    ----------
+    emission : object
+        An emission family (see the module notes).
+    fixed : set of str
+        Parameters the M-step keeps: ``'startprob'``, ``'transmat'`` and any of the family's
+        ``param_names``.
+    startprob_prior : float or array-like of shape (K,)
+        Dirichlet concentration of the start probabilities.
+    transmat_prior : float or array-like of shape (K, K)
+        Dirichlet concentration of each row of the transition matrix.
+    kernels : {'numba', 'numpy'}
+    """
+
+    def __init__(
+        self,
+        emission,
+        fixed=frozenset(),
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        kernels="numba",
+    ):
+        self.emission = emission
+        self.fixed = frozenset(fixed)
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.kernels = kernels
+        self.fit_emission = not set(emission.param_names) <= self.fixed
+        # Frame and message buffers reused by every block and iteration of a fit.
+        self.workspace = latent.Workspace()
+
+    def frames(self, params, X, workspace=None):
+        """Emission likelihoods of the rows ``X`` as :class:`~emkit.latent.markov.Frames`.
+
+        With a ``workspace`` the frames live in its buffers (until its next use).
+        """
+        likelihood = getattr(self.emission, "likelihood", None)
+        if likelihood is not None:
+            K = len(params.startprob)
+            out = None if workspace is None else workspace.get("prob", (X.shape[0], K))
+            return latent.Frames.from_prob(likelihood(params.emission, X, out))
+        log_frame = self.emission.log_likelihood(params.emission, X)
+        return latent.Frames.from_log(log_frame, self.kernels, workspace)
+
+    def posteriors(self, params, X, offsets, weights=None):
+        """Forward-backward over a block, in the problem's workspace."""
+        return latent.forward_backward(
+            self.frames(params, X, self.workspace),
+            offsets,
+            params.startprob,
+            params.transmat,
+            weights,
+            kernels=self.kernels,
+            workspace=self.workspace,
+        )
+
+    def expect_block(self, params, X, block):
+        """E-step statistics of the sequences of one block."""
+        post = self.posteriors(params, X, block.offsets, block.weights)
+        if block.weights is None:
+            ll = float(np.sum(post.log_prob))
+            total = float(X.shape[0])
+        else:
+            ll = float(np.dot(block.weights, post.log_prob))
+            total = float(np.dot(block.weights, block.lengths))
+        em = None
+        if self.fit_emission:
+            rw = block.row_weights()
+            wresp = post.gamma if rw is None else post.gamma * rw[:, None]
+            em = self.emission.accumulate(params.emission, X, wresp)
+        return MarkovStats(ll, total, post.start, post.trans, post.occupancy, em)
+
+    def maximize(self, stats, params, iteration=0):
+        """M-step: Dirichlet MAP start and transition probabilities, MAP emissions.
+
+        A state with no posterior mass keeps its emission parameters, and a transition row
+        with neither expected transitions nor prior mass keeps its previous values, with a
+        :class:`~emkit.exceptions.DegenerateComponentWarning` naming the states.
+        """
+        threshold = EMPTY_FRACTION * stats.total_weight
+        startprob = params.startprob
+        if "startprob" not in self.fixed:
+            x = _dirichlet_map(stats.start, self.startprob_prior, params.startprob)
+            if x.sum() > 0:
+                startprob = x / x.sum()
+        transmat = params.transmat
+        kept_rows = np.zeros(len(startprob), dtype=bool)
+        if "transmat" not in self.fixed:
+            x = _dirichlet_map(stats.trans, self.transmat_prior, params.transmat)
+            rows = x.sum(axis=1)
+            kept_rows = ~(rows > threshold)
+            safe = np.where(kept_rows, 1.0, rows)
+            transmat = np.where(kept_rows[:, None], params.transmat, x / safe[:, None])
+        empty = np.flatnonzero(~(stats.occupancy > threshold))
+        emission = params.emission
+        if self.fit_emission:
+            emission = self.emission.maximize(stats.emission, params.emission, self.fixed, empty)
+        _warn_empty(empty, np.flatnonzero(kept_rows), iteration)
+        return MarkovParams(startprob, transmat, emission)
+
+
+def _warn_empty(empty, kept_rows, iteration):
+    notes = []
+    if empty.size:
+        names = ", ".join(str(k) for k in empty)
+        notes.append(
+            f"state(s) {names} received no posterior mass and keep their emission parameters"
+        )
+    if kept_rows.size:
+        names = ", ".join(str(k) for k in kept_rows)
+        notes.append(
+            f"state(s) {names} had no expected transitions out of them and keep "
+            "their transmat_ rows"
+        )
+    if notes:
+        warnings.warn(
+            f"at iteration {iteration}: " + "; ".join(notes) + ". Consider fewer states or "
+            "a different initialisation.",
+            DegenerateComponentWarning,
+            stacklevel=4,
+        )
+
+
+def baum_welch(problem, source, params, monitor, n_iter):
+    """Iterate EM from ``params`` until ``monitor`` reports convergence or ``n_iter`` is reached.
+
+    Parameters
+    ----------
+    problem : MarkovEM
+    source : SequenceSource
+    params : MarkovParams
+    monitor : ConvergenceMonitor
+        Reset, then fed the log-likelihood of every E-step.
+    n_iter : int
+
+    Returns
+    -------
+    MarkovParams
+        Parameters after the last M-step.
+    """
+    monitor._reset()
+    for iteration in range(1, n_iter + 1):
+        stats = expect(problem, params, source)
+        params = problem.maximize(stats, params, iteration)
+        monitor.report(stats.log_likelihood)
+        if monitor.converged:
+            break
+    return params

@@ -1,0 +1,115 @@
+"""The categorical family: one discrete distribution over ``M`` symbols per state.
+
+Rows of ``X`` hold one symbol each (shape (n, 1), integers in ``[0, M)``). Statistics are the
+posterior-weighted symbol counts; the M-step is the Dirichlet MAP estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emkit.kernels import categorical_numba, categorical_numpy
+
+_KERNELS = {"numba": categorical_numba, "numpy": categorical_numpy}
+
+
+@dataclass(frozen=True)
+class CategoricalParams:
+    """Emission probabilities: ``emissionprob[k, m] = p(symbol m | state k)``, shape (K, M)."""
+
+    emissionprob: np.ndarray
+
+
+@dataclass
+class CategoricalStats:
+    """Additive statistics: posterior-weighted symbol counts, shape (K, M)."""
+
+    counts: np.ndarray
+
+    def __add__(self, other):
+        return CategoricalStats(self.counts + other.counts)
+
+    def scaled(self, factor):
+        """Statistics multiplied by ``factor`` (for stepwise EM)."""
+        return CategoricalStats(self.counts * factor)
+
+
+def _symbols(X):
+    return np.ascontiguousarray(np.asarray(X).reshape(-1), dtype=np.int64)
+
+
+class CategoricalFamily:
+    """Categorical emissions over ``n_symbols`` symbols.
+
+    Parameters
+    ----------
+    n_symbols : int
+    emissionprob_prior : float or array-like of shape (K, n_symbols), default=1.0
+        Dirichlet concentration of each state's distribution (1 is flat: maximum likelihood).
+    kernels : {'numba', 'numpy'}
+    """
+
+    param_names = ("emissionprob",)
+
+    def __init__(self, n_symbols, emissionprob_prior=1.0, kernels="numba"):
+        self.n_symbols = int(n_symbols)
+        self.emissionprob_prior = emissionprob_prior
+        self.kernels = _KERNELS[kernels]
+
+    def likelihood(self, params, X, out=None):
+        """Emission probabilities of each row under each state, shape (n, K), in [0, 1].
+
+        ``out`` (shape (n, K)), when given, receives them.
+        """
+        table = np.ascontiguousarray(params.emissionprob.T, dtype=np.float64)
+        return self.kernels.symbol_probabilities(_symbols(X), table, out)
+
+    def log_likelihood(self, params, X):
+        """Log emission probabilities, shape (n, K) (``-inf`` for impossible symbols)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.likelihood(params, X))
+
+    def accumulate(self, params, X, wresp):
+        """Counts of the rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""
+        w = np.ascontiguousarray(wresp, dtype=np.float64)
+        return CategoricalStats(self.kernels.symbol_counts(_symbols(X), w, self.n_symbols))
+
+    def maximize(self, stats, params, fixed=frozenset(), empty=()):
+        """Dirichlet MAP emission probabilities.
+
+        Parameters
+        ----------
+        stats : CategoricalStats
+        params : CategoricalParams
+            Current parameters (kept when fixed, and for the rows of ``empty`` states or rows
+            with no counts and no prior mass).
+        fixed : set of str
+        empty : sequence of int
+            States that received no posterior mass.
+
+        Returns
+        -------
+        CategoricalParams
+        """
+        if "emissionprob" in fixed:
+            return params
+        x = np.maximum(self.emissionprob_prior - 1.0 + stats.counts, 0.0)
+        total = x.sum(axis=1)
+        keep = ~(total > 0)
+        keep[np.asarray(empty, dtype=np.intp)] = True
+        safe = np.where(keep, 1.0, total)
+        out = np.where(keep[:, None], params.emissionprob, x / safe[:, None])
+        return CategoricalParams(out)
+
+    def n_parameters(self, n_components, n_features=None):
+        """Free parameters: ``K * (M - 1)``."""
+        return n_components * (self.n_symbols - 1)
+
+    def sample(self, params, k, n, rng):
+        """Draw ``n`` symbols from state ``k``, shape (n, 1), int64."""
+        cdf = np.cumsum(params.emissionprob[k])
+        cdf[-1] = 1.0
+        u = rng.random_sample(n)
+        return np.searchsorted(cdf, u, side="right").astype(np.int64)[:, None]

@@ -1,0 +1,99 @@
+"""The Poisson family: independent Poisson counts per feature, one rate vector per state.
+
+Statistics are the posterior-weighted row counts and feature sums; the M-step is the posterior
+mean under a Gamma(``lambdas_prior``, ``lambdas_weight``) prior on each rate (shape, rate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln
+
+
+@dataclass(frozen=True)
+class PoissonParams:
+    """Rates: ``lambdas[k, f]`` is the mean count of feature ``f`` in state ``k``, (K, d)."""
+
+    lambdas: np.ndarray
+
+
+@dataclass
+class PoissonStats:
+    """Additive statistics: ``counts`` (K,) posterior mass, ``sums`` (K, d) weighted sums."""
+
+    counts: np.ndarray
+    sums: np.ndarray
+
+    def __add__(self, other):
+        return PoissonStats(self.counts + other.counts, self.sums + other.sums)
+
+    def scaled(self, factor):
+        """Statistics multiplied by ``factor`` (for stepwise EM)."""
+        return PoissonStats(self.counts * factor, self.sums * factor)
+
+
+class PoissonFamily:
+    """Poisson emissions.
+
+    Parameters
+    ----------
+    lambdas_prior : float or array-like broadcastable to (K, d), default=0.0
+        Shape ``alpha`` of the Gamma prior on each rate.
+    lambdas_weight : float or array-like broadcastable to (K, d), default=0.0
+        Rate ``beta`` of the Gamma prior; with both zero the M-step is maximum likelihood.
+    """
+
+    param_names = ("lambdas",)
+
+    def __init__(self, lambdas_prior=0.0, lambdas_weight=0.0):
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+
+    def log_likelihood(self, params, X):
+        """Log-probabilities of the count rows, shape (n, K).
+
+        A zero rate gives probability one to a zero count and zero to any other.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        lam = params.lambdas
+        zero = lam == 0
+        with np.errstate(divide="ignore"):
+            log_lam = np.where(zero, 0.0, np.log(np.where(zero, 1.0, lam)))
+        out = X @ log_lam.T
+        out -= lam.sum(axis=1)
+        out -= gammaln(X + 1.0).sum(axis=1)[:, None]
+        if zero.any():
+            impossible = (X > 0).astype(np.float64) @ zero.T.astype(np.float64)
+            out[impossible > 0] = -np.inf
+        return out
+
+    def accumulate(self, params, X, wresp):
+        """Statistics of the rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""
+        X = np.asarray(X, dtype=np.float64)
+        return PoissonStats(wresp.sum(axis=0), wresp.T @ X)
+
+    def maximize(self, stats, params, fixed=frozenset(), empty=()):
+        """Posterior-mean rates ``(alpha + sum_t w x_t) / (beta + sum_t w)`` per state.
+
+        States in ``empty`` (no posterior mass) and fixed rates keep ``params``.
+        """
+        if "lambdas" in fixed:
+            return params
+        num = self.lambdas_prior + stats.sums
+        den = np.broadcast_to(self.lambdas_weight + stats.counts[:, None], num.shape)
+        keep = np.zeros(num.shape[0], dtype=bool)
+        keep[np.asarray(empty, dtype=np.intp)] = True
+        keep |= ~np.all(den > 0, axis=1)
+        safe = np.where(keep[:, None], 1.0, den)
+        return PoissonParams(np.where(keep[:, None], params.lambdas, num / safe))
+
+    def n_parameters(self, n_components, n_features):
+        """Free parameters: ``K * d``."""
+        return n_components * n_features
+
+    def sample(self, params, k, n, rng):
+        """Draw ``n`` count rows from state ``k``, shape (n, d), int64."""
+        lam = params.lambdas[k]
+        return rng.poisson(lam, size=(n, lam.shape[0])).astype(np.int64)

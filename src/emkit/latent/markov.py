@@ -1,0 +1,404 @@
+"""Markov latent structure: forward-backward, Viterbi, posterior decoding, sampling.
+
+Inference here sees only per-frame emission likelihoods of a batch of sequences (a
+log-likelihood array of shape (n_samples, K), or :class:`Frames`) and the sequence offsets; it
+knows nothing of emission families, so every family gets all of it for free.
+
+Forward-backward runs on messages scaled by a per-frame max shift of the log-likelihoods, which
+cannot underflow however large the dimension of the emissions; a sequence whose messages
+underflow anyway (an observation impossible under every reachable state, say) is redone
+exactly in log space.
+
+Sequences are processed in parallel threads (the compiled kernels release the GIL) when there
+is enough work; each thread takes a contiguous run of sequences and the statistics are summed
+in a fixed order.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from emkit.kernels import markov_numba, markov_numpy, markov_unrolled
+from emkit.kernels.threads import n_threads, run_ranges
+
+KERNELS = {"numba": markov_numba, "numpy": markov_numpy}
+
+# A thread is given at least this much work (frames times K squared) before another is used.
+MIN_WORK_PER_THREAD = 2**20
+# Batches of at least this many frames with at most 8 states use the kernels unrolled for their
+# number of states (generated and compiled once per machine, then loaded from numba's cache).
+UNROLL_MIN_ROWS = 10_000
+
+
+def sequence_chunks(offsets, K):
+    """Split sequences into contiguous runs of about equal work, at most one per thread.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(first, stop)`` sequence indices of each run.
+    """
+    S = offsets.shape[0] - 1
+    rows = int(offsets[-1] - offsets[0])
+    count = min(n_threads(), S, max(1, rows * K * K // MIN_WORK_PER_THREAD))
+    if count <= 1:
+        return [(0, S)]
+    targets = offsets[0] + rows * np.arange(1, count) / count
+    cuts = np.unique(np.clip(np.searchsorted(offsets, targets), 1, S - 1))
+    edges = [0, *cuts.tolist(), S]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def _run(chunks, task):
+    """``task(first, stop)`` for every chunk (in parallel threads); results in chunk order."""
+    out = [None] * len(chunks)
+
+    def work(lo, hi):
+        for i in range(lo, hi):
+            out[i] = task(*chunks[i])
+
+    run_ranges(work, len(chunks))
+    return out
+
+
+def get_kernels(kernels):
+    """The kernel module named ``kernels`` ('numba' or 'numpy'), or ``kernels`` itself."""
+    if isinstance(kernels, str):
+        return KERNELS[kernels]
+    return kernels
+
+
+def offsets_from_lengths(lengths):
+    """Row offsets of stacked sequences: shape (S + 1,), int64, starting at 0."""
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _log(p):
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(p, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Emission likelihoods of a batch of frames, ``prob[t, k] * exp(log_scale[t])``.
+
+    Attributes
+    ----------
+    prob : ndarray of shape (n, K)
+        Entries in [0, 1].
+    log_scale : ndarray of shape (n,)
+    log : ndarray of shape (n, K) or None
+        The exact log-likelihoods when known (used by the log-space fallback and Viterbi).
+    """
+
+    prob: np.ndarray
+    log_scale: np.ndarray
+    log: np.ndarray | None = None
+
+    @classmethod
+    def from_log(cls, log_frame, kernels="numba", workspace=None):
+        """Frames from log-likelihoods, shifted by each frame's maximum."""
+        L = np.ascontiguousarray(log_frame, dtype=np.float64)
+        out = None if workspace is None else workspace.get("prob", L.shape)
+        shifted, log_scale = get_kernels(kernels).shift_rows(L, out)
+        return cls(np.exp(shifted, out=shifted), log_scale, L)
+
+    @classmethod
+    def from_prob(cls, prob):
+        """Frames from likelihoods already in [0, 1] (categorical probabilities, say)."""
+        P = np.ascontiguousarray(prob, dtype=np.float64)
+        return cls(P, np.zeros(P.shape[0]))
+
+    def log_likelihood(self):
+        """Log-likelihoods, shape (n, K)."""
+        if self.log is not None:
+            return self.log
+        return _log(self.prob) + self.log_scale[:, None]
+
+
+def as_frames(frames, kernels="numba"):
+    """``frames`` itself, or :class:`Frames` built from a log-likelihood array."""
+    return frames if isinstance(frames, Frames) else Frames.from_log(frames, kernels)
+
+
+@dataclass
+class Posteriors:
+    """Output of :func:`forward_backward`.
+
+    Attributes
+    ----------
+    log_prob : ndarray of shape (S,)
+        Log-likelihood of each sequence.
+    gamma : ndarray of shape (n, K)
+        Posterior state probabilities of each frame.
+    start : ndarray of shape (K,)
+        Weighted posterior of the first state, summed over sequences.
+    occupancy : ndarray of shape (K,)
+        Weighted expected number of frames in each state.
+    trans : ndarray of shape (K, K)
+        Weighted expected number of transitions between states.
+    """
+
+    log_prob: np.ndarray
+    gamma: np.ndarray
+    start: np.ndarray
+    occupancy: np.ndarray
+    trans: np.ndarray
+
+
+def _subset(offsets, which):
+    """Rows and offsets of the sequences ``which`` stacked together."""
+    lengths = offsets[which + 1] - offsets[which]
+    rows = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in which])
+    return rows, offsets_from_lengths(lengths)
+
+
+class Workspace:
+    """Buffers reused by successive calls (blocks, iterations).
+
+    Holding one across Baum-Welch iterations avoids allocating (and faulting in) the frame and
+    message arrays every time; what a call returns in them is overwritten by the next call.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name, shape):
+        """An uninitialised float64 C-contiguous array of ``shape``, kept under ``name``."""
+        size = int(np.prod(shape))
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = np.empty(size)
+            self._buffers[name] = buf
+        return buf[:size].reshape(shape)
+
+
+def _message_tasks(offsets, K):
+    """``(first, stop, mode)`` pieces of the message phase, at most one per thread."""
+    S = offsets.shape[0] - 1
+    chunks = sequence_chunks(offsets, K)
+    if len(chunks) > 1 or S > 1 or n_threads() < 2:
+        return [(a, b, 0) for a, b in chunks]
+    rows = int(offsets[-1] - offsets[0])
+    if rows * K * K < MIN_WORK_PER_THREAD:
+        return [(0, S, 0)]
+    # One long sequence: its forward and backward recursions in two threads.
+    return [(0, 1, 1), (0, 1, 2)]
+
+
+def _row_chunks(n, K):
+    count = min(n_threads(), max(1, n * K * K // MIN_WORK_PER_THREAD))
+    edges = [n * i // count for i in range(count + 1)]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def _phase_kernels(k, n, K):
+    """The message and posterior kernels for ``n`` frames of ``K`` states."""
+    messages, posteriors = k.messages, k.posteriors
+    if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
+        try:
+            messages = markov_unrolled.messages(K)
+            if K <= markov_unrolled.MAX_POSTERIOR_STATES:
+                posteriors = markov_unrolled.posteriors(K)
+        except OSError:  # pragma: no cover - no writable cache directory
+            pass
+    return messages, posteriors
+
+
+def forward_backward(
+    frames, offsets, startprob, transmat, weights=None, kernels="numba", workspace=None
+):
+    """Posteriors and expected counts of a batch of sequences.
+
+    Parameters
+    ----------
+    frames : Frames or ndarray of shape (n, K)
+        Emission likelihoods (an array is read as log-likelihoods).
+    offsets : ndarray of shape (S + 1,), int64
+        Sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]``.
+    startprob : ndarray of shape (K,)
+    transmat : ndarray of shape (K, K)
+    weights : ndarray of shape (S,), optional
+        Per-sequence weights multiplying the counts (not the posteriors).
+    kernels : {'numba', 'numpy'}
+    workspace : Workspace, optional
+        Buffers to reuse; the returned ``gamma`` then lives in it.
+
+    Returns
+    -------
+    Posteriors
+    """
+    k = get_kernels(kernels)
+    frames = as_frames(frames, k)
+    prob = frames.prob
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    n, K = prob.shape
+    S = offsets.shape[0] - 1
+    w = np.ones(S) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    ws = workspace if workspace is not None else Workspace()
+    alpha, beta = ws.get("alpha", (n, K)), ws.get("beta", (n, K))
+    rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
+
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=bool)
+    tasks = _message_tasks(offsets, K)
+    messages_kernel, posteriors_kernel = _phase_kernels(k, n, K)
+
+    def messages(a, b, mode):
+        off = offsets[a : b + 1]
+        return messages_kernel(prob, off, startprob, transmat, alpha, beta, rescale, mode)
+
+    for (a, b, mode), (ln, good) in zip(tasks, _run(tasks, messages), strict=True):
+        if mode != 2:
+            log_norm[a:b] = ln
+        ok[a:b] &= good
+
+    def post(r0, r1, skip):
+        return posteriors_kernel(prob, offsets, r0, r1, w, skip, alpha, beta, rescale, gamma)
+
+    chunks = _row_chunks(n, K)
+    parts = _run(chunks, lambda r0, r1: post(r0, r1, ~ok))
+    failed = np.logical_or.reduce([p[3] for p in parts])
+    if failed.any():
+        ok &= ~failed
+        parts = [post(0, n, ~ok)]
+    start, occ, trans = (sum(p[i] for p in parts) for i in range(3))
+    trans = trans * transmat
+    log_prob = np.where(ok, log_norm + np.add.reduceat(frames.log_scale, offsets[:-1]), np.nan)
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        rows, sub = _subset(offsets, bad)
+        g = np.empty((rows.size, K))
+        lp, st, oc, tr = k.forward_backward_log(
+            np.ascontiguousarray(frames.log_likelihood()[rows]),
+            sub,
+            _log(startprob),
+            _log(transmat),
+            w[bad],
+            g,
+        )
+        gamma[rows] = g
+        log_prob[bad] = lp
+        start, occ, trans = start + st, occ + oc, trans + tr
+    return Posteriors(log_prob, gamma, start, occ, trans)
+
+
+def log_likelihood(frames, offsets, startprob, transmat, kernels="numba"):
+    """Log-likelihood of each sequence (forward pass only), shape (S,)."""
+    k = get_kernels(kernels)
+    frames = as_frames(frames, k)
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+
+    def task(a, b):
+        return k.forward(frames.prob, frames.log_scale, offsets[a : b + 1], startprob, transmat)
+
+    parts = _run(sequence_chunks(offsets, transmat.shape[0]), task)
+    log_prob = np.concatenate([p[0] for p in parts])
+    ok = np.concatenate([p[1] for p in parts])
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        rows, sub = _subset(offsets, bad)
+        L = np.ascontiguousarray(frames.log_likelihood()[rows])
+        log_prob[bad] = k.forward_log(L, sub, _log(startprob), _log(transmat))
+    return log_prob
+
+
+def viterbi(frames, offsets, startprob, transmat, kernels="numba"):
+    """Most probable state path of each sequence.
+
+    Returns
+    -------
+    log_prob : ndarray of shape (S,)
+        ``log p(x, path)`` of each sequence's path.
+    path : ndarray of shape (n,), int64
+    """
+    k = get_kernels(kernels)
+    L = frames.log_likelihood() if isinstance(frames, Frames) else frames
+    L = np.ascontiguousarray(L, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    log_start, log_trans = _log(startprob), _log(transmat)
+    path = np.empty(L.shape[0], dtype=np.int64)
+
+    def task(a, b):
+        return k.viterbi(L, offsets[a : b + 1], log_start, log_trans, path)
+
+    parts = _run(sequence_chunks(offsets, L.shape[1]), task)
+    return np.concatenate(parts), path
+
+
+def path_log_prob(frames, offsets, startprob, transmat, path):
+    """Joint log-probability ``log p(x, path)`` of given state paths, shape (S,)."""
+    L = frames.log_likelihood() if isinstance(frames, Frames) else np.asarray(frames)
+    path = np.asarray(path, dtype=np.int64)
+    n = path.shape[0]
+    terms = L[np.arange(n), path]
+    first = offsets[:-1]
+    not_first = np.ones(n, dtype=bool)
+    not_first[first] = False
+    log_a = _log(transmat)
+    step = np.zeros(n)
+    idx = np.flatnonzero(not_first)
+    step[idx] = log_a[path[idx - 1], path[idx]]
+    step[first] = _log(startprob)[path[first]]
+    return np.add.reduceat(terms + step, first)
+
+
+def map_decode(frames, offsets, startprob, transmat, kernels="numba"):
+    """Posterior (MAP) decoding: the most probable state of each frame.
+
+    Returns
+    -------
+    log_prob : ndarray of shape (S,)
+        ``log p(x, path)`` of the decoded path (``-inf`` when it uses a forbidden transition),
+        comparable with :func:`viterbi`'s, which is never lower.
+    path : ndarray of shape (n,), int64
+    """
+    k = get_kernels(kernels)
+    frames = as_frames(frames, k)
+    post = forward_backward(frames, offsets, startprob, transmat, kernels=k)
+    path = np.argmax(post.gamma, axis=1).astype(np.int64)
+    return path_log_prob(frames, offsets, startprob, transmat, path), path
+
+
+def _cdf(p):
+    cdf = np.cumsum(np.asarray(p, dtype=np.float64), axis=-1)
+    cdf[..., -1] = 1.0
+    return np.ascontiguousarray(cdf)
+
+
+def sample_states(startprob, transmat, n_samples, rng, currstate=None, kernels="numba"):
+    """Draw a state path of length ``n_samples``.
+
+    Parameters
+    ----------
+    startprob : ndarray of shape (K,)
+    transmat : ndarray of shape (K, K)
+    n_samples : int
+    rng : numpy.random.RandomState
+    currstate : int, optional
+        First state; drawn from ``startprob`` when None.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+    """
+    u = rng.random_sample(n_samples)
+    first = -1 if currstate is None else int(currstate)
+    return get_kernels(kernels).sample_states(_cdf(startprob), _cdf(transmat), u, first)
+
+
+def stationary_distribution(transmat):
+    """Stationary distribution of a transition matrix (left eigenvector of eigenvalue 1)."""
+    vals, vecs = np.linalg.eig(np.asarray(transmat, dtype=np.float64).T)
+    vec = np.real_if_close(vecs[:, np.argmin(np.abs(vals - 1.0))])
+    vec = np.real(vec)
+    return vec / vec.sum()

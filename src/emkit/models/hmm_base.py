@@ -1,0 +1,383 @@
+"""Shared public behaviour of the hidden Markov model estimators (fit, score, decode, sample).
+
+Each estimator is an initial-state distribution, a transition matrix and an emission family
+(:mod:`emkit.engine.markov` composes them); a subclass only says which family, how its
+parameters map to the public attributes, how to validate ``X`` and how to initialise. The
+``params``/``init_params`` letters are translated here, once, into the engine's ``fixed`` set.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from functools import partial
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from emkit import _validation as v
+from emkit.engine.dask_source import DaskBlockSource, is_dask_collection
+from emkit.engine.markov import (
+    ConvergenceMonitor,
+    MarkovEM,
+    MarkovParams,
+    SequenceSource,
+    baum_welch,
+)
+from emkit.exceptions import NotFittedError, ValidationError
+from emkit.latent import markov as latent
+from emkit.models._inputs import sample_sequences
+
+DECODER_ALGORITHMS = ("viterbi", "map")
+IMPLEMENTATIONS = ("log", "scaling")
+_MARKOV_LETTERS = {"s": "startprob", "t": "transmat"}
+
+
+def check_lengths(lengths, n_samples):
+    """Validate sequence lengths; returns an int64 array summing to ``n_samples``."""
+    if lengths is None:
+        return np.array([n_samples], dtype=np.int64)
+    try:
+        arr = np.asarray(lengths)
+    except (TypeError, ValueError):
+        raise TypeError("lengths must be an array-like of integers") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValidationError(
+            f"lengths must be a non-empty 1-D array of sequence lengths, got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValidationError("lengths must hold whole numbers (the length of each sequence)")
+    arr = arr.astype(np.int64)
+    bad = np.flatnonzero(arr < 1)
+    if bad.size:
+        raise ValidationError(
+            f"lengths has zero or negative value(s) at position(s) {bad[:10].tolist()}; every "
+            "sequence needs at least one sample: drop the empty sequences"
+        )
+    if int(arr.sum()) != n_samples:
+        raise ValidationError(
+            f"lengths sum to {int(arr.sum())} but X has {n_samples} rows; the lengths of the "
+            "sequences must add up to the number of rows of X"
+        )
+    return arr
+
+
+def check_sequence_weight(sample_weight, n_sequences):
+    """Validate per-sequence weights: shape (n_sequences,), finite, >= 0, positive sum."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "sample_weight must be an array-like of numbers, one per sequence"
+        ) from None
+    if w.ndim == 0:
+        w = np.full(n_sequences, float(w))
+    if w.shape != (n_sequences,):
+        raise ValidationError(
+            f"sample_weight has shape {w.shape} but there are {n_sequences} sequences; pass "
+            "one weight per sequence, shape (n_sequences,)"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValidationError("sample_weight contains NaN or infinity; weights must be finite")
+    if np.any(w < 0):
+        raise ValidationError("sample_weight has negative value(s); weights must be >= 0")
+    if not w.sum() > 0:
+        raise ValidationError("sample_weight sums to zero; at least one sequence needs weight > 0")
+    return w
+
+
+def check_distribution(value, name, shape):
+    """Validate a probability vector or row-stochastic matrix set on the estimator."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of probabilities of shape {shape}") from None
+    if arr.shape != tuple(shape):
+        raise ValidationError(f"{name} has shape {arr.shape}; expected {tuple(shape)}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValidationError(f"{name} must hold finite, non-negative probabilities")
+    sums = arr.sum(axis=-1)
+    if not np.allclose(sums, 1.0):
+        if arr.ndim == 1:
+            raise ValidationError(f"{name} must sum to 1 (it sums to {float(sums):.6g})")
+        bad = np.flatnonzero(~np.isclose(sums, 1.0))
+        raise ValidationError(
+            f"{name} rows must sum to 1 (row(s) {bad[:10].tolist()} sum to "
+            f"{np.round(sums[bad[:10]], 6).tolist()})"
+        )
+    return arr
+
+
+def _check_prior(value, name, shape):
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+        np.broadcast_to(arr, shape)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"{name} must be a number or an array broadcastable to {shape}"
+        ) from None
+    if not np.all(np.isfinite(arr)):
+        raise ValidationError(f"{name} must be finite")
+    return arr
+
+
+class BaseHMM(BaseEstimator):
+    """Hidden Markov model estimator: shared fitting, scoring, decoding and sampling.
+
+    Subclasses define ``_emission_letters`` (``(letter, fixed name)`` pairs), ``_emission``
+    (the family), ``_emission_params``/``_set_emission_params``, ``_emission_attributes``,
+    ``_validate_X`` and ``_init_emission``.
+    """
+
+    _emission_letters: tuple = ()
+    _emission_attributes: tuple = ()
+
+    # ------------------------------------------------------------------ validation
+    def _check_hyperparams(self):
+        v.check_int(self.n_components, "n_components", 1)
+        v.check_int(self.n_iter, "n_iter", 0)
+        if (
+            isinstance(self.tol, bool)
+            or not isinstance(self.tol, numbers.Real)
+            or math.isnan(self.tol)
+        ):
+            raise ValidationError(f"tol must be a number, got {self.tol!r}")
+        v.check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS)
+        v.check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
+        for name in ("params", "init_params"):
+            if not isinstance(getattr(self, name), str):
+                raise ValidationError(
+                    f"{name} must be a string of parameter letters, got {getattr(self, name)!r}"
+                )
+        K = self.n_components
+        _check_prior(self.startprob_prior, "startprob_prior", (K,))
+        _check_prior(self.transmat_prior, "transmat_prior", (K, K))
+
+    def _fixed(self):
+        letters = {**_MARKOV_LETTERS, **dict(self._emission_letters)}
+        return frozenset(name for code, name in letters.items() if code not in self.params)
+
+    def _check_fitted(self):
+        missing = [
+            n
+            for n in ("startprob_", "transmat_", *self._emission_attributes)
+            if not hasattr(self, n)
+        ]
+        if missing:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance has no {', '.join(missing)}; call fit, or "
+                "set these attributes before scoring, decoding or sampling."
+            )
+
+    def _params(self):
+        """The current parameters as :class:`MarkovParams`, validated."""
+        K = self.n_components
+        startprob = check_distribution(self.startprob_, "startprob_", (K,))
+        transmat = check_distribution(self.transmat_, "transmat_", (K, K))
+        return MarkovParams(startprob, transmat, self._emission_params())
+
+    def _problem(self, fixed=frozenset()):
+        return MarkovEM(
+            self._emission(),
+            fixed=fixed,
+            startprob_prior=self.startprob_prior,
+            transmat_prior=self.transmat_prior,
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, lengths=None, sample_weight=None):
+        """Estimate the parameters with the Baum-Welch algorithm.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences, stacked.
+        lengths : array-like of int of shape (n_sequences,), default=None
+            Length of each sequence; they sum to ``n_samples``. None is one sequence.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Non-negative per-sequence weights; integer weights fit the same model as repeated
+            sequences.
+
+        Returns
+        -------
+        self
+        """
+        snapshot = dict(self.__dict__)
+        try:
+            self._fit(X, lengths, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+        return self
+
+    def _needs_init(self, code, name):
+        return code in self.init_params or not hasattr(self, name)
+
+    def _fit(self, X, lengths, sample_weight):
+        self._check_hyperparams()
+        dask_X = X if is_dask_collection(X) else None
+        if dask_X is not None:
+            lengths = check_lengths(lengths, int(dask_X.shape[0]))
+            X, init_lengths = sample_sequences(dask_X, lengths, self.random_state)
+            X = self._validate_X(X, fitting=True)
+        else:
+            X = self._validate_X(X, fitting=True)
+            lengths = init_lengths = check_lengths(lengths, X.shape[0])
+        weights = check_sequence_weight(sample_weight, len(lengths))
+        K = self.n_components
+        rng = check_random_state(self.random_state)
+        init = np.full(K, 1.0 / K)
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = rng.dirichlet(init)
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = rng.dirichlet(init, size=K)
+        self._init_emission(X, init_lengths)
+        params = self._params()
+        problem = self._problem(self._fixed())
+        if dask_X is None:
+            source = SequenceSource(X, lengths, weights)
+        else:
+            # Blocks of whole sequences about one row-chunk of the Dask array each.
+            rows = max(dask_X.chunks[0])
+            blocks = SequenceSource(dask_X, lengths, weights, block_rows=rows).blocks()
+            source = DaskBlockSource(blocks, check=partial(self._validate_X, fitting=False))
+        monitor = self._new_monitor()
+        params = baum_welch(problem, source, params, monitor, self.n_iter)
+        self.startprob_ = params.startprob
+        self.transmat_ = params.transmat
+        self._set_emission_params(params.emission)
+        self.monitor_ = monitor
+
+    def _new_monitor(self):
+        current = getattr(self, "monitor_", None)
+        if current is not None and type(current) is not ConvergenceMonitor:
+            return current
+        return ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+
+    # ------------------------------------------------------------------ inference
+    def _prepare(self, X, lengths):
+        self._check_fitted()
+        self._check_hyperparams()
+        X = self._validate_X(X, fitting=False)
+        lengths = check_lengths(lengths, X.shape[0])
+        params = self._params()
+        problem = self._problem()
+        return params, problem.frames(params, X), latent.offsets_from_lengths(lengths)
+
+    def score_samples(self, X, lengths=None):
+        """Log-likelihood of ``X`` and the posterior state probabilities.
+
+        Returns
+        -------
+        log_prob : float
+        posteriors : ndarray of shape (n_samples, n_components)
+        """
+        params, frames, offsets = self._prepare(X, lengths)
+        post = latent.forward_backward(frames, offsets, params.startprob, params.transmat)
+        return float(post.log_prob.sum()), post.gamma
+
+    def score(self, X, lengths=None):
+        """Log-likelihood of ``X`` (summed over the sequences)."""
+        params, frames, offsets = self._prepare(X, lengths)
+        lp = latent.log_likelihood(frames, offsets, params.startprob, params.transmat)
+        return float(lp.sum())
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """Most likely state sequence of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        lengths : array-like of int of shape (n_sequences,), default=None
+        algorithm : {'viterbi', 'map'}, default=None
+            'viterbi': the most probable path; 'map': the most probable state of each frame.
+            None uses the ``algorithm`` parameter.
+
+        Returns
+        -------
+        log_prob : float
+            ``log p(X, states)`` of the returned path, summed over sequences. For 'map' this is
+            the log-probability of the decoded path too (``-inf`` if it uses a forbidden
+            transition), never above Viterbi's.
+        state_sequence : ndarray of shape (n_samples,)
+        """
+        algorithm = self.algorithm if algorithm is None else algorithm
+        v.check_choice(algorithm, "algorithm", DECODER_ALGORITHMS)
+        params, frames, offsets = self._prepare(X, lengths)
+        decoder = latent.viterbi if algorithm == "viterbi" else latent.map_decode
+        lp, path = decoder(frames, offsets, params.startprob, params.transmat)
+        return float(lp.sum()), path
+
+    def predict(self, X, lengths=None):
+        """Most likely state of each sample (decoded with ``algorithm``), shape (n_samples,)."""
+        return self.decode(X, lengths)[1]
+
+    def predict_proba(self, X, lengths=None):
+        """Posterior state probabilities, shape (n_samples, n_components)."""
+        return self.score_samples(X, lengths)[1]
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """Generate a sequence from the model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            None uses the estimator's ``random_state``.
+        currstate : int, default=None
+            First state; drawn from ``startprob_`` when None.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        state_sequence : ndarray of shape (n_samples,)
+        """
+        self._check_fitted()
+        v.check_int(n_samples, "n_samples", 1)
+        K = self.n_components
+        if currstate is not None:
+            v.check_int(currstate, "currstate", 0)
+            if currstate >= K:
+                raise ValidationError(f"currstate must be < n_components={K}, got {currstate}")
+        params = self._params()
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        states = latent.sample_states(params.startprob, params.transmat, n_samples, rng, currstate)
+        family = self._emission()
+        parts = {}
+        for k in np.unique(states):
+            idx = np.flatnonzero(states == k)
+            parts[k] = (idx, family.sample(params.emission, int(k), idx.size, rng))
+        first = next(iter(parts.values()))[1]
+        X = np.empty((n_samples, *first.shape[1:]), dtype=first.dtype)
+        for idx, rows in parts.values():
+            X[idx] = rows
+        return X, states
+
+    def get_stationary_distribution(self):
+        """Stationary distribution of ``transmat_``, shape (n_components,)."""
+        self._check_fitted()
+        K = self.n_components
+        return latent.stationary_distribution(
+            check_distribution(self.transmat_, "transmat_", (K, K))
+        )
+
+    # ------------------------------------------------------------------ criteria
+    def _n_parameters(self):
+        K = self.n_components
+        return K - 1 + K * (K - 1) + self._emission().n_parameters(K, self._n_emission_features())
+
+    def aic(self, X, lengths=None):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        return -2.0 * self.score(X, lengths) + 2.0 * self._n_parameters()
+
+    def bic(self, X, lengths=None):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        n = len(self._validate_X(X, fitting=False))
+        return -2.0 * self.score(X, lengths) + self._n_parameters() * math.log(n)

@@ -1,0 +1,267 @@
+"""CategoricalHMM and PoissonHMM: hidden Markov models of symbols and counts.
+
+Drop-ins for hmmlearn's estimators of the same names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from emkit import _validation as v
+from emkit.exceptions import ValidationError
+from emkit.families.categorical import CategoricalFamily, CategoricalParams
+from emkit.families.poisson import PoissonFamily, PoissonParams
+from emkit.models.hmm_base import BaseHMM, check_distribution
+
+
+def _numeric_array(X, what):
+    if X is None:
+        raise ValidationError(f"X is None; pass an array-like of {what}")
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError):
+        raise TypeError(f"X must be an array-like of {what}") from None
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"X must hold numbers only ({what})") from None
+    if arr.size == 0:
+        raise ValidationError(f"X is empty; pass at least one sample of {what}")
+    if arr.dtype.kind == "f":
+        if np.isnan(arr).any():
+            raise ValidationError(
+                "X contains NaN; missing values are not modelled: drop or impute them"
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ValidationError("X contains infinity; replace or drop the non-finite values")
+        bad = np.flatnonzero(arr.reshape(-1) != np.round(arr.reshape(-1)))
+        if bad.size:
+            value = float(arr.reshape(-1)[bad[0]])
+            raise ValidationError(f"X must hold {what}; found the non-integer value {value:g}")
+    arr = arr.astype(np.int64)
+    if arr.min() < 0:
+        raise ValidationError(f"X must hold {what}; found the negative value {int(arr.min())}")
+    return arr
+
+
+class CategoricalHMM(BaseHMM):
+    """Hidden Markov model with categorical (discrete symbol) emissions.
+
+    Same parameters, attributes and methods as ``hmmlearn.hmm.CategoricalHMM``; ``X`` has
+    shape (n_samples, 1) and holds integer symbols in ``[0, n_features)``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    startprob_prior, transmat_prior : float or array-like, default=1.0
+        Dirichlet concentrations of ``startprob_`` and of each row of ``transmat_``.
+    emissionprob_prior : float or array-like of shape (n_components, n_features), default=1.0
+        Dirichlet concentration of each row of ``emissionprob_``.
+    n_features : int, default=None
+        Number of symbols; inferred from the data (largest symbol + 1) when None.
+    algorithm, random_state, n_iter, tol, verbose, implementation
+        As for :class:`~emkit.hmm.GaussianHMM`.
+    params, init_params : str, default='ste'
+        's' startprob, 't' transmat, 'e' emissionprob.
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    emissionprob_ : ndarray of shape (n_components, n_features)
+    monitor_ : ConvergenceMonitor
+    """
+
+    _emission_letters = (("e", "emissionprob"),)
+    _emission_attributes = ("emissionprob_",)
+
+    def __init__(
+        self,
+        n_components=1,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        *,
+        emissionprob_prior=1.0,
+        n_features=None,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="ste",
+        init_params="ste",
+        implementation="log",
+    ):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    def _n_symbols(self):
+        if self.n_features is not None:
+            return int(self.n_features)
+        return int(np.shape(self.emissionprob_)[1])
+
+    def _check_hyperparams(self):
+        super()._check_hyperparams()
+        v.check_int(self.n_features, "n_features", 1, allow_none=True)
+
+    def _emission(self):
+        return CategoricalFamily(self._n_symbols(), self.emissionprob_prior)
+
+    def _n_emission_features(self):
+        return self._n_symbols()
+
+    def _emission_params(self):
+        shape = (self.n_components, self._n_symbols())
+        return CategoricalParams(check_distribution(self.emissionprob_, "emissionprob_", shape))
+
+    def _set_emission_params(self, params):
+        self.emissionprob_ = params.emissionprob
+
+    def _validate_X(self, X, fitting):
+        arr = _numeric_array(X, "integer symbols")
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != 1:
+            raise ValidationError(
+                f"X has shape {arr.shape}; CategoricalHMM expects one symbol per row, shape "
+                "(n_samples, 1)"
+            )
+        known = self.n_features is not None or (not fitting and hasattr(self, "emissionprob_"))
+        if known:
+            M = self._n_symbols()
+            top = int(arr.max())
+            if top >= M:
+                raise ValidationError(
+                    f"X contains the symbol {top}, outside the alphabet of n_features={M} "
+                    f"symbols (0 to {M - 1}); set n_features to the alphabet size"
+                )
+        return arr
+
+    def _init_emission(self, X, lengths):
+        if self.n_features is None:
+            if hasattr(self, "emissionprob_") and "e" not in self.init_params:
+                self.n_features = int(np.shape(self.emissionprob_)[1])
+            else:
+                self.n_features = int(X.max()) + 1
+        self._validate_X(X, fitting=True)
+        if self._needs_init("e", "emissionprob_"):
+            rng = check_random_state(self.random_state)
+            e = rng.rand(self.n_components, self.n_features)
+            self.emissionprob_ = e / e.sum(axis=1, keepdims=True)
+
+
+class PoissonHMM(BaseHMM):
+    """Hidden Markov model with independent Poisson counts per feature.
+
+    Same parameters, attributes and methods as ``hmmlearn.hmm.PoissonHMM``. With a Gamma prior
+    (``lambdas_prior`` = shape alpha, ``lambdas_weight`` = rate beta) the rates are the
+    per-state posterior means ``(alpha + sum_t w_tk x_t) / (beta + sum_t w_tk)``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    startprob_prior, transmat_prior : float or array-like, default=1.0
+    lambdas_prior, lambdas_weight : float or array-like, default=0.0
+        Shape and rate of the Gamma prior on each rate; zero is maximum likelihood.
+    algorithm, random_state, n_iter, tol, verbose, implementation
+        As for :class:`~emkit.hmm.GaussianHMM`.
+    params, init_params : str, default='stl'
+        's' startprob, 't' transmat, 'l' lambdas.
+
+    Attributes
+    ----------
+    n_features : int
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    lambdas_ : ndarray of shape (n_components, n_features)
+    monitor_ : ConvergenceMonitor
+    """
+
+    _emission_letters = (("l", "lambdas"),)
+    _emission_attributes = ("lambdas_",)
+
+    def __init__(
+        self,
+        n_components=1,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        lambdas_prior=0.0,
+        lambdas_weight=0.0,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="stl",
+        init_params="stl",
+        implementation="log",
+    ):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    def _emission(self):
+        return PoissonFamily(self.lambdas_prior, self.lambdas_weight)
+
+    def _n_emission_features(self):
+        return np.shape(self.lambdas_)[1]
+
+    def _emission_params(self):
+        lam = np.asarray(self.lambdas_)
+        if lam.ndim != 2 or lam.shape[0] != self.n_components:
+            raise ValidationError(
+                f"lambdas_ has shape {lam.shape}; expected (n_components={self.n_components}, "
+                "n_features)"
+            )
+        lam = v.check_array_param(lam, "lambdas_", lam.shape)
+        if np.any(lam < 0):
+            raise ValidationError("lambdas_ must be >= 0 (Poisson rates)")
+        return PoissonParams(lam)
+
+    def _set_emission_params(self, params):
+        self.lambdas_ = params.lambdas
+
+    def _validate_X(self, X, fitting):
+        arr = _numeric_array(X, "non-negative integer counts")
+        if arr.ndim != 2:
+            raise ValidationError(f"X has shape {arr.shape}; expected (n_samples, n_features)")
+        keeps = hasattr(self, "lambdas_") and not (fitting and "l" in self.init_params)
+        if keeps and np.shape(self.lambdas_)[-1] != arr.shape[1]:
+            raise ValidationError(
+                f"X has {arr.shape[1]} features but lambdas_ has {np.shape(self.lambdas_)[-1]}"
+            )
+        return arr.astype(np.float64)
+
+    def _init_emission(self, X, lengths):
+        self.n_features = X.shape[1]
+        if self._needs_init("l", "lambdas_"):
+            rng = check_random_state(self.random_state)
+            mean, var = X.mean(), X.var()
+            size = (self.n_components, self.n_features)
+            if mean > 0 and var > 0:
+                self.lambdas_ = rng.gamma(shape=mean**2 / var, scale=var / mean, size=size)
+            else:
+                self.lambdas_ = np.full(size, mean)

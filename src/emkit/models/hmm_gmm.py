@@ -1,0 +1,215 @@
+"""GMMHMM: hidden Markov model with Gaussian-mixture emissions (a drop-in for hmmlearn's)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+
+from emkit import _validation as v
+from emkit.exceptions import ValidationError
+from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
+from emkit.families.gaussian_mixture_emission import GaussianMixtureEmission
+from emkit.models.hmm_base import BaseHMM, check_distribution
+from emkit.models.hmm_gaussian import check_covariances, initial_covariance
+
+
+def _covariance_shape(covariance_type, K, M, d):
+    return {
+        "spherical": (K, M),
+        "diag": (K, M, d),
+        "full": (K, M, d, d),
+        "tied": (K, d, d),
+    }[covariance_type]
+
+
+class GMMHMM(BaseHMM):
+    """Hidden Markov model whose states emit from Gaussian mixtures of ``n_mix`` components.
+
+    Same parameters, attributes and methods as ``hmmlearn.hmm.GMMHMM``. The covariance update
+    is taken about the new means (an exact M-step), so the log-likelihood never decreases; the
+    default spherical ``covars_prior`` is ``-(n_features + 2) / 2``, which makes that update
+    maximum likelihood.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of states.
+    n_mix : int, default=1
+        Mixture components per state.
+    min_covar : float, default=1e-3
+        Floor on the variances; also added to the diagonal of the initial covariance.
+    startprob_prior, transmat_prior : float or array-like, default=1.0
+    weights_prior : float or array-like of shape (n_components, n_mix), default=1.0
+        Dirichlet concentration of the mixture weights.
+    means_prior, means_weight : float or array-like, default=0.0
+        Normal prior on the means (broadcastable to (n_components, n_mix, n_features) and
+        (n_components, n_mix)).
+    covars_prior, covars_weight : float, array-like or None, default=None
+        Inverse-gamma (diag, spherical: shape and scale) or inverse-Wishart (full, tied: scale
+        matrix and degrees of freedom) prior; None is maximum likelihood.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
+        'tied': the components of each state share one full covariance.
+    random_state, n_iter, tol, verbose, implementation
+        As for :class:`~emkit.hmm.GaussianHMM`.
+    params, init_params : str, default='stmcw'
+        's' startprob, 't' transmat, 'm' means, 'c' covars, 'w' mixture weights.
+
+    Attributes
+    ----------
+    n_features : int
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    weights_ : ndarray of shape (n_components, n_mix)
+    means_ : ndarray of shape (n_components, n_mix, n_features)
+    covars_ : ndarray
+        (n_components, n_mix) spherical, (n_components, n_mix, n_features) diag,
+        (n_components, n_mix, n_features, n_features) full, (n_components, n_features,
+        n_features) tied.
+    monitor_ : ConvergenceMonitor
+    """
+
+    _emission_letters = (("m", "means"), ("c", "covariances"), ("w", "weights"))
+    _emission_attributes = ("weights_", "means_", "covars_")
+
+    def __init__(
+        self,
+        n_components=1,
+        n_mix=1,
+        min_covar=1e-3,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        weights_prior=1.0,
+        means_prior=0.0,
+        means_weight=0.0,
+        covars_prior=None,
+        covars_weight=None,
+        algorithm="viterbi",
+        covariance_type="diag",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="stmcw",
+        init_params="stmcw",
+        implementation="log",
+    ):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    # ------------------------------------------------------------------ hooks
+    def _check_hyperparams(self):
+        super()._check_hyperparams()
+        v.check_int(self.n_mix, "n_mix", 1)
+        v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        v.check_real(self.min_covar, "min_covar", 0.0)
+
+    def _emission(self):
+        return GaussianMixtureEmission(
+            self.n_mix,
+            self.covariance_type,
+            self.min_covar,
+            self.weights_prior,
+            self.means_prior,
+            self.means_weight,
+            self.covars_prior,
+            self.covars_weight,
+        )
+
+    def _n_emission_features(self):
+        return np.shape(self.means_)[2]
+
+    def _emission_params(self):
+        K, M, ct = self.n_components, self.n_mix, self.covariance_type
+        weights = check_distribution(self.weights_, "weights_", (K, M))
+        means = np.asarray(self.means_)
+        if means.ndim != 3 or means.shape[:2] != (K, M):
+            raise ValidationError(
+                f"means_ has shape {means.shape}; expected (n_components={K}, n_mix={M}, "
+                "n_features)"
+            )
+        means = v.check_array_param(means, "means_", means.shape)
+        shape = _covariance_shape(ct, K, M, means.shape[2])
+        cov = check_covariances(self.covars_, "covars_", ct, shape)
+        try:
+            return self._emission().make_params(weights, means, cov)
+        except NotPositiveDefiniteError as err:
+            where = f"state {err.index // M}"
+            if ct != "tied":
+                where += f", mixture component {err.index % M}"
+            raise ValidationError(
+                f"covars_ of {where} is not positive definite ('{ct}' covariance_type)"
+            ) from None
+
+    def _set_emission_params(self, params):
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covars_ = params.covariances
+
+    def _validate_X(self, X, fitting):
+        X = np.asarray(v.check_X(self, X, reset=fitting), dtype=np.float64)
+        keeps = hasattr(self, "means_") and not (fitting and "m" in self.init_params)
+        if keeps and np.shape(self.means_)[-1] != X.shape[1]:
+            raise ValidationError(
+                f"X has {X.shape[1]} features but means_ has {np.shape(self.means_)[-1]}"
+            )
+        return X
+
+    def _init_emission(self, X, lengths):
+        n, d = X.shape
+        K, M = self.n_components, self.n_mix
+        self.n_features = d
+        cv = None
+        if self._needs_init("m", "means_"):
+            if n < K:
+                raise ValidationError(
+                    f"n_samples={n} is smaller than n_components={K}; the means cannot be "
+                    "initialised: pass more rows or fewer states"
+                )
+            main = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
+            labels = main.fit_predict(X)
+            centroid = main.cluster_centers_.mean(axis=0)
+            means = []
+            for k in range(K):
+                cluster = X[labels == k]
+                if cluster.shape[0] >= M:
+                    km = KMeans(n_clusters=M, random_state=self.random_state, n_init=10)
+                    means.append(km.fit(cluster).cluster_centers_)
+                else:
+                    if cv is None:
+                        cv = initial_covariance(X, self.min_covar)
+                    rng = check_random_state(self.random_state)
+                    means.append(rng.multivariate_normal(centroid, cv, size=M))
+            self.means_ = np.stack(means)
+        if self._needs_init("w", "weights_"):
+            self.weights_ = np.full((K, M), 1.0 / M)
+        if self._needs_init("c", "covars_"):
+            if cv is None:
+                cv = initial_covariance(X, self.min_covar)
+            ct = self.covariance_type
+            if ct == "tied":
+                self.covars_ = np.tile(cv, (K, 1, 1))
+            elif ct == "full":
+                self.covars_ = np.tile(cv, (K, M, 1, 1))
+            elif ct == "diag":
+                self.covars_ = np.tile(np.diag(cv), (K, M, 1))
+            else:
+                self.covars_ = np.full((K, M), float(np.mean(np.diag(cv))))

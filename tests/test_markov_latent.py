@@ -1,0 +1,254 @@
+"""Forward-backward, Viterbi and MAP decoding against brute-force enumeration of all paths."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from emkit.kernels import markov_numba, markov_numpy, markov_unrolled
+from emkit.latent import markov as lm
+
+KERNELS = ["numba", "numpy"]
+
+
+def random_hmm(rng, K, lengths, scale=3.0):
+    startprob = rng.dirichlet(np.ones(K))
+    transmat = rng.dirichlet(np.ones(K), size=K)
+    L = rng.randn(sum(lengths), K) * scale
+    return startprob, transmat, L, lm.offsets_from_lengths(lengths)
+
+
+def brute_force(startprob, transmat, L):
+    """Log-likelihood, posteriors, expected transitions and best path of one sequence."""
+    T, K = L.shape
+    paths = np.array(list(itertools.product(range(K), repeat=T)))
+    with np.errstate(divide="ignore"):
+        log_a, log_pi = np.log(transmat), np.log(startprob)
+    joint = log_pi[paths[:, 0]] + L[np.arange(T), paths].sum(axis=1)
+    for t in range(1, T):
+        joint = joint + log_a[paths[:, t - 1], paths[:, t]]
+    ll = logsumexp(joint)
+    w = np.exp(joint - ll)
+    gamma = np.zeros((T, K))
+    xi = np.zeros((K, K))
+    for p, wp in zip(paths, w, strict=True):
+        gamma[np.arange(T), p] += wp
+        for t in range(1, T):
+            xi[p[t - 1], p[t]] += wp
+    best = paths[np.argmax(joint)]
+    return ll, gamma, xi, best, joint.max(), dict(zip(map(tuple, paths), joint, strict=True))
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+@pytest.mark.parametrize(("K", "lengths"), [(2, [6]), (3, [5, 1, 4]), (3, [2, 6])])
+def test_forward_backward_matches_enumeration(kernels, K, lengths):
+    rng = np.random.RandomState(K * 10 + len(lengths))
+    sp, tm, L, off = random_hmm(rng, K, lengths)
+    weights = rng.uniform(0.5, 2.0, size=len(lengths))
+    post = lm.forward_backward(L, off, sp, tm, weights, kernels=kernels)
+    start = np.zeros(K)
+    occ = np.zeros(K)
+    trans = np.zeros((K, K))
+    for s, w in enumerate(weights):
+        a, b = off[s], off[s + 1]
+        ll, gamma, xi, *_ = brute_force(sp, tm, L[a:b])
+        assert post.log_prob[s] == pytest.approx(ll, rel=0, abs=1e-10)
+        np.testing.assert_allclose(post.gamma[a:b], gamma, rtol=0, atol=1e-10)
+        start += w * gamma[0]
+        occ += w * gamma.sum(axis=0)
+        trans += w * xi
+    np.testing.assert_allclose(post.start, start, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(post.occupancy, occ, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(post.trans, trans, rtol=0, atol=1e-10)
+    scores = lm.log_likelihood(L, off, sp, tm, kernels=kernels)
+    np.testing.assert_allclose(scores, post.log_prob, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_viterbi_and_map_match_enumeration(kernels):
+    rng = np.random.RandomState(7)
+    sp, tm, L, off = random_hmm(rng, 3, [6, 4])
+    tm[0, 2] = 0.0  # a forbidden transition
+    tm /= tm.sum(axis=1, keepdims=True)
+    v_lp, v_path = lm.viterbi(L, off, sp, tm, kernels=kernels)
+    m_lp, m_path = lm.map_decode(L, off, sp, tm, kernels=kernels)
+    for s in range(2):
+        a, b = off[s], off[s + 1]
+        _, gamma, _, best, best_lp, joint = brute_force(sp, tm, L[a:b])
+        np.testing.assert_array_equal(v_path[a:b], best)
+        assert v_lp[s] == pytest.approx(best_lp, abs=1e-10)
+        np.testing.assert_array_equal(m_path[a:b], gamma.argmax(axis=1))
+        assert m_lp[s] == pytest.approx(joint[tuple(m_path[a:b])], abs=1e-10)
+        assert m_lp[s] <= v_lp[s] + 1e-12
+
+
+def test_map_log_prob_is_minus_inf_for_forbidden_path():
+    # Frame-wise most probable states 0 then 1, but 0 -> 1 is forbidden.
+    sp = np.array([0.5, 0.5])
+    tm = np.array([[1.0, 0.0], [0.0, 1.0]])
+    L = np.log(np.array([[0.9, 0.1], [0.2, 0.8]]))
+    off = lm.offsets_from_lengths([2])
+    lp, path = lm.map_decode(L, off, sp, tm)
+    post = lm.forward_backward(L, off, sp, tm)
+    np.testing.assert_array_equal(path, post.gamma.argmax(axis=1))
+    if path[0] != path[1]:
+        assert lp[0] == -np.inf
+    assert lp[0] <= lm.viterbi(L, off, sp, tm)[0][0]
+
+
+def test_numba_matches_numpy_reference():
+    rng = np.random.RandomState(3)
+    sp, tm, L, off = random_hmm(rng, 5, [40, 1, 17, 60])
+    w = rng.uniform(0.1, 3.0, size=4)
+    a = lm.forward_backward(L, off, sp, tm, w, kernels="numba")
+    b = lm.forward_backward(L, off, sp, tm, w, kernels="numpy")
+    for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-12)
+    va, pa = lm.viterbi(L, off, sp, tm, kernels="numba")
+    vb, pb = lm.viterbi(L, off, sp, tm, kernels="numpy")
+    np.testing.assert_array_equal(pa, pb)
+    np.testing.assert_allclose(va, vb, rtol=1e-13)
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_no_underflow_with_huge_log_likelihood_ranges(kernels):
+    # Emission log-likelihoods spread over thousands of nats (high-dimensional emissions):
+    # the scaled messages agree with exact log-space recursions.
+    rng = np.random.RandomState(11)
+    sp, tm, L, off = random_hmm(rng, 4, [200, 50], scale=800.0)
+    L -= 5000.0
+    post = lm.forward_backward(L, off, sp, tm, kernels=kernels)
+    k = lm.get_kernels(kernels)
+    g = np.empty_like(L)
+    lp, *_ = k.forward_backward_log(L, off, np.log(sp), np.log(tm), np.ones(2), g)
+    assert np.all(np.isfinite(post.log_prob))
+    np.testing.assert_allclose(post.log_prob, lp, rtol=1e-12)
+    # Posteriors do not change when each frame is shifted by a constant; the log-space
+    # recursions are accurate on the shifted frames (small magnitudes).
+    shift = L.max(axis=1, keepdims=True)
+    lp0, _, _, tr = k.forward_backward_log(L - shift, off, np.log(sp), np.log(tm), np.ones(2), g)
+    np.testing.assert_allclose(post.log_prob, lp0 + np.add.reduceat(shift[:, 0], off[:-1]))
+    np.testing.assert_allclose(post.gamma, g, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(post.trans, tr, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_log_space_fallback_when_scaled_messages_underflow(kernels):
+    # Left-right model: the state that explains frame 1 overwhelmingly cannot be reached, so
+    # the shifted likelihoods of the reachable states underflow and the sequence is redone
+    # in log space.
+    sp = np.array([1.0, 0.0, 0.0])
+    tm = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])
+    L = np.array([[0.0, -1.0, -2.0], [-2000.0, -2100.0, 0.0], [-1.0, 0.0, -1.0]])
+    off = lm.offsets_from_lengths([3])
+    post = lm.forward_backward(L, off, sp, tm, kernels=kernels)
+    ll, gamma, xi, *_ = brute_force(sp, tm, L)
+    assert post.log_prob[0] == pytest.approx(ll, abs=1e-9)
+    np.testing.assert_allclose(post.gamma, gamma, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(post.trans, xi, rtol=0, atol=1e-10)
+    assert lm.log_likelihood(L, off, sp, tm, kernels=kernels)[0] == pytest.approx(ll, abs=1e-9)
+
+
+def test_impossible_sequence_has_minus_inf_log_likelihood():
+    sp = np.array([1.0, 0.0])
+    tm = np.array([[1.0, 0.0], [0.0, 1.0]])
+    L = np.array([[0.0, 0.0], [-np.inf, 0.0]])
+    off = lm.offsets_from_lengths([2])
+    assert lm.log_likelihood(L, off, sp, tm)[0] == -np.inf
+    assert lm.forward_backward(L, off, sp, tm).log_prob[0] == -np.inf
+
+
+def test_threaded_split_matches_single_thread(monkeypatch):
+    rng = np.random.RandomState(5)
+    sp, tm, L, off = random_hmm(rng, 4, [300])
+    one = lm.forward_backward(L, off, sp, tm)
+    monkeypatch.setattr(lm, "MIN_WORK_PER_THREAD", 16)
+    monkeypatch.setattr(lm, "n_threads", lambda: 3)
+    assert [t[2] for t in lm._message_tasks(off, 4)] == [1, 2]
+    split = lm.forward_backward(L, off, sp, tm)
+    for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
+        np.testing.assert_allclose(getattr(split, name), getattr(one, name), rtol=1e-12, atol=1e-13)
+    sp, tm, L, off = random_hmm(rng, 3, [50, 70, 20, 90])
+    w = rng.rand(4)
+    many = lm.forward_backward(L, off, sp, tm, w)
+    monkeypatch.setattr(lm, "n_threads", lambda: 1)
+    ref = lm.forward_backward(L, off, sp, tm, w)
+    for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
+        np.testing.assert_allclose(getattr(many, name), getattr(ref, name), rtol=1e-12, atol=1e-13)
+
+
+def test_statistics_add_over_sequences():
+    rng = np.random.RandomState(2)
+    sp, tm, L, off = random_hmm(rng, 3, [30, 20, 25])
+    whole = lm.forward_backward(L, off, sp, tm)
+    first = lm.forward_backward(L[:50], off[:3], sp, tm)
+    rest = lm.forward_backward(L[50:], off[2:] - 50, sp, tm)
+    for name in ("start", "occupancy", "trans"):
+        np.testing.assert_allclose(
+            getattr(first, name) + getattr(rest, name), getattr(whole, name), rtol=1e-12
+        )
+
+
+def test_sample_states_twins_and_frequencies():
+    sp = np.array([0.2, 0.8])
+    tm = np.array([[0.9, 0.1], [0.3, 0.7]])
+    u = np.random.RandomState(0).random_sample(20000)
+    cdf_s, cdf_t = lm._cdf(sp), lm._cdf(tm)
+    a = markov_numba.sample_states(cdf_s, cdf_t, u, -1)
+    b = markov_numpy.sample_states(cdf_s, cdf_t, u, -1)
+    np.testing.assert_array_equal(a, b)
+    counts = np.zeros((2, 2))
+    np.add.at(counts, (a[:-1], a[1:]), 1)
+    np.testing.assert_allclose(counts / counts.sum(axis=1, keepdims=True), tm, atol=0.02)
+    path = lm.sample_states(sp, tm, 5, np.random.RandomState(1), currstate=1)
+    assert path[0] == 1 and path.shape == (5,)
+
+
+def test_stationary_distribution():
+    tm = np.array([[0.9, 0.1], [0.3, 0.7]])
+    pi = lm.stationary_distribution(tm)
+    np.testing.assert_allclose(pi @ tm, pi, atol=1e-14)
+    np.testing.assert_allclose(pi, [0.75, 0.25], atol=1e-14)
+
+
+@pytest.mark.parametrize("K", [3, 8])
+def test_unrolled_kernels_match_generic(K):
+    rng = np.random.RandomState(K)
+    lengths = [700, 1, 2, 300]
+    sp, tm, L, off = random_hmm(rng, K, lengths, scale=40.0)
+    tm[0, 1] = 0.0
+    tm /= tm.sum(axis=1, keepdims=True)
+    frames = lm.Frames.from_log(L)
+    n = L.shape[0]
+    out = [np.empty((n, K)), np.empty((n, K)), np.empty(n)]
+    ref = [np.empty((n, K)), np.empty((n, K)), np.empty(n)]
+    got = markov_unrolled.messages(K)(frames.prob, off, sp, tm, *out, 0)
+    want = markov_numba.messages(frames.prob, off, sp, tm, *ref, 0)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    for a, b in zip(out, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-300)
+    if K <= markov_unrolled.MAX_POSTERIOR_STATES:
+        w = rng.rand(4)
+        skip = np.zeros(4, dtype=bool)
+        g1, g2 = np.empty((n, K)), np.empty((n, K))
+        args = (frames.prob, off, 5, n - 3, w, skip, *ref)
+        got = markov_unrolled.posteriors(K)(*args, g1)
+        want = markov_numba.posteriors(*args, g2)
+        np.testing.assert_allclose(g1[5 : n - 3], g2[5 : n - 3], rtol=1e-13, atol=1e-15)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_long_inputs_use_unrolled_kernels(monkeypatch):
+    rng = np.random.RandomState(8)
+    sp, tm, L, off = random_hmm(rng, 3, [400, 250])
+    generic = lm.forward_backward(L, off, sp, tm)
+    assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_numba.messages
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_unrolled.messages(3)
+    unrolled = lm.forward_backward(L, off, sp, tm)
+    for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
+        np.testing.assert_allclose(
+            getattr(unrolled, name), getattr(generic, name), rtol=1e-12, atol=1e-13
+        )
