@@ -30,6 +30,8 @@ import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+import bench_big  # noqa: E402
+import bench_hmm  # noqa: E402
 from gmm_data import initial_params, make_data  # noqa: E402
 
 # name, covariance_type, n, d, K, dtype, target ratio (sklearn time / emkit time)
@@ -341,11 +343,30 @@ def _update_readme(table):
         readme.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
+def hmm_table(rows):
+    """Markdown table of the HMM benchmark rows."""
+    lines = [
+        "## Baum-Welch: emkit vs hmmlearn (implementation='scaling'), ms per iteration",
+        "",
+        "| case | hmmlearn ms/it | emkit ms/it | speed-up | log-likelihood rel. diff |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['case']} | {r['hmmlearn_ms']:.1f} | {r['emkit_ms']:.1f} | "
+            f"{r['speedup']:.1f}x | {r['ll_rel_diff']:.1e} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the 1e7-row case")
     parser.add_argument("--no-crossover", action="store_true", help="skip fused vs GEMM")
+    parser.add_argument("--no-hmm", action="store_true", help="skip the HMM cases")
+    parser.add_argument("--no-big", action="store_true", help="skip the big-data cases")
+    parser.add_argument("--skip-4gb", action="store_true", help="skip the 4 GB out-of-core case")
     parser.add_argument(
         "--output", default=None, help="report path (default results.md; --quick: none)"
     )
@@ -404,6 +425,11 @@ def main(argv=None):
             )
 
     report = render(info, gemm, results, compile_s, mem, cross, iters, repeats)
+    if not args.no_hmm:
+        report += "\n" + hmm_table(bench_hmm.main(args.quick))
+    if not args.no_big:
+        big_args = ["--quick"] if args.quick else (["--skip-4gb"] if args.skip_4gb else [])
+        report += "\n## Big data (benchmarks/bench_big.py)\n\n" + bench_big.main(big_args) + "\n"
     output = args.output or (None if args.quick else str(HERE / "results.md"))
     if output:
         Path(output).write_text(report)
