@@ -104,25 +104,34 @@ def _check_finite(X, name):
         )
 
 
-def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
-    """Validate per-row weights: shape (n_samples,), finite, non-negative, positive sum.
+def check_sample_weight(sample_weight, n_samples, dtype=np.float64, unit="row"):
+    """Validate weights, one per ``unit`` (row or sequence): finite, >= 0, positive sum.
 
-    Returns None when ``sample_weight`` is None.
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), scalar or None
+    n_samples : int
+        How many weights are expected.
+    unit : {'row', 'sequence'}
+        What each weight belongs to, for the messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) or None when ``sample_weight`` is None.
     """
     if sample_weight is None:
         return None
     try:
         w = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(
-            "sample_weight must be an array-like of numbers of shape (n_samples,)"
-        ) from None
+        raise TypeError(f"sample_weight must be an array-like of numbers, one per {unit}") from None
     if w.ndim == 0:
         w = np.full(n_samples, float(w))
     if w.ndim != 1 or w.shape[0] != n_samples:
+        where = f"X has {n_samples} rows" if unit == "row" else f"there are {n_samples} {unit}s"
         raise ValidationError(
-            f"sample_weight has shape {w.shape} but X has {n_samples} rows; pass one weight "
-            "per row, shape (n_samples,)"
+            f"sample_weight has shape {w.shape} but {where}; pass one weight per {unit}, "
+            f"shape ({n_samples},)"
         )
     if not np.all(np.isfinite(w)):
         raise ValidationError("sample_weight contains NaN or infinity; weights must be finite")
@@ -131,7 +140,7 @@ def check_sample_weight(sample_weight, n_samples, dtype=np.float64):
             f"sample_weight has {int(np.sum(w < 0))} negative value(s); weights must be >= 0"
         )
     if not w.sum() > 0:
-        raise ValidationError("sample_weight sums to zero; at least one row needs weight > 0")
+        raise ValidationError(f"sample_weight sums to zero; at least one {unit} needs weight > 0")
     return w
 
 

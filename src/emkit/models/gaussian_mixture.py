@@ -22,6 +22,7 @@ from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.models._inputs import init_sample, is_out_of_core, streamed_source
+from emkit.models._state import unchanged_on_error
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -139,13 +140,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        snapshot = dict(self.__dict__)
-        try:
+        with unchanged_on_error(self):
             self._fit(X, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(snapshot)
-            raise
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -179,13 +175,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             With ``n_steps_`` (blocks seen) and ``lower_bound_`` (mean log-likelihood of
             this block under the parameters before the step).
         """
-        snapshot = dict(self.__dict__)
-        try:
+        with unchanged_on_error(self):
             self._partial_fit(X, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(snapshot)
-            raise
         return self
 
     def _partial_fit(self, X, sample_weight):

@@ -28,6 +28,7 @@ from emkit.engine.markov import (
 from emkit.exceptions import NotFittedError, ValidationError
 from emkit.latent import markov as latent
 from emkit.models._inputs import sample_sequences
+from emkit.models._state import unchanged_on_error
 
 DECODER_ALGORITHMS = ("viterbi", "map")
 IMPLEMENTATIONS = ("log", "scaling")
@@ -64,32 +65,6 @@ def check_lengths(lengths, n_samples):
             "sequences must add up to the number of rows of X"
         )
     return arr
-
-
-def check_sequence_weight(sample_weight, n_sequences):
-    """Validate per-sequence weights: shape (n_sequences,), finite, >= 0, positive sum."""
-    if sample_weight is None:
-        return None
-    try:
-        w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            "sample_weight must be an array-like of numbers, one per sequence"
-        ) from None
-    if w.ndim == 0:
-        w = np.full(n_sequences, float(w))
-    if w.shape != (n_sequences,):
-        raise ValidationError(
-            f"sample_weight has shape {w.shape} but there are {n_sequences} sequences; pass "
-            "one weight per sequence, shape (n_sequences,)"
-        )
-    if not np.all(np.isfinite(w)):
-        raise ValidationError("sample_weight contains NaN or infinity; weights must be finite")
-    if np.any(w < 0):
-        raise ValidationError("sample_weight has negative value(s); weights must be >= 0")
-    if not w.sum() > 0:
-        raise ValidationError("sample_weight sums to zero; at least one sequence needs weight > 0")
-    return w
 
 
 def check_distribution(value, name, shape):
@@ -208,13 +183,8 @@ class BaseHMM(BaseEstimator):
         -------
         self
         """
-        snapshot = dict(self.__dict__)
-        try:
+        with unchanged_on_error(self):
             self._fit(X, lengths, sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(snapshot)
-            raise
         return self
 
     def _needs_init(self, code, name):
@@ -230,7 +200,7 @@ class BaseHMM(BaseEstimator):
         else:
             X = self._validate_X(X, fitting=True)
             lengths = init_lengths = check_lengths(lengths, X.shape[0])
-        weights = check_sequence_weight(sample_weight, len(lengths))
+        weights = v.check_sample_weight(sample_weight, len(lengths), unit="sequence")
         K = self.n_components
         rng = check_random_state(self.random_state)
         init = np.full(K, 1.0 / K)
