@@ -297,8 +297,12 @@ class MarkovEM:
 
     def posteriors(self, params, X, offsets, weights=None):
         """Forward-backward over a block, in the problem's workspace."""
+        if getattr(self.emission, "likelihood", None) is not None:
+            frames = self.frames(params, X, self.workspace)
+        else:  # forward_backward makes the frames itself (in its threads when it can)
+            frames = self.emission.log_likelihood(params.emission, X)
         return latent.forward_backward(
-            self.frames(params, X, self.workspace),
+            frames,
             offsets,
             params.startprob,
             params.transmat,

@@ -11,7 +11,10 @@ exactly in log space.
 
 Sequences are processed in parallel threads (the compiled kernels release the GIL) when there
 is enough work; each thread takes a contiguous run of sequences and the statistics are summed
-in a fixed order.
+in a fixed order. For large batches of up to 8 states whose work splits by whole sequences,
+each thread also makes its rows' frames from the log-likelihoods and runs one fused kernel
+(forward, then backward and posteriors together); otherwise the messages and the posteriors
+are two phases (which lets a single long sequence run its two recursions in two threads).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ KERNELS = {"numba": markov_numba, "numpy": markov_numpy}
 
 # A thread is given at least this much work (frames times K squared) before another is used.
 MIN_WORK_PER_THREAD = 2**20
+# Element-wise work (shift and exponential of the frames) per thread.
+MIN_ELEMENTS_PER_THREAD = 2**16
 # Batches of at least this many frames with at most 8 states use the kernels unrolled for their
 # number of states (generated and compiled once per machine, then loaded from numba's cache).
 UNROLL_MIN_ROWS = 10_000
@@ -104,9 +109,19 @@ class Frames:
     def from_log(cls, log_frame, kernels="numba", workspace=None):
         """Frames from log-likelihoods, shifted by each frame's maximum."""
         L = np.ascontiguousarray(log_frame, dtype=np.float64)
-        out = None if workspace is None else workspace.get("prob", L.shape)
-        shifted, log_scale = get_kernels(kernels).shift_rows(L, out)
-        return cls(np.exp(shifted, out=shifted), log_scale, L)
+        n = L.shape[0]
+        prob = np.empty(L.shape) if workspace is None else workspace.get("prob", L.shape)
+        log_scale = np.empty(n)
+        shift_rows = get_kernels(kernels).shift_rows
+
+        def task(r0, r1):  # both steps release the GIL: row ranges in parallel threads
+            shifted, log_scale[r0:r1] = shift_rows(L[r0:r1], prob[r0:r1])
+            np.exp(shifted, out=shifted)
+
+        count = min(n_threads(), max(1, L.size // MIN_ELEMENTS_PER_THREAD))
+        edges = [n * i // count for i in range(count + 1)]
+        _run([(a, b) for a, b in itertools.pairwise(edges) if b > a], task)
+        return cls(prob, log_scale, L)
 
     @classmethod
     def from_prob(cls, prob):
@@ -121,9 +136,11 @@ class Frames:
         return _log(self.prob) + self.log_scale[:, None]
 
 
-def as_frames(frames, kernels="numba"):
+def as_frames(frames, kernels="numba", workspace=None):
     """``frames`` itself, or :class:`Frames` built from a log-likelihood array."""
-    return frames if isinstance(frames, Frames) else Frames.from_log(frames, kernels)
+    if isinstance(frames, Frames):
+        return frames
+    return Frames.from_log(frames, kernels, workspace)
 
 
 @dataclass
@@ -210,6 +227,16 @@ def _phase_kernels(k, n, K):
     return messages, posteriors
 
 
+def _smooth_kernel(k, n, K):
+    """The fused forward-backward kernel for ``n`` frames of ``K`` states, or None."""
+    if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
+        try:
+            return markov_unrolled.smooth(K)
+        except OSError:  # pragma: no cover - no writable cache directory
+            pass
+    return None
+
+
 def forward_backward(
     frames, offsets, startprob, transmat, weights=None, kernels="numba", workspace=None
 ):
@@ -234,21 +261,52 @@ def forward_backward(
     Posteriors
     """
     k = get_kernels(kernels)
-    frames = as_frames(frames, k)
-    prob = frames.prob
+    L = None if isinstance(frames, Frames) else np.ascontiguousarray(frames, dtype=np.float64)
     startprob = np.ascontiguousarray(startprob, dtype=np.float64)
     transmat = np.ascontiguousarray(transmat, dtype=np.float64)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    n, K = prob.shape
+    n, K = frames.prob.shape if L is None else L.shape
     S = offsets.shape[0] - 1
     w = np.ones(S) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
     ws = workspace if workspace is not None else Workspace()
+
+    tasks = _message_tasks(offsets, K)
+    smooth = _smooth_kernel(k, n, K) if all(t[2] == 0 for t in tasks) else None
+    if smooth is not None and L is not None and (offsets[0] != 0 or offsets[-1] != n):
+        frames, L = Frames.from_log(L, k, ws), None
+    if smooth is not None:
+        # Whole sequences per thread: (the frames of its rows, from log-likelihoods), forward,
+        # then backward fused with the posteriors.
+        if L is None:
+            prob, log_scale = frames.prob, frames.log_scale
+        else:
+            prob, log_scale = ws.get("prob", (n, K)), np.empty(n)
+        alpha = ws.get("alpha", (n, K))
+        rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
+
+        def fused(a, b, mode):
+            if L is not None:
+                r0, r1 = offsets[a], offsets[b]
+                shifted, log_scale[r0:r1] = k.shift_rows(L[r0:r1], prob[r0:r1])
+                np.exp(shifted, out=shifted)
+            off = offsets[a : b + 1]
+            return smooth(prob, off, startprob, transmat, w[a:b], alpha, rescale, gamma)
+
+        parts = _run(tasks, fused)
+        if L is not None:
+            frames = Frames(prob, log_scale, L)
+        log_norm = np.concatenate([p[0] for p in parts])
+        ok = np.concatenate([p[1] for p in parts])
+        start, occ, trans = (sum(p[i] for p in parts) for i in range(2, 5))
+        return _finish(
+            frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, start, occ, trans
+        )
+    frames = as_frames(frames, k, ws)
+    prob = frames.prob
     alpha, beta = ws.get("alpha", (n, K)), ws.get("beta", (n, K))
     rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
-
     log_norm = np.zeros(S)
     ok = np.ones(S, dtype=bool)
-    tasks = _message_tasks(offsets, K)
     messages_kernel, posteriors_kernel = _phase_kernels(k, n, K)
 
     def messages(a, b, mode):
@@ -270,6 +328,14 @@ def forward_backward(
         ok &= ~failed
         parts = [post(0, n, ~ok)]
     start, occ, trans = (sum(p[i] for p in parts) for i in range(3))
+    return _finish(
+        frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, start, occ, trans
+    )
+
+
+def _finish(frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, start, occ, trans):
+    """Posteriors from the scaled pass's results, failed sequences redone in log space."""
+    K = transmat.shape[0]
     trans = trans * transmat
     log_prob = np.where(ok, log_norm + np.add.reduceat(frames.log_scale, offsets[:-1]), np.nan)
     if not ok.all():
