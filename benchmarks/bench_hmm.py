@@ -69,6 +69,9 @@ def categorical_case(T, K, M, seed=0):
 
 def _fit(model, X, lengths, init, n_iter):
     model.n_iter = n_iter
+    monitor = getattr(model, "monitor_", None)
+    if monitor is not None:  # hmmlearn's monitor keeps the n_iter it was built with
+        monitor.n_iter = n_iter
     for name, value in init.items():
         setattr(model, name, np.array(value, copy=True))
     start = time.perf_counter()
