@@ -153,3 +153,22 @@ def test_bad_sample_weight_and_sample_arguments():
 def test_too_few_rows_for_initialisation():
     with pytest.raises(ValidationError, match="n_samples=2 is smaller than n_components=3"):
         ek.GaussianHMM(3).fit(X[:2])
+
+
+def test_non_finite_expected_counts_raise_and_keep_the_model(monkeypatch):
+    from emkit.engine import markov as engine_markov
+
+    X = np.random.RandomState(0).randn(60, 2)
+    model = ek.GaussianHMM(2, n_iter=3, random_state=0).fit(X)
+    before = model.means_.copy()
+    real_expect = engine_markov.expect
+
+    def poisoned(problem, params, source):
+        stats = real_expect(problem, params, source)
+        stats.trans[0, 0] = np.nan
+        return stats
+
+    monkeypatch.setattr(engine_markov, "expect", poisoned)
+    with pytest.raises(FloatingPointError, match="non-finite expected counts"):
+        model.fit(X)
+    np.testing.assert_array_equal(model.means_, before)

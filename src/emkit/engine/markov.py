@@ -378,6 +378,18 @@ def _warn_empty(empty, kept_rows, iteration):
         )
 
 
+def _check_finite(stats, iteration):
+    """Refuse to turn non-finite expected counts into NaN parameters."""
+    parts = (stats.log_likelihood, stats.start, stats.trans, stats.occupancy)
+    if not all(np.all(np.isfinite(p)) for p in parts):
+        raise FloatingPointError(
+            f"Baum-Welch iteration {iteration}: the E-step gave non-finite expected counts or "
+            "log-likelihood (emission likelihoods too extreme for the scaled recursions, or "
+            "non-finite parameters); rescale the data or check the initial parameters. No "
+            "parameter was changed."
+        )
+
+
 def baum_welch(problem, source, params, monitor, n_iter):
     """Iterate EM from ``params`` until ``monitor`` reports convergence or ``n_iter`` is reached.
 
@@ -398,6 +410,7 @@ def baum_welch(problem, source, params, monitor, n_iter):
     monitor._reset()
     for iteration in range(1, n_iter + 1):
         stats = expect(problem, params, source)
+        _check_finite(stats, iteration)
         params = problem.maximize(stats, params, iteration)
         monitor.report(stats.log_likelihood)
         if monitor.converged:
