@@ -25,6 +25,7 @@ import warnings
 
 import numpy as np
 
+from emkit import criteria
 from emkit import io as model_io
 from emkit.engine.initialization import INIT_METHODS
 from emkit.families.covariance import COVARIANCE_TYPES
@@ -194,7 +195,8 @@ def format_summary(model, X, feature_names=None):
     """
     n, d = X.shape
     K = model.n_components
-    total_ll = float(np.sum(model.score_samples(X), dtype=np.float64))
+    total_ll = float(np.sum(model.score_samples(X), dtype=np.float64))  # one pass over X
+    n_params = model._n_parameters()
     if model.converged_:
         status = f"yes, after {model.n_iter_} iterations"
     else:
@@ -204,8 +206,8 @@ def format_summary(model, X, feature_names=None):
         f"{n} samples x {d} features",
         f"converged:        {status}",
         f"log-likelihood:   {total_ll:.6g} ({total_ll / n:.6g} per sample)",
-        f"BIC:              {model.bic(X):.6g}",
-        f"AIC:              {model.aic(X):.6g}",
+        f"BIC:              {criteria.bic(total_ll, n_params, n):.6g}",
+        f"AIC:              {criteria.aic(total_ll, n_params):.6g}",
         "",
     ]
     names = list(feature_names) if feature_names else [f"x{j}" for j in range(d)]
@@ -418,7 +420,6 @@ def register_mixture_commands(subparsers):
     demo.set_defaults(handler=_demo)
 
 
-#: Functions that add subcommands to the top-level parser's subparsers.
 def register_hmm_commands(subparsers):
     """Add ``emkit hmm fit`` and ``emkit hmm decode`` (defined in :mod:`emkit.cli_hmm`)."""
     from emkit.cli_hmm import register
@@ -426,6 +427,7 @@ def register_hmm_commands(subparsers):
     register(subparsers)
 
 
+#: Functions that add subcommands to the top-level parser's subparsers.
 REGISTRARS = [register_mixture_commands, register_hmm_commands]
 
 

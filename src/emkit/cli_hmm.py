@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emkit import cli
+from emkit import cli, criteria
 from emkit.hmm import CategoricalHMM, GaussianHMM, PoissonHMM
 from emkit.hmm_io import load_hmm, save_hmm
 
@@ -110,10 +110,11 @@ def summary(model, X, lengths, names):
     K = model.n_components
     states = [f"state {k}" for k in range(K)]
     n_seq = 1 if lengths is None else len(lengths)
+    log_likelihood = model.score(X, lengths)  # one forward pass
     lines = [
         f"{type(model).__name__}: {K} states, {X.shape[0]} samples in {n_seq} sequence(s)",
-        f"log-likelihood: {model.score(X, lengths):.6f}",
-        f"BIC: {model.bic(X, lengths):.6f}",
+        f"log-likelihood: {log_likelihood:.6f}",
+        f"BIC: {criteria.bic(log_likelihood, model._n_parameters(), X.shape[0]):.6f}",
         f"iterations: {model.monitor_.iter} "
         f"({'converged' if model.monitor_.converged else 'not converged'})",
         "",

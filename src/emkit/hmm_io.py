@@ -119,11 +119,6 @@ CODECS = {
 }
 
 
-def save_hmm(model, path, *, extra=None):
-    """Write a fitted HMM to ``path`` atomically; see :func:`emkit.io.save`."""
-    io.save(model, path, extra=extra)
-
-
-def load_hmm(path):
-    """Read a model file; see :func:`emkit.io.load` (raises ModelFileError)."""
-    return io.load(path)
+#: :func:`emkit.io.save` and :func:`emkit.io.load`, which know the HMM kinds registered here.
+save_hmm = io.save
+load_hmm = io.load

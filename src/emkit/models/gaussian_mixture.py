@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
+from emkit import criteria
 from emkit.engine.dask_source import is_dask_collection
 from emkit.engine.em import EMResult, fit_restarts
 from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
@@ -458,13 +459,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def bic(self, X):
         """Bayesian information criterion on ``X`` (lower is better)."""
         log_prob = self.score_samples(X)
-        n = log_prob.shape[0]
-        return -2 * float(np.sum(log_prob, dtype=np.float64)) + self._n_parameters() * math.log(n)
+        total = np.sum(log_prob, dtype=np.float64)
+        return criteria.bic(total, self._n_parameters(), log_prob.shape[0])
 
     def aic(self, X):
         """Akaike information criterion on ``X`` (lower is better)."""
         log_prob = self.score_samples(X)
-        return -2 * float(np.sum(log_prob, dtype=np.float64)) + 2 * self._n_parameters()
+        return criteria.aic(np.sum(log_prob, dtype=np.float64), self._n_parameters())
 
     def icl(self, X):
         """Integrated completed likelihood on ``X`` (lower is better).
@@ -481,8 +482,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             r = resp.astype(np.float64)
             entropy -= float(np.sum(r * np.log(np.where(r > 0, r, 1.0))))
             n += log_norm.shape[0]
-        bic = -2 * total_ll + self._n_parameters() * math.log(n)
-        return bic + 2 * entropy
+        return criteria.bic(total_ll, self._n_parameters(), n) + 2 * entropy
 
 
 # Largest asymmetry of a precisions_init matrix, relative to its largest entry, that is taken

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from emkit import _validation as v
+from emkit import criteria
 from emkit.engine.dask_source import DaskBlockSource, is_dask_collection
 from emkit.engine.markov import (
     ConvergenceMonitor,
@@ -345,9 +346,9 @@ class BaseHMM(BaseEstimator):
 
     def aic(self, X, lengths=None):
         """Akaike information criterion on ``X`` (lower is better)."""
-        return -2.0 * self.score(X, lengths) + 2.0 * self._n_parameters()
+        return criteria.aic(self.score(X, lengths), self._n_parameters())
 
     def bic(self, X, lengths=None):
         """Bayesian information criterion on ``X`` (lower is better)."""
         n = len(self._validate_X(X, fitting=False))
-        return -2.0 * self.score(X, lengths) + self._n_parameters() * math.log(n)
+        return criteria.bic(self.score(X, lengths), self._n_parameters(), n)
