@@ -96,12 +96,6 @@ class DaskSource:
         """Number of rows."""
         return int(self.X.shape[0])
 
-    def total_weight(self):
-        """Sum of the row weights (the row count when unweighted)."""
-        if self.sample_weight is None:
-            return float(self.n_samples)
-        return float(self.sample_weight.sum().compute())
-
     def blocks(self):
         """Yield ``(X_block, weight_block)`` one computed block at a time (client side)."""
         for xb, wb in zip(self._x_blocks, self._w_blocks, strict=True):

@@ -209,17 +209,6 @@ class SequenceSource:
         self.block_rows = max(1, int(block_rows))
         self.offsets = latent.offsets_from_lengths(self.lengths)
 
-    @property
-    def n_samples(self):
-        """Number of rows."""
-        return int(self.offsets[-1])
-
-    def total_weight(self):
-        """Weighted number of frames."""
-        if self.weights is None:
-            return float(self.n_samples)
-        return float(np.dot(self.weights, self.lengths))
-
     def bounds(self):
         """``(first_sequence, stop_sequence)`` of each block."""
         out = []
