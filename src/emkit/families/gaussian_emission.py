@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from emkit.families.gaussian import GaussianFamily
+from emkit.kernels import recentre as recentre_kernels
 
 # Smallest denominator of the diag/spherical covariance update.
 _MIN_DENOMINATOR = 1e-5
@@ -42,21 +43,8 @@ def centred_about(stats, means, covariance_type):
         ``sum_t w_tk (x_t - mu_k)(x_t - mu_k)^T`` in the layout of ``stats.scatter``:
         (K, d, d) full, (d, d) tied (summed over states), (K, d) diag, (K,) spherical.
     """
-    a = means - stats.ref
-    s = stats.sums
-    n = stats.counts
-    S = stats.scatter
-    if covariance_type == "full":
-        cross = s[:, :, None] * a[:, None, :]
-        return (
-            S - cross - cross.transpose(0, 2, 1) + n[:, None, None] * a[:, :, None] * a[:, None, :]
-        )
-    if covariance_type == "tied":
-        cross = s.T @ a
-        return S - cross - cross.T + (a * n[:, None]).T @ a
-    if covariance_type == "diag":
-        return S - 2.0 * a * s + n[:, None] * a**2
-    return S - 2.0 * np.einsum("kd,kd->k", a, s) + n * np.einsum("kd,kd->k", a, a)
+    shift = recentre_kernels.SHIFTS[covariance_type]
+    return shift(stats.counts, stats.sums, stats.scatter, means - stats.ref)
 
 
 class GaussianEmission:
