@@ -85,8 +85,8 @@ class MixtureEM:
     Parameters
     ----------
     family : object
-        A component family (``log_likelihood``, ``accumulate``, ``maximize``, ``reseed``,
-        ``pooled_covariance``).
+        A component family (``log_likelihood``, the one-pass ``expect_mixture``,
+        ``maximize``, ``recentre``, ``reseed``, ``pooled_covariance``).
     fixed : set of str
         Parameters the M-step keeps: any of ``'weights'``, ``'means'``, ``'covariances'``.
     """
@@ -105,29 +105,12 @@ class MixtureEM:
 
     def expect_block(self, params, X, w):
         """E-step statistics of one block of rows with weights ``w`` (None for all ones)."""
-        fused = getattr(self.family, "expect_mixture", None)
-        if fused is not None:
-            # The family's one-pass kernel: no (n, K) responsibility matrix.
-            ll, stats, score, index = fused(params.components, params.log_weights, X, w)
-            total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
-            row = np.array(X[index], dtype=np.float64) if index >= 0 else None
-            return MixtureStats(ll, total, stats, score, row)
-        log_norm, resp = self.log_prob(params, X)
-        if w is None:
-            wresp = resp
-            ll = float(np.sum(log_norm, dtype=np.float64))
-            total = float(X.shape[0])
-            candidates = log_norm
-        else:
-            wresp = resp * w[:, None].astype(resp.dtype)
-            positive = w > 0
-            ll = float(np.dot(w[positive], log_norm[positive].astype(np.float64)))
-            total = float(np.sum(w, dtype=np.float64))
-            candidates = np.where(positive, log_norm, np.inf)
-        stats = self.family.accumulate(params.components, X, wresp)
-        worst = int(np.argmin(candidates)) if X.shape[0] else 0
-        score = float(candidates[worst]) if X.shape[0] else math.inf
-        row = np.array(X[worst], dtype=np.float64) if X.shape[0] else None
+        # The family's one-pass kernel: no (n, K) responsibility matrix.
+        ll, stats, score, index = self.family.expect_mixture(
+            params.components, params.log_weights, X, w
+        )
+        total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
+        row = np.array(X[index], dtype=np.float64) if index >= 0 else None
         return MixtureStats(ll, total, stats, score, row)
 
     def recentre(self, stats, like):

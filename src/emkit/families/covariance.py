@@ -18,13 +18,11 @@ results to rounding; see :mod:`emkit.kernels`):
     :mod:`emkit.kernels.gaussian_gemm`, stacked BLAS products for full and tied covariances
     (diag and spherical use ``'numba'``).
 
-``'auto'`` (the default) uses ``'gemm'`` for full and tied covariances with at least
-:data:`GEMM_MIN_FEATURES` features and ``'numba'`` otherwise. The crossover was measured (see
-:mod:`emkit.kernels.gaussian_gemm`): the fused kernels were faster at every ``d`` tried, up to
-512, so ``GEMM_MIN_FEATURES`` is None and ``'auto'`` always means ``'numba'``; ``'gemm'``
-stays available by request. :func:`use_kernels` and :func:`set_kernels` choose, as does the
-``EMKIT_KERNELS`` environment variable. Compiled modules are imported on first use, so
-importing emkit compiles nothing.
+``'auto'`` (the default) means ``'numba'``: the crossover was measured (see
+:mod:`emkit.kernels.gaussian_gemm`) and the fused kernels were faster than stacked GEMMs at
+every ``d`` tried, up to 512; ``'gemm'`` stays available by request. :func:`use_kernels`
+and :func:`set_kernels` choose, as does the ``EMKIT_KERNELS`` environment variable.
+Compiled modules are imported on first use, so importing emkit compiles nothing.
 """
 
 from __future__ import annotations
@@ -39,10 +37,6 @@ from scipy import linalg
 from emkit.kernels.threads import one_blas_thread
 
 KERNELS = ("auto", "numba", "gemm", "numpy")
-
-#: Features from which ``'auto'`` computes full and tied covariances with stacked GEMMs
-#: (None: never; the fused kernels won at every measured ``d``).
-GEMM_MIN_FEATURES = None
 
 _state = {"kernels": "auto"}
 
@@ -74,17 +68,10 @@ def use_kernels(name):
         _state["kernels"] = previous
 
 
-def kernel_module(kind, n_features):
-    """The kernel module that serves covariance type ``kind`` with ``n_features`` features."""
+def kernel_module(kind):
+    """The kernel module that serves covariance type ``kind``."""
     name = _state["kernels"]
-    if name == "auto":
-        gemm = (
-            kind in ("full", "tied")
-            and GEMM_MIN_FEATURES is not None
-            and n_features >= GEMM_MIN_FEATURES
-        )
-        name = "gemm" if gemm else "numba"
-    elif name == "gemm" and kind not in ("full", "tied"):
+    if name == "auto" or (name == "gemm" and kind not in ("full", "tied")):
         name = "numba"
     return importlib.import_module(f"emkit.kernels.gaussian_{name}")
 
@@ -94,7 +81,7 @@ def _kernel(op, kind):
     attr = f"{op}_{kind}"
 
     def call(X, *args):
-        return getattr(kernel_module(kind, X.shape[1]), attr)(X, *args)
+        return getattr(kernel_module(kind), attr)(X, *args)
 
     call.__name__ = call.__qualname__ = attr
     call.__doc__ = f"``{attr}`` from the kernel module chosen for this call."

@@ -241,7 +241,9 @@ class GaussianFamily:
         # One variance scale for every repair in this call, taken before any jitter, so that
         # equally degenerate components get equal jitter whatever their order.
         scale = self._variance_scale(cov)
-        for _ in range(_JITTER_TRIES * 8):
+        # Each failed factorisation repairs one component, so at most one try per component.
+        n_blocks = 1 if self.covariance_type == "tied" else len(cov)
+        for _ in range(n_blocks + 1):
             try:
                 return GaussianParams.from_covariances(means, cov, self.covariance_type)
             except NotPositiveDefiniteError as err:

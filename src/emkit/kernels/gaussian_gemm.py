@@ -28,9 +28,8 @@ d      fused numba  stacked GEMM  GEMM / fused
 512    214          348           1.6
 =====  ===========  ============  ============
 
-The fused kernels win at every size, so ``'auto'`` never selects this path
-(``GEMM_MIN_FEATURES`` in :mod:`emkit.families.covariance` is None); it remains available
-with ``use_kernels('gemm')``.
+The fused kernels win at every size, so ``'auto'`` never selects this path; it remains
+available with ``use_kernels('gemm')``.
 
 Whitening in ``X``'s dtype after subtracting ``c`` loses ``eps * |mu_k - c| / sigma_k`` of
 relative accuracy in the whitened residual (far-apart components); the statistics are
