@@ -17,12 +17,9 @@ import numpy as np
 from emkit import io
 from emkit.families.covariance import STRATEGIES
 from emkit.hmm import GMMHMM, CategoricalHMM, ConvergenceMonitor, GaussianHMM, PoissonHMM
+from emkit.models.hmm_gmm import gmm_covariance_shape
 
 __all__ = ["HMMCodec", "load_hmm", "save_hmm"]
-
-
-def _gmm_covariance_shape(ct, K, M, d):
-    return {"spherical": (K, M), "diag": (K, M, d), "full": (K, M, d, d), "tied": (K, d, d)}[ct]
 
 
 class HMMCodec(io.ModelCodec):
@@ -79,7 +76,7 @@ class HMMCodec(io.ModelCodec):
             shapes.update(means_=(K, d), covars_=STRATEGIES[ct].shape(K, d))
         elif self.model_class is GMMHMM:
             M = io._check_type(params.get("n_mix"), (int,), "params.n_mix")
-            cov = _gmm_covariance_shape(ct, K, M, d)
+            cov = gmm_covariance_shape(ct, K, M, d)
             shapes.update(weights_=(K, M), means_=(K, M, d), covars_=cov)
         elif self.model_class is CategoricalHMM:
             shapes["emissionprob_"] = (K, d)

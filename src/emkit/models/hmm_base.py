@@ -14,7 +14,6 @@ from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 
 from emkit import _validation as v
 from emkit import criteria
@@ -203,7 +202,7 @@ class BaseHMM(BaseEstimator):
             lengths = init_lengths = check_lengths(lengths, X.shape[0])
         weights = v.check_sample_weight(sample_weight, len(lengths), unit="sequence")
         K = self.n_components
-        rng = check_random_state(self.random_state)
+        rng = v.check_random_state(self.random_state)
         init = np.full(K, 1.0 / K)
         if self._needs_init("s", "startprob_"):
             self.startprob_ = rng.dirichlet(init)
@@ -256,9 +255,13 @@ class BaseHMM(BaseEstimator):
 
     def score(self, X, lengths=None):
         """Log-likelihood of ``X`` (summed over the sequences)."""
+        return self._score(X, lengths)[0]
+
+    def _score(self, X, lengths):
+        """Log-likelihood of ``X`` and its number of rows."""
         params, frames, offsets = self._prepare(X, lengths)
         lp = latent.log_likelihood(frames, offsets, params.startprob, params.transmat)
-        return float(lp.sum())
+        return float(lp.sum()), int(offsets[-1])
 
     def decode(self, X, lengths=None, algorithm=None):
         """Most likely state sequence of ``X``.
@@ -318,7 +321,7 @@ class BaseHMM(BaseEstimator):
             if currstate >= K:
                 raise ValidationError(f"currstate must be < n_components={K}, got {currstate}")
         params = self._params()
-        rng = check_random_state(self.random_state if random_state is None else random_state)
+        rng = v.check_random_state(self.random_state if random_state is None else random_state)
         states = latent.sample_states(params.startprob, params.transmat, n_samples, rng, currstate)
         family = self._emission()
         parts = {}
@@ -350,5 +353,5 @@ class BaseHMM(BaseEstimator):
 
     def bic(self, X, lengths=None):
         """Bayesian information criterion on ``X`` (lower is better)."""
-        n = len(self._validate_X(X, fitting=False))
-        return criteria.bic(self.score(X, lengths), self._n_parameters(), n)
+        log_likelihood, n = self._score(X, lengths)  # X validated once
+        return criteria.bic(log_likelihood, self._n_parameters(), n)

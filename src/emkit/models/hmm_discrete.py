@@ -6,7 +6,6 @@ Drop-ins for hmmlearn's estimators of the same names.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
@@ -158,7 +157,7 @@ class CategoricalHMM(BaseHMM):
                 self.n_features = int(X.max()) + 1
         self._validate_X(X, fitting=True)
         if self._needs_init("e", "emissionprob_"):
-            rng = check_random_state(self.random_state)
+            rng = v.check_random_state(self.random_state)
             e = rng.rand(self.n_components, self.n_features)
             self.emissionprob_ = e / e.sum(axis=1, keepdims=True)
 
@@ -258,7 +257,7 @@ class PoissonHMM(BaseHMM):
     def _init_emission(self, X, lengths):
         self.n_features = X.shape[1]
         if self._needs_init("l", "lambdas_"):
-            rng = check_random_state(self.random_state)
+            rng = v.check_random_state(self.random_state)
             mean, var = X.mean(), X.var()
             size = (self.n_components, self.n_features)
             if mean > 0 and var > 0:

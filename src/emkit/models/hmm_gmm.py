@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.utils import check_random_state
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
@@ -14,7 +13,8 @@ from emkit.models.hmm_base import BaseHMM, check_distribution
 from emkit.models.hmm_gaussian import check_covariances, initial_covariance
 
 
-def _covariance_shape(covariance_type, K, M, d):
+def gmm_covariance_shape(covariance_type, K, M, d):
+    """Shape of a GMMHMM's ``covars_`` for K states of M components in d features."""
     return {
         "spherical": (K, M),
         "diag": (K, M, d),
@@ -147,7 +147,7 @@ class GMMHMM(BaseHMM):
                 "n_features)"
             )
         means = v.check_array_param(means, "means_", means.shape)
-        shape = _covariance_shape(ct, K, M, means.shape[2])
+        shape = gmm_covariance_shape(ct, K, M, means.shape[2])
         cov = check_covariances(self.covars_, "covars_", ct, shape)
         try:
             return self._emission().make_params(weights, means, cov)
@@ -196,7 +196,7 @@ class GMMHMM(BaseHMM):
                 else:
                     if cv is None:
                         cv = initial_covariance(X, self.min_covar)
-                    rng = check_random_state(self.random_state)
+                    rng = v.check_random_state(self.random_state)
                     means.append(rng.multivariate_normal(centroid, cv, size=M))
             self.means_ = np.stack(means)
         if self._needs_init("w", "weights_"):
