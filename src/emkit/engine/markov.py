@@ -284,9 +284,14 @@ class MarkovEM:
         log_frame = self.emission.log_likelihood(params.emission, X)
         return latent.Frames.from_log(log_frame, self.kernels, workspace)
 
-    def posteriors(self, params, X, offsets, weights=None):
-        """Forward-backward over a block, in the problem's workspace."""
-        if getattr(self.emission, "likelihood", None) is not None:
+    def posteriors(self, params, X, offsets, weights=None, log_frame=None):
+        """Forward-backward over a block, in the problem's workspace.
+
+        ``log_frame`` (n, K), when the caller already has the emission log-likelihoods.
+        """
+        if log_frame is not None:
+            frames = log_frame
+        elif getattr(self.emission, "likelihood", None) is not None:
             frames = self.frames(params, X, self.workspace)
         else:  # forward_backward makes the frames itself (in its threads when it can)
             frames = self.emission.log_likelihood(params.emission, X)
@@ -302,7 +307,13 @@ class MarkovEM:
 
     def expect_block(self, params, X, block):
         """E-step statistics of the sequences of one block."""
-        post = self.posteriors(params, X, block.offsets, block.weights)
+        # An emission whose statistics reuse its likelihood pass (a mixture per state) hands
+        # both over at once, so the rows are scored once per iteration.
+        split = getattr(self.emission, "log_likelihood_parts", None)
+        log_frame = parts = None
+        if split is not None and self.fit_emission:
+            log_frame, parts = split(params.emission, X)
+        post = self.posteriors(params, X, block.offsets, block.weights, log_frame)
         if block.weights is None:
             ll = float(np.sum(post.log_prob))
             total = float(X.shape[0])
@@ -313,7 +324,8 @@ class MarkovEM:
         if self.fit_emission:
             rw = block.row_weights()
             wresp = post.gamma if rw is None else post.gamma * rw[:, None]
-            em = self.emission.accumulate(params.emission, X, wresp)
+            extra = {} if parts is None else {"parts": parts}
+            em = self.emission.accumulate(params.emission, X, wresp, **extra)
         return MarkovStats(ll, total, post.start, post.trans, post.occupancy, em)
 
     def maximize(self, stats, params, iteration=0):

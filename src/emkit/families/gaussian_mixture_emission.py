@@ -126,13 +126,28 @@ class GaussianMixtureEmission:
 
     def log_likelihood(self, params, X):
         """Log-density of the rows under each state's mixture, shape (n, K)."""
-        log_norm, _ = self._component_posteriors(params, X)
-        return log_norm.reshape(-1, params.weights.shape[0])
+        return self.log_likelihood_parts(params, X)[0]
 
-    def accumulate(self, params, X, wresp):
-        """Centred statistics of the ``K * M`` Gaussians under state posteriors ``wresp``."""
+    def log_likelihood_parts(self, params, X):
+        """:meth:`log_likelihood` and the within-state responsibilities (for :meth:`accumulate`).
+
+        Returns
+        -------
+        log_frame : ndarray of shape (n, K)
+        parts : ndarray of shape (n * K, M)
+            Posterior of each mixture component given the row and its state.
+        """
+        log_norm, resp = self._component_posteriors(params, X)
+        return log_norm.reshape(-1, params.weights.shape[0]), resp
+
+    def accumulate(self, params, X, wresp, parts=None):
+        """Centred statistics of the ``K * M`` Gaussians under state posteriors ``wresp``.
+
+        ``parts`` are :meth:`log_likelihood_parts`' responsibilities for the same rows and
+        parameters, when the caller has them (saves a pass over the rows).
+        """
         K, M = params.weights.shape
-        _, resp = self._component_posteriors(params, X)
+        resp = self._component_posteriors(params, X)[1] if parts is None else parts
         w = resp.reshape(-1, K, M) * wresp[:, :, None]
         return self.gaussian.accumulate(params.gaussian, X, w.reshape(-1, K * M))
 
