@@ -284,6 +284,17 @@ class MarkovEM:
         log_frame = self.emission.log_likelihood(params.emission, X)
         return latent.Frames.from_log(log_frame, self.kernels, workspace)
 
+    def emission_input(self, params, X):
+        """What the latent layer takes for the rows ``X``.
+
+        :class:`~emkit.latent.markov.Frames` for a family whose likelihoods are
+        probabilities, otherwise the (n, K) log-likelihoods: the exponentials are then made
+        only by the algorithms that need them (Viterbi and MAP decoding read logs).
+        """
+        if getattr(self.emission, "likelihood", None) is not None:
+            return self.frames(params, X)
+        return self.emission.log_likelihood(params.emission, X)
+
     def posteriors(self, params, X, offsets, weights=None, log_frame=None):
         """Forward-backward over a block, in the problem's workspace.
 

@@ -239,7 +239,7 @@ class BaseHMM(BaseEstimator):
         lengths = check_lengths(lengths, X.shape[0])
         params = self._params()
         problem = self._problem()
-        return params, problem.frames(params, X), latent.offsets_from_lengths(lengths)
+        return params, problem.emission_input(params, X), latent.offsets_from_lengths(lengths)
 
     def score_samples(self, X, lengths=None):
         """Log-likelihood of ``X`` and the posterior state probabilities.
