@@ -1,5 +1,6 @@
 """emkit: Expectation-Maximization for mixtures and hidden Markov models."""
 
+from emkit._version import __version__
 from emkit.exceptions import (
     DegenerateComponentWarning,
     ModelFileError,
@@ -9,7 +10,6 @@ from emkit.exceptions import (
 from emkit.io import load, save
 from emkit.models.gaussian_mixture import GaussianMixture
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DegenerateComponentWarning",
