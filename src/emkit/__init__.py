@@ -10,7 +10,6 @@ from emkit.exceptions import (
 from emkit.io import load, save
 from emkit.models.gaussian_mixture import GaussianMixture
 
-
 __all__ = [
     "DegenerateComponentWarning",
     "GaussianMixture",

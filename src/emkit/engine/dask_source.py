@@ -103,7 +103,7 @@ class DaskSource:
 
     @property
     def dtype(self):
-        """dtype of the rows."""
+        """The dtype of the rows."""
         return self.X.dtype
 
     def blocks(self):

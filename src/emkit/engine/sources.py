@@ -44,7 +44,7 @@ class ArraySource:
 
     @property
     def dtype(self):
-        """dtype of the rows."""
+        """The dtype of the rows."""
         return self.X.dtype
 
     def total_weight(self):
