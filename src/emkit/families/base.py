@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from emkit.exceptions import ValidationError
 from emkit.kernels.logsumexp import normalize_rows
 
 #: Added to expected counts before dividing by them (an empty component gives finite values).
@@ -210,3 +211,23 @@ def sum_stats(accumulate, weighted_blocks):
         s = accumulate(X, wresp)
         total = s if total is None else total + s
     return total
+
+
+#: Probabilities are floored at this value inside logarithms, so a parameter on the boundary
+#: (a category or outcome whose estimated probability is exactly 0) keeps every
+#: log-likelihood finite; the parameters themselves stay the exact maximisers.
+PROBABILITY_FLOOR = 1e-300
+
+
+def log_probabilities(p):
+    """``log(max(p, PROBABILITY_FLOOR))`` as float64."""
+    return np.log(np.maximum(np.asarray(p, dtype=np.float64), PROBABILITY_FLOOR))
+
+
+def reject_bad_values(X, bad, name, what, fix):
+    """Raise a ValidationError naming the first entry of ``X`` where ``bad`` is true."""
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValidationError(
+            f"{name} must hold {what}; found {X[row, col]!r} at row {row}, column {col}: {fix}"
+        )

@@ -8,7 +8,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
-from emkit.models.mixture_base import BaseMixture
+from emkit.models.mixture_base import BaseMixture, common_arguments
 
 
 class GaussianMixture(BaseMixture):
@@ -92,21 +92,7 @@ class GaussianMixture(BaseMixture):
         learning_decay=0.6,
         learning_offset=2.0,
     ):
-        super().__init__(
-            n_components,
-            tol=tol,
-            max_iter=max_iter,
-            n_init=n_init,
-            init_params=init_params,
-            weights_init=weights_init,
-            random_state=random_state,
-            warm_start=warm_start,
-            verbose=verbose,
-            verbose_interval=verbose_interval,
-            chunk_size=chunk_size,
-            learning_decay=learning_decay,
-            learning_offset=learning_offset,
-        )
+        super().__init__(**common_arguments(locals()))
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.means_init = means_init

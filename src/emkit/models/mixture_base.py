@@ -43,6 +43,27 @@ from emkit.exceptions import ValidationError
 from emkit.models._inputs import init_sample, is_out_of_core, streamed_source
 from emkit.models._state import unchanged_on_error
 
+_COMMON_NAMES = (
+    "n_components",
+    "tol",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "weights_init",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+    "chunk_size",
+    "learning_decay",
+    "learning_offset",
+)
+
+
+def common_arguments(arguments):
+    """The base estimator's keyword arguments out of a subclass constructor's ``locals()``."""
+    return {name: arguments[name] for name in _COMMON_NAMES}
+
 
 class BaseMixture(DensityMixin, BaseEstimator):
     """Shared behaviour of emkit's mixture estimators (see the module docstring)."""
@@ -52,7 +73,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=1,
+        n_components,
         *,
         tol=1e-3,
         max_iter=100,
