@@ -303,12 +303,20 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.weights_init is None:
             return None
         K = self.n_components
-        weights = v.check_array_param(self.weights_init, "weights_init", (K,))
+        weights = v.check_array_param(
+            self.weights_init, "weights_init", (K,), sklearn_name="weights"
+        )
         if np.any(weights < 0) or np.any(weights > 1):
-            raise ValidationError("weights_init must lie in [0, 1]")
+            raise ValidationError(
+                "The parameter 'weights' should be in the range [0, 1], but got min value "
+                f"{np.min(weights):.5f}, max value {np.max(weights):.5f}: weights_init must lie "
+                "in [0, 1]"
+            )
         if not math.isclose(weights.sum(), 1.0, rel_tol=0, abs_tol=1e-6):
             raise ValidationError(
-                f"weights_init must sum to 1 (it sums to {weights.sum():.6g}); normalise it"
+                "The parameter 'weights' should be normalized, but got sum(weights) = "
+                f"{weights.sum():.5f}: weights_init must sum to 1 (it sums to "
+                f"{weights.sum():.6g}); normalise it"
             )
         return weights
 
