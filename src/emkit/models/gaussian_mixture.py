@@ -123,12 +123,13 @@ class GaussianMixture(BaseMixture):
             precisions = v.check_array_param(
                 self.precisions_init, "precisions_init", shape, sklearn_name=f"{ct} precision"
             )
-            if ct in ("full", "tied"):
+            dense = STRATEGIES[ct].dense
+            if dense:
                 precisions = _symmetric(precisions, ct)
             try:
                 GaussianParams.from_precisions(np.zeros((K, d)), precisions, ct)
             except NotPositiveDefiniteError as err:
-                what = "matrix" if ct in ("full", "tied") else "values"
+                what = "matrix" if dense else "values"
                 should = "symmetric, positive-definite" if what == "matrix" else "positive"
                 raise ValidationError(
                     f"'{ct} precision' should be {should}: "
