@@ -148,8 +148,8 @@ class MixedMixture(BaseMixture):
                 self.feature_names_in_ = np.asarray(names, dtype=object)
         elif len(columns) != self.n_features_in_:
             raise ValidationError(
-                f"X has {len(columns)} columns, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} columns as input."
+                f"X has {len(columns)} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
             )
         out = np.empty((len(columns[0]), len(columns)))
         categorical = self.columns_.get("categorical", np.empty(0, dtype=np.intp))
