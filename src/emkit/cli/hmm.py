@@ -134,8 +134,24 @@ def register(subparsers):
     decode.set_defaults(handler=run_decode)
 
 
-def read_sequences(path, args, columns="real", prefer=None):
+def read_sequences(
+    path, lengths_column=None, delimiter=",", columns=None, drop=None, kind="real", prefer=None
+):
     """Read stacked sequences, grouped by the ``--lengths-column`` id.
+
+    Parameters
+    ----------
+    path : str
+        Data file (CSV, ``-`` for stdin, or ``.npy``).
+    lengths_column : str, optional
+        Name or 1-based number of the sequence-id column.
+    delimiter : str, default=","
+    columns, drop : list of str, optional
+        ``--columns`` / ``--drop``.
+    kind : {"real", "counts", "symbols"}, default="real"
+        How the columns are read (the family's ``columns``).
+    prefer : list of str, optional
+        The model's column names, picked by name when the header has them.
 
     Returns
     -------
@@ -150,8 +166,8 @@ def read_sequences(path, args, columns="real", prefer=None):
     """
     from emkit.cli import data
 
-    selection = data.Selection(args.columns, args.drop, args.lengths_column, prefer)
-    table = data.read_data(path, args.delimiter, selection, columns)
+    selection = data.Selection(columns, drop, lengths_column, prefer)
+    table = data.read_data(path, delimiter, selection, kind)
     if table.ids is None:
         return table.X, None, None, table.names
     order, lengths = data.group_sequences(table.ids)
@@ -169,7 +185,9 @@ def run_fit(args):
     data.check_output(out, args.data)
     row = EMISSIONS[args.family]
     model = common.build_estimator(EMISSIONS, args, _SHARED)
-    X, lengths, _, names = read_sequences(args.data, args, row.columns)
+    X, lengths, _, names = read_sequences(
+        args.data, args.lengths_column, args.delimiter, args.columns, args.drop, row.columns
+    )
     model.fit(X, lengths)
     report = sys.stderr if out == io.STDOUT else sys.stdout
     shown = names or [f"x{j}" for j in range(X.shape[1])]
@@ -188,10 +206,11 @@ def run_decode(args):
 
     data.check_output(args.out, args.model, args.data)
     model = common.load_model(args.model, EMISSIONS, "hmm decode", "predict")
-    kind = type(model)
-    columns = next(r.columns for r in EMISSIONS.values() if r.estimator() is kind)
+    kind = next(r.columns for r in EMISSIONS.values() if r.estimator() is type(model))
     prefer = io.read_metadata(args.model)["extra"].get("columns")
-    X, lengths, order, _ = read_sequences(args.data, args, columns, prefer)
+    X, lengths, order, _ = read_sequences(
+        args.data, args.lengths_column, args.delimiter, args.columns, args.drop, kind, prefer
+    )
     _, states = model.decode(X, lengths, algorithm=args.algorithm)
     if order is not None:
         in_file_order = np.empty_like(states)

@@ -551,12 +551,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weights = self.weights_
         if np.any(weights < 0) or not math.isclose(float(weights.sum()), 1.0, abs_tol=1e-4):
             raise ValueError("weights_ are not non-negative numbers summing to 1")
-        stored = self._params().components
         rtol = dict(self._STATE_RTOL)[weights.dtype]
-        for k in range(K):
-            cov = stored.component_covariance(k)
-            if not np.allclose(cov, cov.T, rtol=0, atol=rtol * np.abs(cov).max()):
-                raise ValueError(f"covariances_ of component {k} is not symmetric")
         try:
             derived = GaussianParams.from_covariances(
                 self.means_, self.covariances_, self.covariance_type
@@ -565,8 +560,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(
                 f"covariances_ of component {err.index} is not positive definite"
             ) from None
+        for k in range(K):
+            cov = derived.component_covariance(k)
+            if not np.allclose(cov, cov.T, rtol=0, atol=rtol * np.abs(cov).max()):
+                raise ValueError(f"covariances_ of component {k} is not symmetric")
         for name, ours, theirs in (
-            ("precisions_cholesky_", stored.prec_chol, derived.prec_chol),
+            ("precisions_cholesky_", self.precisions_cholesky_, derived.prec_chol),
             ("precisions_", self.precisions_, derived.precisions()),
         ):
             scale = np.abs(theirs).reshape(len(theirs), -1).max(axis=1)
