@@ -32,9 +32,24 @@ class Parser(argparse.ArgumentParser):
     The line names the command's help: ``emkit: error: MESSAGE (see 'emkit fit --help')``.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_defaults(_usage_prog=self.prog)  # the innermost command parsed wins
+
+    def parse_args(self, args=None, namespace=None):
+        """Parse like argparse; unknown arguments are reported against their command."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._fail(f"unrecognized arguments: {' '.join(extras)}", parsed._usage_prog)
+        return parsed
+
     def error(self, message):
         """Print one line for a usage error and exit with status 2."""
-        print(f"{PROG}: error: {one_line(message)} (see '{self.prog} --help')", file=sys.stderr)
+        self._fail(message, self.prog)
+
+    @staticmethod
+    def _fail(message, prog):
+        print(f"{PROG}: error: {one_line(message)} (see '{prog} --help')", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 

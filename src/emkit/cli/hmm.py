@@ -189,7 +189,7 @@ def run_fit(args):
         args.data, args.lengths_column, args.delimiter, args.columns, args.drop, row.columns
     )
     model.fit(X, lengths)
-    report = sys.stderr if out == io.STDOUT else sys.stdout
+    report = sys.stderr if io.is_stream(out) else sys.stdout  # keep a streamed file clean
     shown = names or [f"x{j}" for j in range(X.shape[1])]
     print(summary.hmm_summary(model, X, lengths, shown), file=report)
     io.save(model, out, extra={"columns": names})

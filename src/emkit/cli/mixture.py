@@ -135,7 +135,7 @@ def run_fit(args):
     selection = data.Selection(args.columns, args.drop)
     table = data.read_data(args.data, args.delimiter, selection, row.columns)
     model.fit(table.X)
-    report = sys.stderr if out == io.STDOUT else sys.stdout
+    report = sys.stderr if io.is_stream(out) else sys.stdout  # keep a streamed file clean
     print(summary.format_summary(model, table.X, table.names), file=report)
     io.save(model, out, extra={"columns": table.names})
     print(f"\nmodel saved to {out}", file=report)
@@ -173,7 +173,7 @@ def run_predict(args):
     rows = np.column_stack([proba.argmax(axis=1), proba])
     header = ["label", *[f"p{k}" for k in range(K)]]
     data.write_table(args.out, header, rows, ["%d"] + ["%.6g"] * K)
-    if args.out not in (None, io.STDOUT):
+    if args.out is not None and not io.is_stream(args.out):
         print(f"{X.shape[0]} labels written to {args.out}")
     return 0
 
