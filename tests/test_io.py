@@ -349,26 +349,61 @@ def test_arrays_that_disagree_are_refused(data, tmp_path, covariance_type, name)
         model_io.load(path)
 
 
-def test_covariances_must_be_symmetric_positive_definite(data, tmp_path):
-    model = GaussianMixture(3, covariance_type="full", random_state=0).fit(data)
+def _edit_entry(index, value=None, add=0.0):
+    def edit(arr):
+        arr = arr.copy()
+        arr[index] = arr[index] + add if value is None else value
+        return arr
+
+    return edit
+
+
+def _full_gmm(X):
+    return GaussianMixture(3, covariance_type="full", random_state=0).fit(X)
+
+
+def _full_hmm(X):
+    return ek.GaussianHMM(2, covariance_type="full", n_iter=3, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("build", "name", "edit", "message"),
+    [
+        (
+            _full_gmm,
+            "covariances_",
+            _edit_entry(2, np.diag([1.0, -1.0, 1.0])),
+            "component 2 is not positive",
+        ),
+        # the upper triangle, which a Cholesky factorisation never reads
+        (
+            _full_gmm,
+            "covariances_",
+            _edit_entry((1, 0, 2), add=0.5),
+            "component 1 is not symmetric",
+        ),
+        (
+            _full_hmm,
+            "_covars_",
+            _edit_entry(1, np.diag([1.0, -2.0, 1.0])),
+            "covars_ of state 1 is not positive",
+        ),
+        (
+            _full_hmm,
+            "_covars_",
+            _edit_entry((0, 0, 1), add=1.0),
+            "covars_ matrix 0 is not symmetric",
+        ),
+    ],
+    ids=["gmm-indefinite", "gmm-asymmetric", "hmm-indefinite", "hmm-asymmetric"],
+)
+def test_covariances_must_be_symmetric_positive_definite(
+    data, tmp_path, build, name, edit, message
+):
     path = tmp_path / "m.npz"
-    model_io.save(model, path)
-
-    def indefinite(arrays):
-        arrays["covariances_"] = arrays["covariances_"].copy()
-        arrays["covariances_"][2] = np.diag([1.0, -1.0, 1.0])
-
-    rewrite(path, arrays=indefinite)
-    with pytest.raises(ModelFileError, match="covariances_ of component 2 is not positive"):
-        model_io.load(path)
-    model_io.save(model, path)
-
-    def asymmetric(arrays):
-        arrays["covariances_"] = arrays["covariances_"].copy()
-        arrays["covariances_"][1, 0, 2] += 0.5  # the upper triangle, which Cholesky ignores
-
-    rewrite(path, arrays=asymmetric)
-    with pytest.raises(ModelFileError, match="covariances_ of component 1 is not symmetric"):
+    model_io.save(build(data), path)
+    rewrite(path, arrays=_set_array(name, edit))
+    with pytest.raises(ModelFileError, match=message):
         model_io.load(path)
 
 
@@ -430,30 +465,6 @@ def test_every_estimator_kind_round_trips(model, tmp_path):
             assert getattr(loaded, name) == value
     assert loaded.score(X) == model.score(X)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-
-
-def test_hmm_covariances_are_checked_on_load(tmp_path):
-    X = _hmm_data(ek.GaussianHMM(2), np.random.RandomState(0))
-    model = ek.GaussianHMM(2, covariance_type="full", n_iter=3, random_state=0).fit(X)
-    path = tmp_path / "m.npz"
-    model_io.save(model, path)
-
-    def indefinite(arrays):
-        arrays["_covars_"] = arrays["_covars_"].copy()
-        arrays["_covars_"][1] = np.diag([1.0, -2.0])
-
-    rewrite(path, arrays=indefinite)
-    with pytest.raises(ModelFileError, match="covars_ of state 1 is not positive definite"):
-        model_io.load(path)
-    model_io.save(model, path)
-
-    def asymmetric(arrays):
-        arrays["_covars_"] = arrays["_covars_"].copy()
-        arrays["_covars_"][0, 0, 1] += 1.0
-
-    rewrite(path, arrays=asymmetric)
-    with pytest.raises(ModelFileError, match="covars_ matrix 0 is not symmetric"):
-        model_io.load(path)
 
 
 def test_unknown_attribute_names_are_refused(saved):

@@ -35,9 +35,7 @@ def test_readme_snippet_runs(code, tmp_path):
     script = tmp_path / "snippet.py"
     script.write_text(code, encoding="utf-8")
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]
-    )
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
     done = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

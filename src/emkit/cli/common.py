@@ -179,8 +179,15 @@ def add_data_options(parser):
     )
 
 
-def add_out(parser, help):
-    """``-o/--out`` (``--output`` is an alias)."""
+def add_out(parser, writes="model"):
+    """``-o/--out`` (``--output`` is an alias) for a saved ``model`` or a CSV ``table``."""
+    if writes == "model":
+        help = (
+            "model file to write ('-': stdout; default: <data name>.model.npz in the current "
+            "directory)"
+        )
+    else:
+        help = "CSV file to write (default or '-': standard output)"
     parser.add_argument("-o", "--out", "--output", dest="out", metavar="FILE", help=help)
 
 

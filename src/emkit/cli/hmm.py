@@ -106,11 +106,7 @@ def register(subparsers):
     common.add_fit_options(
         fit, tol=1e-4, tol_help="convergence threshold on the gain of the total log-likelihood"
     )
-    common.add_out(
-        fit,
-        "model file to write ('-': stdout; default: <data name>.model.npz in the current "
-        "directory)",
-    )
+    common.add_out(fit)
     common.add_data_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -129,7 +125,7 @@ def register(subparsers):
         default="viterbi",
         help="most likely path (viterbi) or most likely state of each row (map)",
     )
-    common.add_out(decode, "CSV file to write (default or '-': standard output)")
+    common.add_out(decode, "table")
     common.add_data_options(decode)
     decode.set_defaults(handler=run_decode)
 

@@ -84,11 +84,7 @@ def register(subparsers):
     common.add_fit_options(
         fit, tol=1e-3, tol_help="convergence threshold on the mean per-sample log-likelihood"
     )
-    common.add_out(
-        fit,
-        "model file to write ('-': stdout; default: <data name>.model.npz in the current "
-        "directory)",
-    )
+    common.add_out(fit)
     common.add_data_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -103,7 +99,7 @@ def register(subparsers):
     predict.add_argument(
         "data", help="CSV file with the model's columns ('-': stdin), or a .npy array file"
     )
-    common.add_out(predict, "CSV file to write (default or '-': standard output)")
+    common.add_out(predict, "table")
     common.add_data_options(predict)
     predict.set_defaults(handler=run_predict)
 

@@ -549,7 +549,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if len({state[name].dtype for name in shapes}) != 1:
             raise TypeError("the parameter arrays have mixed dtypes")
         weights = self.weights_
-        if np.any(weights < 0) or not math.isclose(float(weights.sum()), 1.0, abs_tol=1e-4):
+        if np.any(weights < 0) or not abs(float(weights.sum()) - 1.0) <= 1e-4:
             raise ValueError("weights_ are not non-negative numbers summing to 1")
         rtol = dict(self._STATE_RTOL)[weights.dtype]
         try:
