@@ -544,3 +544,16 @@ def test_is_stream(tmp_path):
     assert not model_io.is_stream(tmp_path / "new")
     assert model_io.is_stream("-") and model_io.is_stream("/dev/stdout")
     assert model_io.is_stream("/dev/null")
+
+
+def test_files_in_dev_shm_are_written_atomically(fitted):
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    path = f"/dev/shm/emkit-test-{os.getpid()}.npz"
+    try:
+        assert not model_io.is_stream(path)
+        model_io.save(fitted, path)
+        np.testing.assert_array_equal(model_io.load(path).means_, fitted.means_)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)

@@ -20,8 +20,10 @@ __all__ = ["STDOUT", "atomic_write", "check_destination", "is_stream", "open_out
 
 #: The output path that means standard output.
 STDOUT = "-"
-# Paths under these directories are devices or process views, never replaced.
+# Paths under these directories are devices or process views, never replaced (/dev/shm holds
+# ordinary files).
 _SPECIAL_ROOTS = ("/dev/", "/proc/")
+_ORDINARY_ROOTS = ("/dev/shm/",)
 
 
 def is_stream(path):
@@ -34,11 +36,15 @@ def is_stream(path):
     Returns
     -------
     bool
-        True for ``"-"``, for paths under ``/dev`` or ``/proc`` and for existing paths (after
-        following symbolic links) that are not regular files or directories.
+        True for ``"-"``, for paths under ``/dev`` (but ``/dev/shm``) or ``/proc``, and for
+        existing paths (after following symbolic links) that are not regular files or
+        directories.
     """
     path = os.fspath(path)
-    if path == STDOUT or os.path.abspath(path).startswith(_SPECIAL_ROOTS):
+    where = os.path.abspath(path)
+    if path == STDOUT or (
+        where.startswith(_SPECIAL_ROOTS) and not where.startswith(_ORDINARY_ROOTS)
+    ):
         return True
     try:
         mode = os.stat(path).st_mode
