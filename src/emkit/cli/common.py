@@ -202,16 +202,15 @@ def add_family(parser, table, default, what, *aliases):
         default=default,
         help=f"{what}: {names} (default: {default})",
     )
-    for row in table.values():
-        for option in row.options.values():
-            if option.flags and option.dest not in {a.dest for a in parser._actions}:
-                parser.add_argument(
-                    *option.flags,
-                    dest=option.dest,
-                    default=None,
-                    **option.argparse,
-                    help=f"{option.help} (default: {option.default})",
-                )
+    options = {dest: o for row in table.values() for dest, o in row.options.items() if o.flags}
+    for option in options.values():  # an option several families share is added once
+        parser.add_argument(
+            *option.flags,
+            dest=option.dest,
+            default=None,
+            **option.kwargs,
+            help=f"{option.help} (default: {option.default})",
+        )
 
 
 # ---------------------------------------------------------------------------- family tables
@@ -230,7 +229,7 @@ class Option:
     flags : tuple of str
         Option strings; empty for options every family shares (added by the command).
     help : str
-    argparse : dict
+    kwargs : dict
         Further keywords of ``add_argument`` (``type``, ``choices``, ...).
     """
 
@@ -239,7 +238,7 @@ class Option:
     default: object = None
     flags: tuple = ()
     help: str = ""
-    argparse: dict = field(default_factory=dict)
+    kwargs: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
