@@ -315,3 +315,16 @@ def test_options_of_another_family_are_refused(tmp_path, capsys):
         "emkit: error: --covariance does not apply to --family poisson; it is an option of: "
         "gaussian\n"
     )
+
+
+def test_npy_with_a_numbered_id_column(tmp_path, run):
+    rng = np.random.RandomState(5)
+    X = rng.randn(90, 2)
+    ids = np.repeat([2.0, 1.0, 2.0], 30)  # id 2 comes back after id 1: grouped with its rows
+    np.save(tmp_path / "s.npy", np.column_stack([X, ids]))
+    options = ["-k", "2", "--lengths-column", "3", "--random-state", "0"]
+    text = run(["hmm", "fit", str(tmp_path / "s.npy"), *options, "-o", str(tmp_path / "m.npz")])
+    assert "90 samples in 2 sequence(s)" in text
+    grouped = np.vstack([X[:30], X[60:], X[30:60]])
+    oracle = ek.GaussianHMM(2, n_iter=100, tol=1e-4, random_state=0).fit(grouped, [60, 30])
+    np.testing.assert_allclose(load_hmm(tmp_path / "m.npz").means_, oracle.means_, rtol=1e-10)

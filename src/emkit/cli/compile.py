@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from emkit.cli.common import CommandError
+
 
 def register(subparsers):
     """Add ``compile`` to ``subparsers``."""
@@ -22,8 +24,10 @@ def _progress(*args, **kwargs):
 
 def run_compile(args):
     """Handle ``emkit compile``."""
-    from emkit.kernels.compile import compile_all
-
+    try:
+        from emkit.kernels.compile import compile_all
+    except ImportError as err:
+        raise CommandError(f"this emkit cannot build a kernel cache ({err})") from None
     print("emkit compile: building the kernel cache", flush=True)
     start = time.perf_counter()
     built = compile_all(progress=_progress)
