@@ -596,3 +596,17 @@ def test_compile_command_builds_the_kernel_cache(monkeypatch, capsys):
     assert code == 0 and len(calls) == 1
     assert "gaussian_numba float64" in stdout
     assert re.search(r"done: 1 kernels, \d+\.\d s", stdout)
+
+
+def test_text_columns_left_out_by_number_need_no_header(tmp_path, capsys):
+    rows = [f"flower{i}," + ",".join(map(repr, row)) for i, row in enumerate(IRIS.tolist())]
+    data = tmp_path / "labelled.csv"
+    data.write_text("\n".join(rows) + "\n")
+    oracle = SkGaussianMixture(3, random_state=0).fit(IRIS)
+    for option in (["--drop", "1"], ["--columns", "2,3,4,5"]):
+        code, stdout, _ = run(
+            capsys, "fit", data, "-k", 3, "--random-state", 0, *option, "-o", tmp_path / "m"
+        )
+        assert code == 0
+        assert "150 samples x 4 features" in stdout
+        np.testing.assert_allclose(model_io.load(tmp_path / "m").means_, oracle.means_, rtol=1e-10)

@@ -85,10 +85,21 @@ class Selection:
             f"{option} {spec!r} is not a column of {source} (columns: {', '.join(names)})"
         )
 
-    def numbered(self, width):
-        """Column positions chosen by number to be left out or to identify sequences."""
-        specs = [*(self.drop or ()), *([self.id_column] if self.id_column else [])]
-        return {int(s) - 1 for s in specs if s.isdigit() and 1 <= int(s) <= width}
+    def unparsed(self, width):
+        """Positions chosen by number that are never parsed as numbers (so may hold text).
+
+        The complement of ``--columns`` given by numbers only, plus ``--drop`` and
+        ``--lengths-column`` numbers: the first row is a header only if some other field of it
+        is not a number.
+        """
+
+        def numbers(specs):
+            return {int(s) - 1 for s in specs if s.isdigit() and 1 <= int(s) <= width}
+
+        skip = numbers([*(self.drop or ()), *([self.id_column] if self.id_column else [])])
+        if self.columns and all(s.isdigit() for s in self.columns):
+            skip |= set(range(width)) - numbers(self.columns)
+        return skip
 
     def resolve(self, names, width, source, index_column=False):
         """Positions of the feature columns and of the id column (or None).
@@ -188,7 +199,7 @@ def _parse_table(f, source, delimiter, selection):
             continue
         if width is None:
             width = len(fields)
-            skip = selection.numbered(width)
+            skip = selection.unparsed(width)
             header = not all(_is_number(x) for j, x in enumerate(fields) if j not in skip)
             names = [x.strip() for x in fields] if header else None
             index_column = header and width > 1 and names[0] == ""
