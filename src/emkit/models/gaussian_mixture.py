@@ -176,6 +176,99 @@ class GaussianMixture(BaseMixture):
             self.means_, self.covariances_, self.precisions_cholesky_, self.covariance_type
         )
 
+    # ------------------------------------------------------------------ model files
+    # Largest disagreement, relative to the largest entry of the component, between a stored
+    # array and the one derived from covariances_ that is taken for rounding.
+    _STATE_RTOL = ((np.dtype(np.float64), 1e-6), (np.dtype(np.float32), 1e-2))
+
+    def _check_fitted_state(self):
+        """Check that the fitted attributes form a consistent model (e.g. one read from a file).
+
+        Checks the parameters, the types of the scalar attributes, the shape, dtype and
+        finiteness of the five parameter arrays, that ``weights_`` sum to 1, that
+        ``covariances_`` are symmetric positive definite, and that ``precisions_cholesky_`` and
+        ``precisions_`` are the ones they imply (scoring reads the former, sampling the
+        latter).
+
+        Raises
+        ------
+        ValueError or TypeError
+            Naming the first inconsistent attribute.
+        """
+        self._check_params()
+        state = vars(self)
+        scalars = {
+            "n_features_in_": int,
+            "converged_": bool,
+            "n_iter_": int,
+            "lower_bound_": (int, float),
+            "lower_bounds_": list,
+        }
+        for name, types in scalars.items():
+            if name not in state:
+                raise ValueError(f"attribute {name!r} is missing")
+            value = state[name]
+            if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
+                kind = types.__name__ if isinstance(types, type) else "a number"
+                raise TypeError(f"{name} must be {kind}, got {value!r}")
+        if not all(isinstance(b, (int, float)) for b in self.lower_bounds_):
+            raise TypeError("lower_bounds_ must be a list of numbers")
+        K, d = self.n_components, self.n_features_in_
+        if d < 1:
+            raise ValueError(f"n_features_in_ must be >= 1, got {d}")
+        names = state.get("feature_names_in_")
+        if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
+            raise ValueError("feature_names_in_ must hold n_features_in_ strings")
+        cov_shape = GaussianFamily(self.covariance_type).strategy.shape(K, d)
+        shapes = {
+            "weights_": (K,),
+            "means_": (K, d),
+            "covariances_": cov_shape,
+            "precisions_cholesky_": cov_shape,
+            "precisions_": cov_shape,
+        }
+        for name, shape in shapes.items():
+            arr = state.get(name)
+            if arr is None:
+                raise ValueError(f"attribute {name!r} is missing")
+            if not isinstance(arr, np.ndarray) or arr.dtype not in v.FLOAT_DTYPES:
+                dtype = getattr(arr, "dtype", type(arr).__name__)
+                raise TypeError(f"{name} has dtype {dtype}; expected float64 or float32")
+            if arr.shape != shape:
+                raise ValueError(f"{name} has shape {arr.shape}; expected {shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} contains NaN or infinity")
+        if len({state[name].dtype for name in shapes}) != 1:
+            raise TypeError("the parameter arrays have mixed dtypes")
+        weights = self.weights_
+        if np.any(weights < 0) or not abs(float(weights.sum()) - 1.0) <= 1e-4:
+            raise ValueError("weights_ are not non-negative numbers summing to 1")
+        rtol = dict(self._STATE_RTOL)[weights.dtype]
+        try:
+            derived = GaussianParams.from_covariances(
+                self.means_, self.covariances_, self.covariance_type
+            )
+        except NotPositiveDefiniteError as err:
+            raise ValueError(
+                f"covariances_ of component {err.index} is not positive definite"
+            ) from None
+        for k in range(K):
+            cov = derived.component_covariance(k)
+            if not np.allclose(cov, cov.T, rtol=0, atol=rtol * np.abs(cov).max()):
+                raise ValueError(f"covariances_ of component {k} is not symmetric")
+        for name, ours, theirs in (
+            ("precisions_cholesky_", self.precisions_cholesky_, derived.prec_chol),
+            ("precisions_", self.precisions_, derived.precisions()),
+        ):
+            scale = np.abs(theirs).reshape(len(theirs), -1).max(axis=1)
+            gap = np.abs(ours - theirs) - rtol * scale.reshape((-1,) + (1,) * (theirs.ndim - 1))
+            if np.any(gap > 0):
+                where = np.unravel_index(int(np.argmax(gap)), gap.shape)
+                raise ValueError(
+                    f"{name} does not match covariances_ (entry {tuple(map(int, where))}); "
+                    "the arrays of a model must describe the same components"
+                )
+
 
 # Largest asymmetry of a precisions_init matrix, relative to its largest entry, that is taken
 # for rounding (e.g. of a numerically inverted covariance) rather than a mistake.
