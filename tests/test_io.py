@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+import emkit
 from emkit import GaussianMixture, ModelFileError
 from emkit import hmm as ek
 from emkit import io as model_io
@@ -421,6 +422,18 @@ def test_mixed_dtypes_recorded_in_the_metadata_are_refused(saved):
 
 # ---------------------------------------------------------------------------- every kind
 def _hmm_data(model, rng):
+    if isinstance(model, emkit.PoissonMixture):
+        return rng.poisson(2.0, size=(80, 3)) + rng.randint(0, 2, size=(80, 1)) * 5
+    if isinstance(model, emkit.BernoulliMixture):
+        return (rng.rand(80, 4) < 0.3 + 0.4 * rng.randint(0, 2, size=(80, 1))).astype(float)
+    if isinstance(model, emkit.CategoricalMixture):
+        return np.array(["a", "b", "c"], dtype=object)[rng.randint(0, 3, size=(80, 3))]
+    if isinstance(model, emkit.MixedMixture):
+        X = np.empty((80, 3), dtype=object)
+        X[:, 0] = rng.randn(80)
+        X[:, 1] = np.array(["x", "y"], dtype=object)[rng.randint(0, 2, 80)]
+        X[:, 2] = rng.poisson(3.0, 80)
+        return X
     if isinstance(model, ek.CategoricalHMM):
         return rng.randint(0, 3, size=(80, 1))
     if isinstance(model, ek.PoissonHMM):
@@ -437,7 +450,28 @@ ALL_KINDS = [
     ),
     ek.CategoricalHMM(2, n_iter=3, random_state=0),
     ek.PoissonHMM(2, n_iter=3, random_state=0),
+    emkit.PoissonMixture(2, random_state=0),
+    emkit.BernoulliMixture(2, random_state=0),
+    emkit.CategoricalMixture(2, random_state=0),
+    emkit.MixedMixture(
+        2, families={"gaussian": [0], "categorical": [1], "poisson": [2]}, random_state=0
+    ),
 ]
+
+
+def _assert_same(loaded, value, name):
+    if isinstance(value, dict):
+        assert loaded.keys() == value.keys(), name
+        for key in value:
+            _assert_same(loaded[key], value[key], f"{name}[{key!r}]")
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+        assert len(loaded) == len(value), name
+        for i, (a, b) in enumerate(zip(loaded, value, strict=True)):
+            _assert_same(a, b, f"{name}[{i}]")
+    elif isinstance(value, np.ndarray):
+        np.testing.assert_array_equal(loaded, value, err_msg=name)
+    else:
+        assert loaded == value, name
 
 
 @pytest.mark.parametrize(
@@ -456,13 +490,11 @@ def test_every_estimator_kind_round_trips(model, tmp_path):
     state = {n: v for n, v in vars(model).items() if n.endswith("_")}
     assert {n for n in vars(loaded) if n.endswith("_")} == set(state)
     for name, value in state.items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(getattr(loaded, name), value)
-        elif name == "monitor_":
+        if name == "monitor_":
             assert list(loaded.monitor_.history) == list(value.history)
             assert (loaded.monitor_.iter, loaded.monitor_.tol) == (value.iter, value.tol)
         else:
-            assert getattr(loaded, name) == value
+            _assert_same(getattr(loaded, name), value, name)
     assert loaded.score(X) == model.score(X)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 

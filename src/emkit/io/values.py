@@ -23,7 +23,8 @@ def encode_value(value):
 
     Handles None, bool, int, str, float (non-finite values tagged), lists and tuples, NumPy
     scalars and arrays (tagged ``__ndarray__``), ``numpy.random.RandomState`` (tagged
-    ``__random_state__``) and ``ConvergenceMonitor`` (tagged ``__convergence_monitor__``).
+    ``__random_state__``), ``ConvergenceMonitor`` (tagged ``__convergence_monitor__``) and
+    dicts with string keys (tagged ``__dict__``).
 
     Raises
     ------
@@ -50,6 +51,8 @@ def encode_value(value):
         return {"__random_state__": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
     if isinstance(value, ConvergenceMonitor):
         return {"__convergence_monitor__": _encode_monitor(value)}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: encode_value(v) for k, v in value.items()}}
     raise TypeError(f"cannot store a value of type {type(value).__name__} in a model file")
 
 
@@ -82,6 +85,8 @@ def decode_value(data):
         return rng
     if set(data) == {"__convergence_monitor__"}:
         return decode_monitor(data["__convergence_monitor__"])
+    if set(data) == {"__dict__"} and isinstance(data["__dict__"], dict):
+        return {str(k): decode_value(v) for k, v in data["__dict__"].items()}
     raise ValueError(f"unknown tagged value with keys {sorted(data)}")
 
 

@@ -8,7 +8,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
-from emkit.models.mixture_base import BaseMixture, common_arguments
+from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
 class GaussianMixture(BaseMixture):
@@ -181,68 +181,25 @@ class GaussianMixture(BaseMixture):
     # array and the one derived from covariances_ that is taken for rounding.
     _STATE_RTOL = ((np.dtype(np.float64), 1e-6), (np.dtype(np.float32), 1e-2))
 
-    def _check_fitted_state(self):
-        """Check that the fitted attributes form a consistent model (e.g. one read from a file).
+    def _check_component_state(self, K, d):
+        """The four component arrays: shapes, one dtype, finite, and describing one model.
 
-        Checks the parameters, the types of the scalar attributes, the shape, dtype and
-        finiteness of the five parameter arrays, that ``weights_`` sum to 1, that
-        ``covariances_`` are symmetric positive definite, and that ``precisions_cholesky_`` and
-        ``precisions_`` are the ones they imply (scoring reads the former, sampling the
-        latter).
-
-        Raises
-        ------
-        ValueError or TypeError
-            Naming the first inconsistent attribute.
+        ``covariances_`` must be symmetric positive definite, and ``precisions_cholesky_`` and
+        ``precisions_`` the ones they imply (scoring reads the former, sampling the latter).
         """
-        self._check_params()
         state = vars(self)
-        scalars = {
-            "n_features_in_": int,
-            "converged_": bool,
-            "n_iter_": int,
-            "lower_bound_": (int, float),
-            "lower_bounds_": list,
-        }
-        for name, types in scalars.items():
-            if name not in state:
-                raise ValueError(f"attribute {name!r} is missing")
-            value = state[name]
-            if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
-                kind = types.__name__ if isinstance(types, type) else "a number"
-                raise TypeError(f"{name} must be {kind}, got {value!r}")
-        if not all(isinstance(b, (int, float)) for b in self.lower_bounds_):
-            raise TypeError("lower_bounds_ must be a list of numbers")
-        K, d = self.n_components, self.n_features_in_
-        if d < 1:
-            raise ValueError(f"n_features_in_ must be >= 1, got {d}")
-        names = state.get("feature_names_in_")
-        if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
-            raise ValueError("feature_names_in_ must hold n_features_in_ strings")
-        cov_shape = GaussianFamily(self.covariance_type).strategy.shape(K, d)
+        cov_shape = STRATEGIES[self.covariance_type].shape(K, d)
         shapes = {
-            "weights_": (K,),
             "means_": (K, d),
             "covariances_": cov_shape,
             "precisions_cholesky_": cov_shape,
             "precisions_": cov_shape,
         }
         for name, shape in shapes.items():
-            arr = state.get(name)
-            if arr is None:
-                raise ValueError(f"attribute {name!r} is missing")
-            if not isinstance(arr, np.ndarray) or arr.dtype not in v.FLOAT_DTYPES:
-                dtype = getattr(arr, "dtype", type(arr).__name__)
-                raise TypeError(f"{name} has dtype {dtype}; expected float64 or float32")
-            if arr.shape != shape:
-                raise ValueError(f"{name} has shape {arr.shape}; expected {shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} contains NaN or infinity")
-        if len({state[name].dtype for name in shapes}) != 1:
+            check_state_array(state, name, shape)
+        if len({state[name].dtype for name in ("weights_", *shapes)}) != 1:
             raise TypeError("the parameter arrays have mixed dtypes")
         weights = self.weights_
-        if np.any(weights < 0) or not abs(float(weights.sum()) - 1.0) <= 1e-4:
-            raise ValueError("weights_ are not non-negative numbers summing to 1")
         rtol = dict(self._STATE_RTOL)[weights.dtype]
         try:
             derived = GaussianParams.from_covariances(
