@@ -96,12 +96,6 @@ def em_step(X, weights, params, loglik, mstep, sample_weight=None):
     return counts / counts.sum(), mstep(X, resp), float(w @ log_norm / w.sum())
 
 
-def mixture_scores(X, weights, params, loglik):
-    """``(log p(x_i), responsibilities)`` of the rows under a mixture, by brute force."""
-    joint = loglik(X, params) + np.log(weights)
-    return logsumexp(joint, axis=1), softmax(joint, axis=1)
-
-
 def matching(estimated, truth):
     """Permutation ``perm`` with ``estimated[perm]`` closest to ``truth`` (rows = components)."""
     cost = np.abs(np.asarray(truth)[:, None, :] - np.asarray(estimated)[None, :, :]).sum(axis=2)
@@ -109,26 +103,30 @@ def matching(estimated, truth):
     return cols[np.argsort(rows)]
 
 
-def assert_criteria(model, X, n_parameters, loglik_of_model):
+def assert_criteria(model, X, log_prob, n_parameters, sample_weight=None):
     """score, score_samples, predict, predict_proba, bic, aic and icl against brute force.
 
-    ``loglik_of_model(X, model)`` gives the (n, K) component log-likelihoods by scipy;
-    ``n_parameters`` is the documented count of free parameters.
+    ``log_prob`` (n, K) holds the component log-likelihoods of the rows ``X`` under the
+    model's parameters, computed by the oracles; ``n_parameters`` is the documented count of
+    free parameters. With ``sample_weight`` the weighted criteria are checked as well.
     """
-    n = len(X)
-    log_norm, resp = mixture_scores(X, model.weights_, model, loglik_of_model)
+    n, n_comp = log_prob.shape
+    joint = log_prob + np.log(model.weights_)
+    log_norm, resp = logsumexp(joint, axis=1), softmax(joint, axis=1)
     ss = model.score_samples(X)
     proba = model.predict_proba(X)
-    assert ss.shape == (n,)
-    assert proba.shape == (n, len(model.weights_))
-    assert model.predict(X).shape == (n,)
+    labels = model.predict(X)
+    assert ss.shape == (n,) and proba.shape == (n, n_comp) and labels.shape == (n,)
     assert_close(ss, log_norm, 1e-10, "score_samples")
     assert_close(proba, resp, 1e-10, "predict_proba")
-    np.testing.assert_array_equal(model.predict(X), proba.argmax(axis=1))
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
     assert_close(model.score(X), np.mean(ss), 1e-13, "score")
-    total = float(np.sum(log_norm))
-    assert_close(model.bic(X), -2 * total + n_parameters * np.log(n), 1e-12, "bic")
-    assert_close(model.aic(X), -2 * total + 2 * n_parameters, 1e-12, "aic")
-    entropy = -np.sum(resp * np.log(np.where(resp > 0, resp, 1.0)))
-    icl = -2 * total + n_parameters * np.log(n) + 2 * entropy
-    assert_close(model.icl(X), icl, 1e-10, "icl")
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total, size = float(w @ log_norm), float(w.sum())
+    entropy = -float(w @ np.sum(resp * np.log(np.where(resp > 0, resp, 1.0)), axis=1))
+    bic = -2 * total + n_parameters * np.log(size)
+    kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+    assert_close(model.score(X, **kw), total / size, 1e-12, "score")
+    assert_close(model.bic(X, **kw), bic, 1e-12, "bic")
+    assert_close(model.aic(X, **kw), -2 * total + 2 * n_parameters, 1e-12, "aic")
+    assert_close(model.icl(X, **kw), bic + 2 * entropy, 1e-10, "icl")
