@@ -13,8 +13,9 @@ the log-likelihoods. A new family gets all of them by adding a case.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -256,27 +257,31 @@ def product_case():
     cuts = np.cumsum(sizes)[:-1]
 
     def per_part(fn):
-        return lambda p, *rest: [a for c, q in zip(cases, p.parts) for a in fn(c)(q, *rest)]
+        return lambda p, *rest: [
+            a for c, q in zip(cases, p.parts, strict=True) for a in fn(c)(q, *rest)
+        ]
 
     def oracle(p, X):
-        return sum(c.oracle(q, X[:, j]) for c, q, j in zip(cases, p.parts, cols))
+        return sum(c.oracle(q, X[:, j]) for c, q, j in zip(cases, p.parts, cols, strict=True))
 
     def closed_form(X, r):
-        return [a for c, j in zip(cases, cols) for a in c.closed_form(X[:, j], r)]
+        return [a for c, j in zip(cases, cols, strict=True) for a in c.closed_form(X[:, j], r)]
 
     def unpack(t):
-        return ProductParams(tuple(c.unpack(s) for c, s in zip(cases, np.split(t, cuts))))
+        return ProductParams(
+            tuple(c.unpack(s) for c, s in zip(cases, np.split(t, cuts), strict=True))
+        )
 
     return Case(
-        family=ProductFamily([(c.family, j) for c, j in zip(cases, cols)]),
+        family=ProductFamily([(c.family, j) for c, j in zip(cases, cols, strict=True)]),
         params=ProductParams(tuple(c.params for c in cases)),
         n_features=5,
         oracle=oracle,
         closed_form=closed_form,
-        arrays=lambda p: [a for c, q in zip(cases, p.parts) for a in c.arrays(q)],
+        arrays=lambda p: [a for c, q in zip(cases, p.parts, strict=True) for a in c.arrays(q)],
         std_errors=per_part(lambda c: c.std_errors),
         n_parameters=sum(c.n_parameters for c in cases),
-        pack=lambda p: np.concatenate([c.pack(q) for c, q in zip(cases, p.parts)]),
+        pack=lambda p: np.concatenate([c.pack(q) for c, q in zip(cases, p.parts, strict=True)]),
         unpack=unpack,
         missing=[1, 4],
     )
@@ -338,7 +343,7 @@ def assert_same_stats(actual, expected, rtol):
     assert type(actual) is type(expected)
     got, want = leaves(actual), leaves(expected)
     assert [n for n, _ in got] == [n for n, _ in want]
-    for (name, a), (_, b) in zip(got, want):
+    for (name, a), (_, b) in zip(got, want, strict=True):
         assert_close(a, b, rtol, name)
 
 
@@ -362,24 +367,26 @@ def test_stats_add_over_any_split(case, cuts):
     bounds = [0, *cuts, len(X)]
     parts = [
         case.family.accumulate(case.params, X[a:b], wresp[a:b])
-        for a, b in zip(bounds[:-1], bounds[1:])
+        for a, b in itertools.pairwise(bounds)
     ]
     assert_same_stats(sum(parts[1:], parts[0]), whole, 1e-12)
 
 
 def test_stats_scale_linearly(case):
-    X, resp, w = data(case, 120, 2)
+    X, resp, _ = data(case, 120, 2)
     fam = case.family
     base = fam.accumulate(case.params, X, resp)
     assert_same_stats(base.scaled(2.5), fam.accumulate(case.params, X, 2.5 * resp), 1e-12)
-    halves = fam.accumulate(case.params, X[:60], resp[:60]), fam.accumulate(
-        case.params, X[60:], resp[60:]
+    halves = (
+        fam.accumulate(case.params, X[:60], resp[:60]),
+        fam.accumulate(case.params, X[60:], resp[60:]),
     )
     assert_same_stats((halves[0] + halves[1]).scaled(0.3), base.scaled(0.3), 1e-12)
     # The M-step reads only ratios of the statistics: scaling leaves it unchanged.
     for a, b in zip(
         case.arrays(fam.maximize(base.scaled(1e-3), case.params)),
         case.arrays(fam.maximize(base, case.params)),
+        strict=True,
     ):
         assert_close(a, b, 1e-9, "maximize of scaled stats")
 
@@ -414,11 +421,11 @@ def test_maximize_is_the_closed_form(case):
     wresp = resp * w[:, None]
     fam = case.family
     new = fam.maximize(fam.accumulate(case.params, X, wresp), case.params)
-    for i, (a, b) in enumerate(zip(case.arrays(new), case.closed_form(X, wresp))):
+    for i, (a, b) in enumerate(zip(case.arrays(new), case.closed_form(X, wresp), strict=True)):
         assert_close(a, b, 1e-10, f"parameter array {i}")
     # From statistics centred elsewhere (here: the origin) the M-step is the same.
     other = fam.maximize(fam.accumulate(None, X, wresp), None)
-    for i, (a, b) in enumerate(zip(case.arrays(other), case.arrays(new))):
+    for i, (a, b) in enumerate(zip(case.arrays(other), case.arrays(new), strict=True)):
         assert_close(a, b, 1e-10, f"parameter array {i} from uncentred stats")
 
 
@@ -432,9 +439,7 @@ def test_maximize_beats_numerical_optimiser(case):
         return -expected_q(case, case.unpack(theta), X, resp)
 
     start = case.pack(case.params)
-    res = minimize(
-        negative_q, start, method="L-BFGS-B", options={"maxiter": 20000, "ftol": 1e-15}
-    )
+    res = minimize(negative_q, start, method="L-BFGS-B", options={"maxiter": 20000, "ftol": 1e-15})
     q_opt = -res.fun
     assert q_opt > -negative_q(start)  # the optimiser moved uphill from the truth
     assert q_mstep >= q_opt - 1e-9 * abs(q_opt)
@@ -451,7 +456,12 @@ def test_sampling_round_trip(case):
     fam = case.family
     fitted = fam.maximize(fam.accumulate(None, X, hard), None)
     for i, (est, true, se) in enumerate(
-        zip(case.arrays(fitted), case.arrays(case.params), case.std_errors(case.params, n))
+        zip(
+            case.arrays(fitted),
+            case.arrays(case.params),
+            case.std_errors(case.params, n),
+            strict=True,
+        )
     ):
         z = np.abs(est - true) / np.maximum(se, 1e-12)
         assert z.max() < 5.0, f"parameter array {i}: {z.max():.2f} standard errors off"

@@ -10,13 +10,11 @@ latent class specifics (category values, missing answers, degenerate classes) an
 from __future__ import annotations
 
 import functools
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 from conftest import assert_close
 from emkit import (
@@ -43,6 +41,9 @@ WEIGHTS_INIT = np.array([0.3, 0.3, 0.4])
 N_CATEGORIES = (3, 2, 4, 3, 3)
 #: Category ``m`` of every item is the string LETTERS[m] (sorted like the codes).
 LETTERS = np.array(["a", "b", "c", "d"], dtype=object)
+
+# Fits here run a fixed number of iterations (tol=0) on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @dataclass
@@ -174,7 +175,7 @@ def spec(request):
     return SPECS[request.param]()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _simulated(name, n, seed):
     return SPECS[name]().simulate(n, seed)
 
@@ -188,9 +189,7 @@ def fit(spec, X, *, init=True, sample_weight=None, **kw):
     kw = {"tol": 0.0, "max_iter": 10, **kw}
     if init:
         kw.update(spec.init(spec.start))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return spec.cls(K, **kw).fit(X, sample_weight=sample_weight)
+    return spec.cls(K, **kw).fit(X, sample_weight=sample_weight)
 
 
 def assert_same_fit(a, b, spec, rtol=1e-10):
@@ -245,7 +244,9 @@ def test_integer_weights_equal_repeated_rows(spec):
     X = simulated(spec)[0]
     w = np.random.RandomState(2).randint(0, 4, size=len(X))
     assert (w == 0).any()
-    assert_same_fit(fit(spec, X, sample_weight=w), fit(spec, X[np.repeat(np.arange(len(X)), w)]), spec)
+    assert_same_fit(
+        fit(spec, X, sample_weight=w), fit(spec, X[np.repeat(np.arange(len(X)), w)]), spec
+    )
 
 
 def test_zero_weight_equals_removed_row(spec):
@@ -327,3 +328,216 @@ def test_sample_shapes_and_values(spec):
         assert np.all(rows == np.round(rows)) and rows.min() >= 0
         if spec.cls is BernoulliMixture:
             assert set(np.unique(rows)) <= {0.0, 1.0}
+
+
+# ----------------------------------------------------------------------------- latent classes
+def categorical_tables():
+    return categorical_spec().truth
+
+
+def test_strings_codes_and_pandas_categoricals_give_the_same_fit():
+    pd = pytest.importorskip("pandas")
+    codes = categorical_codes(500, 6, categorical_tables())[0]
+    strings = as_strings(codes)
+    ints = np.where(np.isnan(codes), None, np.nan_to_num(codes).astype(int)).astype(object)
+    frame = pd.DataFrame(
+        {
+            f"q{j}": pd.Categorical(strings[:, j], categories=list(LETTERS[:m]))
+            for j, m in enumerate(N_CATEGORIES)
+        }
+    )
+    fits = [
+        CategoricalMixture(K, random_state=0, max_iter=30, tol=0).fit(X)
+        for X in (strings, codes, ints, frame)
+    ]
+    for other in fits[1:]:
+        assert_close(other.weights_, fits[0].weights_, 1e-12, "weights_")
+        for a, b in zip(other.probabilities_, fits[0].probabilities_, strict=True):
+            assert_close(a, b, 1e-12, "probabilities_")
+        assert_close(other.lower_bounds_, fits[0].lower_bounds_, 1e-12, "lower_bounds_")
+    for j, m in enumerate(N_CATEGORIES):
+        assert list(fits[0].categories_[j]) == list(LETTERS[:m])
+        assert list(fits[1].categories_[j]) == list(range(m))
+        assert list(fits[3].categories_[j]) == list(LETTERS[:m])
+    assert list(fits[3].feature_names_in_) == [f"q{j}" for j in range(len(N_CATEGORIES))]
+
+
+def test_missing_answers_are_left_out_of_the_likelihood():
+    codes = categorical_codes(500, 7, categorical_tables(), missing=0.3)[0]
+    X = as_strings(codes)
+    m = CategoricalMixture(K, random_state=0, max_iter=30, tol=0).fit(X)
+    # None and NaN are the same missing answer.
+    nan_X = np.where(X == None, np.nan, X)  # noqa: E711 - elementwise test for None
+    assert_close(
+        CategoricalMixture(K, random_state=0, max_iter=30, tol=0).fit(nan_X).weights_,
+        m.weights_,
+        1e-12,
+        "weights_ with NaN for missing",
+    )
+    rows = np.flatnonzero(np.isnan(codes).any(axis=1) & ~np.isnan(codes).all(axis=1))[:5]
+    for i in rows:
+        by_hand = np.log(m.weights_).copy()
+        for j, table in enumerate(m.probabilities_):
+            if not np.isnan(codes[i, j]):
+                by_hand += np.log(table[:, int(codes[i, j])])
+        expected = np.log(np.sum(np.exp(by_hand)))
+        assert m.score_samples(X[i : i + 1])[0] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    # A row with no answer at all has probability one and tells nothing about its class.
+    blank = np.full((1, len(N_CATEGORIES)), None, dtype=object)
+    assert m.score_samples(blank)[0] == pytest.approx(0.0, abs=1e-12)
+    assert_close(m.predict_proba(blank)[0], m.weights_, 1e-12, "posterior of a blank row")
+
+
+def test_item_probabilities_are_labelled_by_category():
+    pd = pytest.importorskip("pandas")
+    codes = categorical_codes(300, 8, categorical_tables())[0]
+    X = as_strings(codes)
+    names = [f"item_{j}" for j in range(len(N_CATEGORIES))]
+    m = CategoricalMixture(K, random_state=0, max_iter=10, tol=0).fit(
+        pd.DataFrame(X, columns=names)
+    )
+    table = m.item_probabilities()
+    assert list(table) == names
+    for j, name in enumerate(names):
+        assert list(table[name].columns) == list(LETTERS[: N_CATEGORIES[j]])
+        assert list(table[name].index) == [f"class {k}" for k in range(K)]
+        np.testing.assert_array_equal(table[name].to_numpy(), m.probabilities_[j])
+    plain = CategoricalMixture(K, random_state=0, max_iter=10, tol=0).fit(X).item_probabilities()
+    assert list(plain) == [f"item {j}" for j in range(len(N_CATEGORIES))]
+
+
+def test_unseen_category_at_predict_time_is_a_clear_error():
+    X = as_strings(categorical_codes(300, 9, categorical_tables(), missing=0.0)[0])
+    m = CategoricalMixture(K, random_state=0, max_iter=5).fit(X)
+    bad = X[:4].copy()
+    bad[2, 3] = "zebra"
+    with pytest.raises(ValidationError, match=r"column 3 of X has the category 'zebra'"):
+        m.predict(bad)
+
+
+def _separated_answers(n=300, seed=0):
+    """Class 0 answers 'a' or 'b' to item 0, class 1 only 'c'; items 1-3 agree with the class."""
+    rng = np.random.RandomState(seed)
+    lab = rng.randint(2, size=n)
+    cols = [np.where(lab == 0, rng.choice(["a", "b"], n), "c")]
+    for _ in range(3):
+        agree = rng.uniform(size=n) < 0.95
+        cols.append(np.where(agree == (lab == 0), "x", "y"))
+    return np.column_stack(cols).astype(object)
+
+
+def test_category_never_seen_in_a_class_gets_probability_zero_and_finite_scores():
+    X = _separated_answers()
+    m = CategoricalMixture(2, random_state=0, max_iter=400, tol=0).fit(X)
+    first = m.probabilities_[0]
+    c_class = int(np.argmax(first[:, 2]))
+    assert first[1 - c_class, 2] < 1e-100  # 'c' never answered in the other class
+    assert first[c_class, :2].max() < 1e-100  # and 'a', 'b' never in the 'c' class
+    ss = m.score_samples(X)
+    assert np.all(np.isfinite(ss))
+    assert np.all(np.isfinite(m.predict_proba(X)))
+    assert np.all(np.diff(m.lower_bounds_) >= -1e-10)
+
+
+def test_empty_class_is_reseeded_with_a_warning():
+    X = np.array([["a", "a"], ["b", "b"]] * 20, dtype=object)
+    # Class 3 starts on the pattern ('a', 'b'), which no row has: it receives no mass.
+    start = [
+        np.array([[1, 0], [0, 1], [0.5, 0.5], [1, 0]]),
+        np.array([[1, 0], [0, 1], [0.5, 0.5], [0, 1]]),
+    ]
+    m = CategoricalMixture(4, weights_init=[0.25] * 4, probabilities_init=start, max_iter=20)
+    with pytest.warns(DegenerateComponentWarning, match="component 3 received no responsibility"):
+        m.fit(X)
+    assert np.all(np.isfinite(m.weights_)) and m.weights_[3] > 0
+    assert np.all(np.isfinite(m.score_samples(X)))
+
+
+def test_all_zero_count_column_is_fine():
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.poisson(2.0, 200), np.zeros(200, int), rng.poisson(8.0, 200)])
+    m = PoissonMixture(2, random_state=0).fit(X)
+    np.testing.assert_array_equal(m.rates_[:, 1], 0.0)
+    ss = m.score_samples(X)
+    assert np.all(np.isfinite(ss))
+    assert_criteria(m, X, poisson_loglik(X, m.rates_), 2 * 3 + 1)
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("cls", "value", "message"),
+    [
+        (PoissonMixture, -1, r"X must hold counts .*found -1\.0 at row 2, column 1"),
+        (PoissonMixture, 1.5, r"X must hold counts .*found 1\.5 at row 2, column 1"),
+        (BernoulliMixture, 2, r"X must hold binary values .*found 2\.0 at row 2, column 1"),
+        (BernoulliMixture, 0.5, r"X must hold binary values"),
+    ],
+)
+def test_bad_values_are_named(cls, value, message):
+    X = np.random.RandomState(0).randint(0, 2, size=(30, 3)).astype(float)
+    X[2, 1] = value
+    with pytest.raises(ValidationError, match=message):
+        cls(2).fit(X)
+    fitted = cls(2, random_state=0).fit(np.delete(X, 2, axis=0))
+    with pytest.raises(ValidationError, match=message.split(" .*")[0]):
+        fitted.predict(X)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "name"),
+    [
+        (PoissonMixture, {"rates_init": -np.ones((2, 3))}, "rates_init"),
+        (PoissonMixture, {"rates_init": np.ones((3, 3))}, "rates_init"),
+        (BernoulliMixture, {"probabilities_init": np.full((2, 3), 1.5)}, "probabilities_init"),
+        (BernoulliMixture, {"weights_init": [0.2, 0.2]}, "weights_init"),
+    ],
+)
+def test_bad_inits_are_named(cls, kwargs, name):
+    X = np.random.RandomState(0).randint(0, 2, size=(30, 3))
+    with pytest.raises(ValidationError, match=name):
+        cls(2, **kwargs).fit(X)
+
+
+def test_bad_categorical_inits_are_named():
+    X = as_strings(categorical_codes(100, 1, categorical_tables(), missing=0.0)[0])
+    with pytest.raises(ValidationError, match="probabilities_init must hold one array per item"):
+        CategoricalMixture(K, probabilities_init=categorical_tables()[:2]).fit(X)
+    tables = [t.copy() for t in categorical_tables()]
+    tables[1][0] = [0.9, 0.9]
+    with pytest.raises(ValidationError, match=r"probabilities_init\[1\] must hold probabilities"):
+        CategoricalMixture(K, probabilities_init=tables).fit(X)
+
+
+def _bad_version(spec, X):
+    """``X`` spoiled for the estimator, and the start of the error it must raise."""
+    bad = X.copy()
+    if spec.cls is PoissonMixture:
+        bad[0, 0] = -3
+        return bad, "X must hold counts"
+    if spec.cls is BernoulliMixture:
+        bad[0, 0] = 7
+        return bad, "X must hold binary values"
+    bad[:, 1] = None
+    return bad, "column 1 of X has no observed value"
+
+
+def test_failed_fit_leaves_the_fitted_state_intact(spec):
+    X = simulated(spec)[0]
+    m = fit(spec, X)
+    before = {k: v for k, v in vars(m).items() if k.endswith("_")}
+    snapshot = {
+        k: [np.array(a, copy=True) for a in v] if isinstance(v, list) else np.array(v, copy=True)
+        for k, v in before.items()
+    }
+    bad, message = _bad_version(spec, X[:100])
+    with pytest.raises(ValidationError, match=message):
+        m.fit(bad)
+    after = {k: v for k, v in vars(m).items() if k.endswith("_")}
+    assert set(after) == set(before)
+    for k, v in snapshot.items():
+        got = after[k]
+        if isinstance(v, list):
+            assert all(np.array_equal(a, b) for a, b in zip(got, v, strict=True)), k
+        else:
+            assert np.array_equal(got, v), k
+    assert_close(m.score_samples(X), fit(spec, X).score_samples(X), 0, "score_samples")
