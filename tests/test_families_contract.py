@@ -24,6 +24,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit, logsumexp, softmax
 
 from conftest import COV_TYPES, assert_close, dense_covariances
+from emkit.exceptions import ValidationError
 from emkit.families.base import Family, Stats
 from emkit.families.bernoulli import BernoulliFamily, BernoulliParams
 from emkit.families.categorical_items import CategoricalItemsFamily, ItemParams
@@ -400,6 +401,8 @@ def test_expect_mixture_matches_step_by_step(case, weighted):
     joint = log_prob + np.log(weights)
     log_norm = logsumexp(joint, axis=1)
     resp = softmax(joint, axis=1)
+    if w is not None:
+        w[np.argmin(log_norm)] = 0.0  # the worst-fitted row is absent: the next one is worst
     ww = np.ones(len(X)) if w is None else w
     ll, s, worst, row = case.family.expect_mixture(case.params, np.log(weights), X, w)
     assert_close(ll, ww @ log_norm, 1e-12, "log-likelihood")
@@ -469,3 +472,50 @@ def test_sampling_round_trip(case):
 
 def test_n_parameters(case):
     assert case.family.n_parameters(K, case.n_features) == case.n_parameters
+
+
+def test_initial_params_over_blocks_equal_one_m_step(case):
+    X, resp, _ = data(case, 90, 8)
+    hard = np.eye(K)[resp.argmax(axis=1)]
+    fam = case.family
+
+    def blocks():
+        return iter([(X[:40], hard[:40]), (X[40:], hard[40:])])
+
+    params, s = fam.initial_params(blocks, K)
+    assert_close(s.counts, hard.sum(axis=0), 1e-14, "counts")
+    for i, (a, b) in enumerate(zip(case.arrays(params), case.closed_form(X, hard), strict=True)):
+        assert_close(a, b, 1e-10, f"parameter array {i}")
+
+
+def test_reseed_moves_one_component_onto_the_row(case):
+    X, resp, _ = data(case, 120, 9)
+    fam = case.family
+    k = 1
+    before = fam.log_likelihood(case.params, X)
+    row = int(np.argmin(before[:, k]))
+    moved = fam.reseed(case.params, k, X[row], fam.accumulate(case.params, X, resp))
+    after = fam.log_likelihood(moved, X)
+    others = [j for j in range(K) if j != k]
+    np.testing.assert_array_equal(after[:, others], before[:, others])
+    assert np.all(np.isfinite(after[:, k]))
+    assert after[row, k] > before[row, k]
+
+
+BAD_VALUES = {
+    "poisson": (1, -2.0, r"Xb must hold counts .*found -2\.0 at row 4, column 1"),
+    "bernoulli": (2, 0.5, r"Xb must hold binary values .*found 0\.5 at row 4, column 2"),
+    "categorical-items": (1, 2.0, r"Xb must hold category codes .*found 2\.0 at row 4, column 1"),
+    # The product's parts see their own columns only: the column number is not asserted.
+    "product": (2, 1.5, r"Xb must hold counts .*found 1\.5 at row 4"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_VALUES))
+def test_check_data_names_the_argument_and_the_value(name):
+    case = CASES[name]()
+    X = data(case, 10, 10)[0]
+    column, value, message = BAD_VALUES[name]
+    X[4, column] = value
+    with pytest.raises(ValidationError, match=message):
+        case.family.check_data(X, name="Xb")

@@ -319,6 +319,19 @@ def test_bad_values_are_named(rows, column, value, message):
         model().fit(X)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="ProductFamily.check_data gives each part only its columns, so the message counts "
+    "columns within the part (here 'column 0') instead of naming column 2 of X",
+)
+def test_bad_value_message_names_the_column_of_x(rows):
+    X = rows[0].copy()
+    X[7, 2] = -1.0
+    with pytest.raises(ValidationError, match="at row 7, column 2"):
+        model().fit(X)
+
+
 def test_failed_fit_leaves_the_fitted_state_intact(rows):
     X = rows[0]
     m = model().fit(X)
