@@ -541,3 +541,23 @@ def test_failed_fit_leaves_the_fitted_state_intact(spec):
         else:
             assert np.array_equal(got, v), k
     assert_close(m.score_samples(X), fit(spec, X).score_samples(X), 0, "score_samples")
+
+
+def test_a_row_no_component_can_produce_is_a_clear_error_in_predict():
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.poisson(2, 200), np.zeros(200)]
+    model = PoissonMixture(2, random_state=0).fit(X)
+    assert np.isneginf(model.score_samples([[1, 3]])[0])
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(ValidationError, match="row 0 of X has probability zero"):
+            method([[1, 3]])
+
+
+def test_integer_count_files_are_streamed(tmp_path):
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.poisson([1, 6], (150, 2)), rng.poisson([7, 1], (100, 2))])
+    np.save(tmp_path / "counts.npy", X.astype(np.int64))
+    kwargs = {"weights_init": [0.5, 0.5], "rates_init": [[1.0, 5.0], [6.0, 1.0]], "tol": 0}
+    streamed = PoissonMixture(2, max_iter=5, **kwargs).fit(str(tmp_path / "counts.npy"))
+    memory = PoissonMixture(2, max_iter=5, **kwargs).fit(X)
+    np.testing.assert_allclose(streamed.rates_, memory.rates_, rtol=1e-12)

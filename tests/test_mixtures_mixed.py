@@ -213,10 +213,6 @@ def _streamed(kind, codes, tmp_path):
     return str(path) if kind == "path" else np.load(path, mmap_mode="r")
 
 
-# Out-of-core input does not reach EM yet: columns_ is set by the in-memory _check_data only
-# (AttributeError), and with _check_block = None a missing answer (NaN) in a categorical
-# column is rejected by the streamed finiteness check (ValidationError).
-@pytest.mark.xfail(strict=True, raises=(AttributeError, ValidationError), reason="not supported")
 @pytest.mark.parametrize("kind", ["path", "memmap", "dask"])
 def test_streamed_input_equals_in_memory(rows, kind, tmp_path):
     dask = pytest.importorskip("dask")
@@ -319,12 +315,6 @@ def test_bad_values_are_named(rows, column, value, message):
         model().fit(X)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ProductFamily.check_data gives each part only its columns, so the message counts "
-    "columns within the part (here 'column 0') instead of naming column 2 of X",
-)
 def test_bad_value_message_names_the_column_of_x(rows):
     X = rows[0].copy()
     X[7, 2] = -1.0
