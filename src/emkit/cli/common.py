@@ -135,19 +135,23 @@ def add_components(parser, *aliases, what="components"):
     )
 
 
-def add_fit_options(parser, *, tol, tol_help):
-    """``--max-iter``, ``--tol``, ``--random-state`` and ``-v``, named alike in every fit."""
+def add_fit_options(parser, *, tol, tol_help, max_iter=100):
+    """``--max-iter``, ``--tol``, ``--random-state`` and ``-v``, named alike in every fit.
+
+    A ``tol`` or ``max_iter`` of None leaves the estimator's own default (``tol_help`` and
+    the help of ``--max-iter`` then say what it is).
+    """
     parser.add_argument(
         "--max-iter",
         "--n-iter",
         dest="max_iter",
         type=non_negative_int,
-        default=100,
-        help="maximum EM iterations (default: 100)",
+        default=max_iter,
+        help="maximum EM iterations (default: "
+        + (f"{max_iter})" if max_iter is not None else "100; 1000 for categorical)"),
     )
-    parser.add_argument(
-        "--tol", type=non_negative_float, default=tol, help=f"{tol_help} (default: {tol:g})"
-    )
+    shown = f" (default: {tol:g})" if tol is not None else ""
+    parser.add_argument("--tol", type=non_negative_float, default=tol, help=tol_help + shown)
     parser.add_argument(
         "--random-state",
         type=seed,
@@ -203,13 +207,18 @@ def add_family(parser, table, default, what, *aliases):
         help=f"{what}: {names} (default: {default})",
     )
     options = {dest: o for row in table.values() for dest, o in row.options.items() if o.flags}
-    for option in options.values():  # an option several families share is added once
+    for dest, option in options.items():  # an option several families share is added once
+        defaults = {n: r.options[dest].default for n, r in table.items() if dest in r.options}
+        if len(set(map(str, defaults.values()))) == 1:
+            shown = str(option.default)
+        else:
+            shown = ", ".join(f"{value} for {name}" for name, value in defaults.items())
         parser.add_argument(
             *option.flags,
             dest=option.dest,
             default=None,
             **option.kwargs,
-            help=f"{option.help} (default: {option.default})",
+            help=f"{option.help} (default: {shown})",
         )
 
 
@@ -281,6 +290,7 @@ def build_estimator(table, args, shared):
     """
     row = table[args.family]
     params = {param: getattr(args, dest) for dest, param in shared.items()}
+    params = {param: value for param, value in params.items() if value is not None}
     for other in table.values():
         for dest, option in other.options.items():
             if dest not in row.options and getattr(args, dest, None) is not None:

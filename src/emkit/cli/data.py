@@ -151,8 +151,8 @@ def _is_number(text):
 
 
 # ---------------------------------------------------------------------------- CSV
-def read_table(path, delimiter=",", selection=None):
-    """Read a numeric CSV file with an optional header row.
+def read_table(path, delimiter=",", selection=None, text=False):
+    """Read a numeric CSV file with an optional header row (or a text one with a header).
 
     Parameters
     ----------
@@ -161,6 +161,9 @@ def read_table(path, delimiter=",", selection=None):
     delimiter : str, default=","
     selection : Selection, optional
         Columns to read and the sequence-id column.
+    text : bool, default=False
+        Keep the fields as text (categorical answers; an empty field is a missing answer):
+        the first row is then always the header.
 
     Returns
     -------
@@ -175,9 +178,9 @@ def read_table(path, delimiter=",", selection=None):
     selection = selection or Selection()
     try:
         if path == STDOUT:
-            return _parse_table(sys.stdin, source, delimiter, selection)
+            return _parse_table(sys.stdin, source, delimiter, selection, text)
         with open(path, encoding="utf-8-sig", newline="") as f:
-            return _parse_table(f, source, delimiter, selection)
+            return _parse_table(f, source, delimiter, selection, text)
     except FileNotFoundError:
         raise CommandError(f"data file {source} does not exist") from None
     except IsADirectoryError:
@@ -190,7 +193,7 @@ def read_table(path, delimiter=",", selection=None):
         raise CommandError(f"cannot read {source}: {err.strerror or err}") from None
 
 
-def _parse_table(f, source, delimiter, selection):
+def _parse_table(f, source, delimiter, selection, text=False):
     reader = csv.reader(f, delimiter=delimiter)
     names = features = ident = width = None
     rows, ids = [], []
@@ -200,7 +203,7 @@ def _parse_table(f, source, delimiter, selection):
         if width is None:
             width = len(fields)
             skip = selection.unparsed(width)
-            header = not all(_is_number(x) for j, x in enumerate(fields) if j not in skip)
+            header = text or not all(_is_number(x) for j, x in enumerate(fields) if j not in skip)
             names = [x.strip() for x in fields] if header else None
             index_column = header and width > 1 and names[0] == ""
             features, ident = selection.resolve(names, width, source, index_column)
@@ -211,15 +214,18 @@ def _parse_table(f, source, delimiter, selection):
                 f"{source}, line {reader.line_num}: {len(fields)} fields where the "
                 f"{'header' if names else 'first row'} has {width}"
             )
-        try:
-            rows.append([float(fields[j]) for j in features])
-        except ValueError:
-            _raise_bad_field(fields, features, names, source, reader.line_num)
+        if text:
+            rows.append([fields[j].strip() or None for j in features])
+        else:
+            try:
+                rows.append([float(fields[j]) for j in features])
+            except ValueError:
+                _raise_bad_field(fields, features, names, source, reader.line_num)
         if ident is not None:
             ids.append(fields[ident].strip())
     if not rows:
         raise CommandError(f"{source} has no data rows")
-    X = np.array(rows, dtype=np.float64)
+    X = np.array(rows, dtype=object if text else np.float64)
     chosen = [names[j] for j in features] if names else None
     return Table(X, chosen, np.array(ids) if ident is not None else None)
 
@@ -279,7 +285,7 @@ def read_npy(path, selection=None, columns="real"):
     ids = None if ident is None else np.asarray(X[:, ident])
     if features != list(range(width)):
         X = np.asarray(X[:, features])
-    if columns == "real" and X.dtype.kind in "biu":
+    if columns in ("real", "text") and X.dtype.kind in "biu":
         X = np.asarray(X, dtype=np.float64)
     return Table(X, None, ids)
 
@@ -294,8 +300,9 @@ def read_data(path, delimiter=",", selection=None, columns="real"):
     delimiter : str, default=","
         CSV field separator.
     selection : Selection, optional
-    columns : {"real", "counts", "symbols"}, default="real"
-        How the columns are read (see :func:`read_npy`); ``symbols`` need exactly one column.
+    columns : {"real", "counts", "symbols", "text"}, default="real"
+        How the columns are read (see :func:`read_npy`); ``symbols`` need exactly one column;
+        ``text`` keeps CSV fields as text (a ``.npy`` file then holds category codes).
 
     Returns
     -------
@@ -304,7 +311,7 @@ def read_data(path, delimiter=",", selection=None, columns="real"):
     if path.lower().endswith(".npy"):
         table = read_npy(path, selection, columns)
     else:
-        table = read_table(path, delimiter, selection)
+        table = read_table(path, delimiter, selection, text=columns == "text")
     if columns == "symbols" and table.X.shape[1] != 1:
         raise CommandError(
             f"categorical data needs exactly one column of integer symbols; "

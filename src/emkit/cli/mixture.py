@@ -1,8 +1,8 @@
 """``emkit fit``, ``emkit predict`` and ``emkit demo``: mixture models.
 
 ``emkit fit --family NAME`` picks a row of :data:`FAMILIES` (estimator, the options that
-apply, how the data columns are read); more mixture families are more rows. Today:
-``gaussian``.
+apply, how the data columns are read): ``gaussian``, ``poisson``, ``bernoulli`` and
+``categorical`` (latent class analysis of text answers).
 """
 
 from __future__ import annotations
@@ -20,6 +20,38 @@ def _gaussian_mixture():
     return GaussianMixture
 
 
+def _poisson_mixture():
+    from emkit.models.poisson_mixture import PoissonMixture
+
+    return PoissonMixture
+
+
+def _bernoulli_mixture():
+    from emkit.models.bernoulli_mixture import BernoulliMixture
+
+    return BernoulliMixture
+
+
+def _categorical_mixture():
+    from emkit.models.categorical_mixture import CategoricalMixture
+
+    return CategoricalMixture
+
+
+def _init_option(default):
+    return Option(
+        "init",
+        "init_params",
+        default,
+        ("--init",),
+        "initialisation",
+        {"choices": common.INIT_METHODS},
+    )
+
+
+_N_INIT = Option("n_init", "n_init", 1, ("--n-init",), "restarts", {"type": common.positive_int})
+
+
 #: ``emkit fit --family`` name -> estimator, family-specific options, column reading.
 FAMILIES = {
     "gaussian": Family(
@@ -34,17 +66,8 @@ FAMILIES = {
                 "covariance structure",
                 {"choices": common.COVARIANCE_TYPES},
             ),
-            "init": Option(
-                "init",
-                "init_params",
-                "kmeans",
-                ("--init",),
-                "initialisation",
-                {"choices": common.INIT_METHODS},
-            ),
-            "n_init": Option(
-                "n_init", "n_init", 1, ("--n-init",), "restarts", {"type": common.positive_int}
-            ),
+            "init": _init_option("kmeans"),
+            "n_init": _N_INIT,
             "reg_covar": Option(
                 "reg_covar",
                 "reg_covar",
@@ -54,6 +77,23 @@ FAMILIES = {
                 {"type": common.non_negative_float},
             ),
         },
+    ),
+    "poisson": Family(
+        help="counts (non-negative whole numbers)",
+        estimator=_poisson_mixture,
+        options={"init": _init_option("kmeans"), "n_init": _N_INIT},
+        columns="counts",
+    ),
+    "bernoulli": Family(
+        help="binary 0/1 columns",
+        estimator=_bernoulli_mixture,
+        options={"init": _init_option("kmeans"), "n_init": _N_INIT},
+    ),
+    "categorical": Family(
+        help="categorical answers, as text (latent class analysis; the CSV needs a header)",
+        estimator=_categorical_mixture,
+        options={"init": _init_option("random"), "n_init": _N_INIT},
+        columns="text",
     ),
 }
 # Options every mixture family takes: dest -> constructor parameter.
@@ -70,7 +110,7 @@ def register(subparsers):
     """Add ``fit``, ``predict`` and ``demo`` to ``subparsers``."""
     fit = subparsers.add_parser(
         "fit",
-        help="fit a mixture model (Gaussian) to a data file and save it",
+        help="fit a mixture model (Gaussian, Poisson, Bernoulli, categorical) and save it",
         description="Fit a mixture model to the numeric columns of a CSV file (header row "
         "optional) or a .npy array, print a summary, and save the model.",
     )
@@ -82,7 +122,11 @@ def register(subparsers):
     common.add_components(fit)
     common.add_family(fit, FAMILIES, "gaussian", "component distribution")
     common.add_fit_options(
-        fit, tol=1e-3, tol_help="convergence threshold on the mean per-sample log-likelihood"
+        fit,
+        tol=None,
+        max_iter=None,
+        tol_help="convergence threshold on the mean per-sample log-likelihood (default: "
+        "1e-3; 1e-6 for categorical)",
     )
     common.add_out(fit)
     common.add_data_options(fit)
@@ -149,7 +193,8 @@ def run_predict(args):
     model = common.load_model(args.model, FAMILIES, "predict", "hmm decode")
     columns = io.read_metadata(args.model)["extra"].get("columns")
     selection = data.Selection(args.columns, args.drop, prefer=columns)
-    table = data.read_data(args.data, args.delimiter, selection)
+    row = next(r for r in FAMILIES.values() if isinstance(model, r.estimator()))
+    table = data.read_data(args.data, args.delimiter, selection, row.columns)
     X, names, d = table.X, table.names, model.n_features_in_
     source = data.source_name(args.data)
     if X.shape[1] != d:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from emkit import criteria
+from emkit.models.bernoulli_mixture import BernoulliMixture
+from emkit.models.gaussian_mixture import GaussianMixture
 from emkit.models.hmm_discrete import CategoricalHMM
 from emkit.models.hmm_gaussian import GaussianHMM
+from emkit.models.poisson_mixture import PoissonMixture
 
 __all__ = ["format_summary", "hmm_summary"]
 
@@ -15,12 +18,12 @@ _SHOWN_FEATURES = 8
 
 
 def format_summary(model, X, feature_names=None):
-    """A readable summary of a fitted GaussianMixture and its fit to ``X``.
+    """A readable summary of a fitted mixture and its fit to ``X``.
 
     Parameters
     ----------
-    model : GaussianMixture
-        Fitted.
+    model : BaseMixture
+        Fitted (GaussianMixture, PoissonMixture, BernoulliMixture, CategoricalMixture).
     X : ndarray of shape (n_samples, n_features)
         The data it was fitted on (for the log-likelihood, BIC and AIC).
     feature_names : list of str, optional
@@ -29,9 +32,10 @@ def format_summary(model, X, feature_names=None):
     -------
     str
         Several lines: model, convergence, log-likelihood, BIC/AIC, then one row per
-        component with its weight and mean.
+        component with its weight and its centre in every feature (the means, the rates, the
+        probabilities of a one, or the most probable category and its probability).
     """
-    n, d = X.shape
+    n, d = len(X), model.n_features_in_
     K = model.n_components
     total_ll = float(np.sum(model.score_samples(X), dtype=np.float64))  # one pass over X
     n_params = model._n_parameters()
@@ -39,9 +43,10 @@ def format_summary(model, X, feature_names=None):
         status = f"yes, after {model.n_iter_} iterations"
     else:
         status = f"NO, stopped after {model.n_iter_} iterations (max_iter={model.max_iter})"
+    title, label, cells = _centres(model)
+    detail = f", '{model.covariance_type}' covariance" if hasattr(model, "covariance_type") else ""
     lines = [
-        f"Gaussian mixture: {K} components, '{model.covariance_type}' covariance, "
-        f"{n} samples x {d} features",
+        f"{title}: {K} components{detail}, {n} samples x {d} features",
         f"converged:        {status}",
         f"log-likelihood:   {total_ll:.6g} ({total_ll / n:.6g} per sample)",
         f"BIC:              {criteria.bic(total_ll, n_params, n):.6g}",
@@ -50,17 +55,42 @@ def format_summary(model, X, feature_names=None):
     ]
     names = list(feature_names) if feature_names else [f"x{j}" for j in range(d)]
     shown = min(d, _SHOWN_FEATURES)
-    widths = [max(10, len(name)) for name in names[:shown]]
+    widths = [
+        max(10, len(name), *(len(cells[k][j]) for k in range(K)))
+        for j, name in enumerate(names[:shown])
+    ]
     head = "component  weight  " + "  ".join(
         f"{name:>{w}}" for name, w in zip(names, widths, strict=False)
     )
     if shown < d:
         head += f"  ... ({d - shown} more features)"
-    lines += ["means:", head]
+    lines += [f"{label}:", head]
     for k in range(K):
-        cells = "  ".join(f"{model.means_[k, j]:>{w}.5g}" for j, w in enumerate(widths))
-        lines.append(f"{k:>9}  {model.weights_[k]:.4f}  {cells}")
+        row = "  ".join(f"{cells[k][j]:>{w}}" for j, w in enumerate(widths))
+        lines.append(f"{k:>9}  {model.weights_[k]:.4f}  {row}")
     return "\n".join(lines)
+
+
+def _centres(model):
+    """Title, table label and (K, d) cells of text describing each component's centre."""
+    if isinstance(model, GaussianMixture):
+        return "Gaussian mixture", "means", _numbers(model.means_)
+    if isinstance(model, PoissonMixture):
+        return "Poisson mixture", "rates (mean counts)", _numbers(model.rates_)
+    if isinstance(model, BernoulliMixture):
+        return "Bernoulli mixture", "probability of a 1", _numbers(model.probabilities_)
+    cells = [
+        [
+            f"{cats[t[k].argmax()]} ({t[k].max():.2f})"
+            for cats, t in zip(model.categories_, model.probabilities_, strict=True)
+        ]
+        for k in range(model.n_components)
+    ]
+    return "Latent class model", "most probable category (probability)", cells
+
+
+def _numbers(table):
+    return [[f"{x:.5g}" for x in row] for row in np.asarray(table)]
 
 
 def _matrix(rows, labels, columns, fmt="{:>10.4f}"):

@@ -29,7 +29,9 @@ class CategoricalMixture(BaseMixture):
     n_components, tol, max_iter, n_init, init_params, weights_init, random_state, \
     warm_start, verbose, verbose_interval, chunk_size, learning_decay, learning_offset
         As in :class:`~emkit.GaussianMixture`.
-        Default here ``'random'`` (random starting class shares, as poLCA).
+        Defaults here: ``init_params='random'`` (random starting responsibilities),
+        ``tol=1e-6`` and ``max_iter=1000`` (poLCA's), since EM from a random start first
+        moves slowly, and a loose tolerance stops it before the classes separate.
     categories : 'auto' or list of array-like, default='auto'
         The categories of each item: learned from ``X`` in ``fit`` ('auto'), or given (one
         array of distinct values per column, e.g. for ``partial_fit`` on blocks that do not
@@ -55,8 +57,8 @@ class CategoricalMixture(BaseMixture):
         self,
         n_components=1,
         *,
-        tol=1e-3,
-        max_iter=100,
+        tol=1e-6,
+        max_iter=1000,
         n_init=1,
         init_params="random",
         categories="auto",
