@@ -56,7 +56,15 @@ CASES = [
         "cheating",
     ),
     # poLCA's default na.rm=TRUE drops every row with a missing answer (1311 rows remain).
-    ("election_3_listwise", "polca_election_codes.csv", TRAITS, 3, "listwise", -16714.66, "election"),
+    (
+        "election_3_listwise",
+        "polca_election_codes.csv",
+        TRAITS,
+        3,
+        "listwise",
+        -16714.66,
+        "election",
+    ),
     # na.rm=FALSE keeps all 1785 rows, a missing answer left out of the row's likelihood;
     # poLCA's documentation prints no value for it.
     ("election_3_missing", "polca_election_codes.csv", TRAITS, 3, "kept", None, None),
@@ -107,7 +115,8 @@ def polish(codes, weights, probs, max_rounds=400):
     for _ in range(max_rounds):
         new_ll, new_w, new_p = stepmix_lca(codes, weights, probs, 500)
         change = max(
-            np.abs(new_w - weights).max(), *(np.abs(a - b).max() for a, b in zip(new_p, probs))
+            np.abs(new_w - weights).max(),
+            *(np.abs(a - b).max() for a, b in zip(new_p, probs, strict=True)),
         )
         weights, probs = new_w, new_p
         if abs(new_ll - ll) < 1e-11 and change < 1e-11:
