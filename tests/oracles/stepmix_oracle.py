@@ -43,16 +43,43 @@ def _categorical_descriptor(X_codes, L, total):
     return name, {"integer_codes": True, "max_n_outcomes": L, "total_outcomes": total}
 
 
-def _run(model, X, n_iter, sample_weight):
-    """Repeat StepMix's E-step/M-step pair; the total log-likelihood of the last E-step."""
+def run_stepmix_em(model, X, n_iter, *, tol=None, sample_weight=None):
+    """Repeat StepMix's E-step/M-step pair on a prepared estimator.
+
+    Parameters
+    ----------
+    model : stepmix.StepMix
+        An estimator with parameters set (see :func:`stepmix_lca_model`).
+    X : ndarray of shape (n_samples, n_columns)
+        The data in StepMix's layout.
+    n_iter : int
+        Number of iterations (the most, when ``tol`` is given).
+    tol : float, optional
+        Stop, as StepMix's ``abs_tol`` does, once the mean per-row log-likelihood changes by
+        less than ``tol`` between iterations.
+    sample_weight : ndarray of shape (n_samples,), optional
+        Row weights.
+
+    Returns
+    -------
+    loglik_total : float
+        Weighted total log-likelihood of the last E-step.
+    n_done : int
+        Iterations run.
+    """
     total = float(len(X)) if sample_weight is None else float(np.sum(sample_weight))
     if n_iter == 0:
         mean_ll, _ = model._e_step(X, sample_weight=sample_weight)
-        return mean_ll * total
-    for _ in range(n_iter):
+        return mean_ll * total, 0
+    previous, done = -np.inf, 0
+    while done < n_iter:
+        done += 1
         mean_ll, log_resp = model._e_step(X, sample_weight=sample_weight)
         model._m_step(X, np.exp(log_resp), sample_weight=sample_weight)
-    return mean_ll * total
+        if tol is not None and abs(mean_ll - previous) < tol:
+            break
+        previous = mean_ll
+    return mean_ll * total, done
 
 
 def _model(n_components, measurement, measurement_params):
@@ -98,15 +125,39 @@ def stepmix_lca(X_codes, weights0, probs0, n_iter, sample_weight=None):
         Item probabilities after the iterations.
     """
     probs0 = [np.asarray(p, dtype=float) for p in probs0]
+    model, X = stepmix_lca_model(X_codes, weights0, probs0)
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    ll, _ = run_stepmix_em(model, X, n_iter, sample_weight=sw)
+    probs = _unpad(model._mm.parameters["pis"], [p.shape[1] for p in probs0])
+    return ll, model.weights_.copy(), probs
+
+
+def stepmix_lca_model(X_codes, weights0, probs0):
+    """A StepMix latent class estimator set to the given parameters, and X in its layout.
+
+    Parameters
+    ----------
+    X_codes : array-like of shape (n_samples, n_items)
+        Integer codes ``0 .. M_j - 1``; NaN marks a missing answer.
+    weights0 : array-like of shape (n_components,)
+        Class shares.
+    probs0 : list of n_items arrays of shape (n_components, M_j)
+        Item probabilities.
+
+    Returns
+    -------
+    model : stepmix.StepMix
+        Ready for :func:`run_stepmix_em`.
+    X : ndarray of shape (n_samples, n_items)
+        The codes as floats.
+    """
+    probs0 = [np.asarray(p, dtype=float) for p in probs0]
     X, table, L, total = _codes_and_table(X_codes, probs0)
     name, params = _categorical_descriptor(X, L, total)
     model = _model(len(weights0), name, params)
     model.weights_ = np.array(weights0, dtype=float)
     model._mm.set_parameters({"pis": table, "max_n_outcomes": L, "total_outcomes": total})
-    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    ll = _run(model, X, n_iter, sw)
-    probs = _unpad(model._mm.parameters["pis"], [p.shape[1] for p in probs0])
-    return ll, model.weights_.copy(), probs
+    return model, X
 
 
 def stepmix_mixed(
@@ -179,7 +230,7 @@ def stepmix_mixed(
     )
     X = np.hstack([X_cont, codes])
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    ll = _run(model, X, n_iter, sw)
+    ll, _ = run_stepmix_em(model, X, n_iter, sample_weight=sw)
     gauss = model._mm.models["continuous"]
     probs = _unpad(model._mm.models["categorical"].parameters["pis"], [p.shape[1] for p in probs0])
     return ll, model.weights_.copy(), gauss.means_.copy(), gauss.covariances_.copy(), probs
