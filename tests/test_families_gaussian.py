@@ -228,7 +228,7 @@ def test_pooled_covariance_and_reseed():
     pooled = family.pooled_covariance(s, params)
     expected = sum(s.counts[k] * np.diag(params.covariances[k]) for k in range(3)) / 30
     assert_close(pooled, expected, 1e-12, "pooled")
-    moved = family.reseed(params, 2, X[0], pooled)
+    moved = family.reseed(params, 2, X[0], s)
     np.testing.assert_array_equal(moved.means[2], X[0])
     np.testing.assert_array_equal(moved.covariances[2], np.diag(pooled))
     np.testing.assert_array_equal(moved.means[:2], params.means[:2])

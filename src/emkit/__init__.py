@@ -8,14 +8,21 @@ from emkit.exceptions import (
     ValidationError,
 )
 from emkit.io import load, save
+from emkit.models.bernoulli_mixture import BernoulliMixture
+from emkit.models.categorical_mixture import CategoricalMixture
 from emkit.models.gaussian_mixture import GaussianMixture
-
+from emkit.models.mixed_mixture import MixedMixture
+from emkit.models.poisson_mixture import PoissonMixture
 
 __all__ = [
+    "BernoulliMixture",
+    "CategoricalMixture",
     "DegenerateComponentWarning",
     "GaussianMixture",
+    "MixedMixture",
     "ModelFileError",
     "NotFittedError",
+    "PoissonMixture",
     "ValidationError",
     "__version__",
     "load",

@@ -96,6 +96,16 @@ class DaskSource:
         """Number of rows."""
         return int(self.X.shape[0])
 
+    @property
+    def n_features(self):
+        """Number of columns."""
+        return int(self.X.shape[1])
+
+    @property
+    def dtype(self):
+        """The dtype of the rows."""
+        return self.X.dtype
+
     def blocks(self):
         """Yield ``(X_block, weight_block)`` one computed block at a time (client side)."""
         for xb, wb in zip(self._x_blocks, self._w_blocks, strict=True):

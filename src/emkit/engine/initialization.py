@@ -80,25 +80,19 @@ def assignment(method, X, sample_weight, K, random_state):
 def params_from_assignment(family, source, resp_of, K):
     """Mixture weights and component parameters from an initial assignment.
 
-    Two blocked passes over ``source``: the first gives the means, the second the scatter
-    centred on them.
+    The family sums its statistics over the blocks of ``source`` under the assignment (one
+    pass, or two for centred moments) and maximises them.
     """
-    d = source.X.shape[1]
-    first = _pass(family, np.zeros((K, d)), source, resp_of)
-    means = first.ref + first.sums / (first.counts + 10 * np.finfo(np.float64).eps)[:, None]
-    stats = _pass(family, means, source, resp_of)
-    return latent.weights_from_counts(stats.counts), family.maximize(stats)
 
+    def weighted_blocks():
+        start = 0
+        for X_block, w_block in source.blocks():
+            stop = start + X_block.shape[0]
+            r = resp_of(start, stop)
+            if w_block is not None:
+                r = r * w_block[:, None]
+            yield X_block, r
+            start = stop
 
-def _pass(family, ref, source, resp_of):
-    total = None
-    start = 0
-    for X_block, w_block in source.blocks():
-        stop = start + X_block.shape[0]
-        r = resp_of(start, stop)
-        if w_block is not None:
-            r = r * w_block[:, None]
-        s = family.accumulate_at(ref, X_block, r)
-        total = s if total is None else total + s
-        start = stop
-    return total
+    comps, stats = family.initial_params(weighted_blocks, K)
+    return latent.weights_from_counts(stats.counts), comps

@@ -1,9 +1,10 @@
 """EM for finite mixtures: a weight vector plus a component family.
 
 The E-step of a block returns :class:`MixtureStats`; the M-step maps summed statistics to
-:class:`MixtureParams`. Components that receive no responsibility are re-seeded at the
-worst-fitted row (tracked by the statistics as a min-reduction, so it is exact whatever the
-blocking) with the pooled covariance, one per iteration, and a warning names them.
+:class:`MixtureParams`. Any family of the contract (:mod:`emkit.families.base`) serves as the
+components. Components that receive no responsibility are re-seeded at the worst-fitted row
+(tracked by the statistics as a min-reduction, so it is exact whatever the blocking) by the
+family's ``reseed``, one per iteration, and a warning names them.
 """
 
 from __future__ import annotations
@@ -84,11 +85,10 @@ class MixtureEM:
 
     Parameters
     ----------
-    family : object
-        A component family (``log_likelihood``, the one-pass ``expect_mixture``,
-        ``maximize``, ``recentre``, ``reseed``, ``pooled_covariance``).
+    family : emkit.families.base.Family
+        The component family.
     fixed : set of str
-        Parameters the M-step keeps: any of ``'weights'``, ``'means'``, ``'covariances'``.
+        Parameters the M-step keeps: ``'weights'`` and any of the family's ``param_names``.
     """
 
     #: ``expect_block`` is thread-safe and releases the GIL in its kernels (see ``expect``).
@@ -115,7 +115,7 @@ class MixtureEM:
 
     def recentre(self, stats, like):
         """``stats`` moved onto the reference point of ``like`` (for stepwise EM)."""
-        comps = self.family.recentre(stats.components, like.components.ref)
+        comps = self.family.recentre(stats.components, like.components)
         return MixtureStats(
             stats.log_likelihood, stats.total_weight, comps, stats.worst_score, stats.worst_row
         )
@@ -129,7 +129,8 @@ class MixtureEM:
         else:
             weights = latent.weights_from_counts(counts)
         empty = np.flatnonzero(~(counts >= EMPTY_FRACTION * stats.total_weight))
-        if empty.size and stats.worst_row is not None and "means" not in self.fixed:
+        movable = not self.fixed.intersection(self.family.param_names)
+        if empty.size and stats.worst_row is not None and movable:
             weights, comps = self._reseed(stats, params, weights, comps, empty, iteration)
         return MixtureParams(weights, comps)
 
@@ -138,8 +139,7 @@ class MixtureEM:
         # per M-step; re-seeding several at that one row would make them identical for good.
         # The next E-step finds another worst-fitted row for the next empty component.
         k = int(empty[0])
-        pooled = self.family.pooled_covariance(stats.components, comps)
-        comps = self.family.reseed(comps, k, stats.worst_row, pooled)
+        comps = self.family.reseed(comps, k, stats.worst_row, stats.components)
         weights = weights.copy()
         weights[k] = 1.0 / len(weights)
         weights /= weights.sum()
@@ -150,7 +150,7 @@ class MixtureEM:
         warnings.warn(
             f"component {k} received no responsibility at iteration {iteration} "
             f"(expected count below {EMPTY_FRACTION:g} of the total weight); re-seeded at the "
-            f"worst-fitted sample with the pooled covariance.{later}",
+            f"worst-fitted sample.{later}",
             DegenerateComponentWarning,
             stacklevel=3,
         )

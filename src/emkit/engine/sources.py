@@ -37,6 +37,16 @@ class ArraySource:
         """Number of rows."""
         return self.X.shape[0]
 
+    @property
+    def n_features(self):
+        """Number of columns."""
+        return self.X.shape[1]
+
+    @property
+    def dtype(self):
+        """The dtype of the rows."""
+        return self.X.dtype
+
     def total_weight(self):
         """Sum of the row weights (the row count when unweighted)."""
         if self.sample_weight is None:

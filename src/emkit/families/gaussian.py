@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from emkit.exceptions import DegenerateComponentWarning
+from emkit.families.base import TINY_COUNT, FamilyBase, Stats, sum_stats
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.kernels import recentre as recentre_kernels
 
@@ -99,7 +101,7 @@ class GaussianParams:
 
 
 @dataclass
-class GaussianStats:
+class GaussianStats(Stats):
     """Additive centred statistics of ``K`` Gaussian components.
 
     Parameters
@@ -111,32 +113,18 @@ class GaussianStats:
     scatter : ndarray
         Centred second moments in the covariance type's layout.
     ref : ndarray of shape (K, d)
-        The reference point the moments are centred on.
+        The reference point the moments are centred on (carried, not added).
     """
+
+    carried = ("ref",)
 
     counts: np.ndarray
     sums: np.ndarray
     scatter: np.ndarray
     ref: np.ndarray
 
-    def __add__(self, other):
-        if other.ref is not self.ref and not np.array_equal(other.ref, self.ref):
-            raise ValueError("cannot add Gaussian statistics centred on different points")
-        return GaussianStats(
-            self.counts + other.counts,
-            self.sums + other.sums,
-            self.scatter + other.scatter,
-            self.ref,
-        )
 
-    def scaled(self, factor):
-        """Statistics multiplied by ``factor`` (for stepwise EM)."""
-        return GaussianStats(
-            self.counts * factor, self.sums * factor, self.scatter * factor, self.ref
-        )
-
-
-class GaussianFamily:
+class GaussianFamily(FamilyBase):
     """Multivariate Gaussian components with one of four covariance structures.
 
     Parameters
@@ -145,6 +133,8 @@ class GaussianFamily:
     reg_covar : float
         Non-negative value added to the diagonal of every covariance.
     """
+
+    param_names = ("means", "covariances")
 
     def __init__(self, covariance_type="full", reg_covar=1e-6):
         if covariance_type not in STRATEGIES:
@@ -159,8 +149,17 @@ class GaussianFamily:
         """Per-component log-densities, shape (n, K), in the dtype of ``X``."""
         return self.strategy.log_prob(X, params.means, params.prec_chol, params.log_det)
 
+    def check_data(self, X, name="X"):
+        """Real-valued rows: validated at the estimator's edge already; returned as they are."""
+        return X
+
     def accumulate(self, params, X, wresp):
-        """Statistics of rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""
+        """Statistics of rows ``X`` under posterior weights ``wresp`` of shape (n, K).
+
+        Centred on ``params.means`` (on the origin when ``params`` is None).
+        """
+        if params is None:
+            return self.accumulate_at(np.zeros((wresp.shape[1], X.shape[1])), X, wresp)
         return self.accumulate_at(params.means, X, wresp)
 
     def accumulate_at(self, ref, X, wresp):
@@ -199,7 +198,14 @@ class GaussianFamily:
         )
         return ll, GaussianStats(counts, sums, scatter, params.means), score, index
 
-    def maximize(self, stats, params=None, fixed=frozenset()):
+    def initial_params(self, weighted_blocks, n_components):
+        """Two passes: the means of the assignment, then the scatter centred on them."""
+        first = sum_stats(partial(self.accumulate, None), weighted_blocks)
+        means = first.ref + first.sums / (first.counts + TINY_COUNT)[:, None]
+        stats = sum_stats(partial(self.accumulate_at, means), weighted_blocks)
+        return self.maximize(stats), stats
+
+    def maximize(self, stats, params=None, fixed=frozenset(), empty=()):
         """New parameters from summed statistics.
 
         Parameters
@@ -209,6 +215,8 @@ class GaussianFamily:
             Current parameters; needed when ``fixed`` names ``'means'`` or ``'covariances'``.
         fixed : set of str
             Parameters to keep: ``'means'`` and/or ``'covariances'``.
+        empty : sequence of int
+            Unused: the mixture re-seeds empty components (see :meth:`reseed`).
 
         Returns
         -------
@@ -218,13 +226,13 @@ class GaussianFamily:
             :class:`~emkit.exceptions.DegenerateComponentWarning` naming the component.
         """
         strat = self.strategy
-        counts = stats.counts + 10 * np.finfo(np.float64).eps
+        counts = stats.counts + TINY_COUNT
         d = stats.ref.shape[1]
         if "means" in fixed:
             # Given fixed means, the covariance M-step is the scatter about those means (not
             # about the weighted mean): move the statistics onto them, where the sums vanish.
             means = params.means
-            moved = self.recentre(stats, means)
+            moved = self.moved_to(stats, means)
             sums, scatter = np.zeros_like(moved.sums), moved.scatter
         else:
             means = stats.ref + stats.sums / counts[:, None]
@@ -280,7 +288,11 @@ class GaussianFamily:
         )
         return strat.add_to_diagonal(cov, k, amount)
 
-    def recentre(self, stats, ref):
+    def recentre(self, stats, like):
+        """``stats`` centred on the reference point of the statistics ``like`` (exact)."""
+        return self.moved_to(stats, like.ref)
+
+    def moved_to(self, stats, ref):
         """The same statistics centred on ``ref`` of shape (K, d) instead (exact)."""
         delta = ref - stats.ref
         shift = recentre_kernels.SHIFTS[self.covariance_type]
@@ -300,11 +312,12 @@ class GaussianFamily:
             dense += counts[k] * params.component_covariance(k)
         return dense / max(counts.sum(), np.finfo(np.float64).tiny)
 
-    def reseed(self, params, k, mean, covariance):
-        """Parameters with component ``k`` moved to ``mean`` with dense ``covariance``."""
+    def reseed(self, params, k, row, stats):
+        """Component ``k`` moved onto ``row`` with the covariance pooled over components."""
         means = params.means.copy()
-        means[k] = mean
-        cov = self.strategy.replace(params.covariances, k, covariance)
+        means[k] = row
+        pooled = self.pooled_covariance(stats, params)
+        cov = self.strategy.replace(params.covariances, k, pooled)
         return self.make_params(means, cov)
 
     def n_parameters(self, n_components, n_features):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
+from emkit.families.base import FamilyBase, Stats, reject_bad_values
+
 
 @dataclass(frozen=True)
 class PoissonParams:
@@ -20,21 +22,14 @@ class PoissonParams:
 
 
 @dataclass
-class PoissonStats:
+class PoissonStats(Stats):
     """Additive statistics: ``counts`` (K,) posterior mass, ``sums`` (K, d) weighted sums."""
 
     counts: np.ndarray
     sums: np.ndarray
 
-    def __add__(self, other):
-        return PoissonStats(self.counts + other.counts, self.sums + other.sums)
 
-    def scaled(self, factor):
-        """Statistics multiplied by ``factor`` (for stepwise EM)."""
-        return PoissonStats(self.counts * factor, self.sums * factor)
-
-
-class PoissonFamily:
+class PoissonFamily(FamilyBase):
     """Poisson emissions.
 
     Parameters
@@ -50,6 +45,14 @@ class PoissonFamily:
     def __init__(self, lambdas_prior=0.0, lambdas_weight=0.0):
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
+
+    def check_data(self, X, name="X"):
+        """Counts: finite, non-negative whole numbers; returned as float64."""
+        X = np.asarray(X, dtype=np.float64)
+        bad = ~((X >= 0) & (X == np.floor(X)))
+        fix = "pass counts, or use a Gaussian model for measurements"
+        reject_bad_values(X, bad, name, "counts (non-negative whole numbers)", fix)
+        return X
 
     def log_likelihood(self, params, X):
         """Log-probabilities of the count rows, shape (n, K).
@@ -77,7 +80,8 @@ class PoissonFamily:
     def maximize(self, stats, params, fixed=frozenset(), empty=()):
         """Posterior-mean rates ``(alpha + sum_t w x_t) / (beta + sum_t w)`` per state.
 
-        States in ``empty`` (no posterior mass) and fixed rates keep ``params``.
+        States in ``empty`` (no posterior mass) and fixed rates keep ``params``; without
+        ``params`` (initialisation) such a state gets the overall mean rate.
         """
         if "lambdas" in fixed:
             return params
@@ -87,7 +91,18 @@ class PoissonFamily:
         keep[np.asarray(empty, dtype=np.intp)] = True
         keep |= ~np.all(den > 0, axis=1)
         safe = np.where(keep[:, None], 1.0, den)
-        return PoissonParams(np.where(keep[:, None], params.lambdas, num / safe))
+        if params is None:
+            overall = num.sum(axis=0) / max(float(stats.counts.sum()), np.finfo(float).tiny)
+            old = np.broadcast_to(overall, num.shape)
+        else:
+            old = params.lambdas
+        return PoissonParams(np.where(keep[:, None], old, num / safe))
+
+    def reseed(self, params, k, row, stats):
+        """State ``k`` moved onto the counts of ``row`` (each rate at least a tenth of a count)."""
+        lambdas = params.lambdas.copy()
+        lambdas[k] = np.maximum(row, 0.1)
+        return PoissonParams(lambdas)
 
     def n_parameters(self, n_components, n_features):
         """Free parameters: ``K * d``."""

@@ -56,9 +56,12 @@ def _check_layout(X, name="X"):
         raise TypeError(f"{name} has dtype {X.dtype}; it must hold numbers")
 
 
-def _stream_finite(X, chunk):
+def _stream_finite(X, chunk, check):
     for start in range(0, X.shape[0], chunk):
         block = np.asarray(X[start : start + chunk])
+        if check is not None:
+            check(block)
+            continue
         if not np.all(np.isfinite(block)):
             bad = start + int(np.flatnonzero(~np.all(np.isfinite(block), axis=1))[0])
             raise ValidationError(
@@ -67,10 +70,12 @@ def _stream_finite(X, chunk):
             )
 
 
-def streamed_source(estimator, X, sample_weight, chunk_for, *, reset):
+def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None):
     """Validate a streamed ``X`` (memmap, .npy path or Dask array) and return its source.
 
-    ``chunk_for(n_features)`` gives the rows per block.
+    ``chunk_for(n_features)`` gives the rows per block; ``check(block)``, when given, is
+    applied to every block (on the workers for Dask) and raises on bad values; it then
+    replaces the finiteness check (a family may accept NaN as a missing value).
     """
     X = open_array(X)
     _check_layout(X)
@@ -85,7 +90,11 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset):
         _, da = require_dask()
         if np.dtype(X.dtype) not in (np.float32, np.float64):
             X = X.astype(np.float64)
-        if not bool(da.isfinite(X).all().compute()):
+        if check is not None:
+            dask, _ = require_dask()
+            blocks = X.rechunk({1: -1}).to_delayed().ravel()
+            dask.compute(*[dask.delayed(check)(b) for b in blocks])
+        elif not bool(da.isfinite(X).all().compute()):
             raise ValidationError(
                 "X contains NaN or infinity; emkit does not model missing values yet: drop or "
                 "impute those rows"
@@ -104,7 +113,7 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset):
                 f"X is a memory map of dtype {X.dtype}; emkit streams float32/float64 data "
                 "only: convert the file once (np.save(path, X.astype(np.float64)))"
             )
-        _stream_finite(X, chunk)
+        _stream_finite(X, chunk, check)
         w = v.check_sample_weight(sample_weight, int(X.shape[0]))
         source = ArraySource(X, w, chunk)
     if reset:

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import math
-import warnings
-
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
-from emkit import criteria
-from emkit.engine.dask_source import is_dask_collection
-from emkit.engine.em import EMResult, fit_restarts
-from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
-from emkit.engine.mixture import MixtureEM, MixtureParams
-from emkit.engine.online import stepwise_update
-from emkit.engine.progress import Progress
-from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
-from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
+from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
-from emkit.models._inputs import init_sample, is_out_of_core, streamed_source
-from emkit.models._state import unchanged_on_error
+from emkit.models.mixture_base import BaseMixture, common_arguments
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(BaseMixture):
     """Gaussian mixture model fitted by Expectation-Maximization.
 
     Same parameters, attributes and methods as ``sklearn.mixture.GaussianMixture``, plus
@@ -107,205 +92,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         learning_decay=0.6,
         learning_offset=2.0,
     ):
-        self.n_components = n_components
+        super().__init__(**common_arguments(locals()))
         self.covariance_type = covariance_type
-        self.tol = tol
         self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.chunk_size = chunk_size
-        self.learning_decay = learning_decay
-        self.learning_offset = learning_offset
 
-    # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with EM.
+    # ------------------------------------------------------------------ family hooks
+    def _make_family(self):
+        return GaussianFamily(self.covariance_type, self.reg_covar)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights. Integer weights fit the same model as repeated rows;
-            a zero weight the same as the row removed.
-
-        Returns
-        -------
-        self : GaussianMixture
-        """
-        with unchanged_on_error(self):
-            self._fit(X, sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the component of each row (the same as ``fit(X).predict(X)``).
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self.fit(X, sample_weight=sample_weight).predict(X)
-
-    def partial_fit(self, X, y=None, sample_weight=None):
-        """One stepwise EM step on a block of rows (online EM for streams and huge data).
-
-        The first call initialises from the block (``init_params`` and the ``*_init``
-        arguments, or the parameters of an earlier :meth:`fit`). Every call runs an E-step
-        on the block, blends its sufficient statistics into the running average with step
-        size ``(t + learning_offset) ** -learning_decay`` (Cappé & Moulines, 2009), and runs
-        the M-step on the blend.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            One block of rows.
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : GaussianMixture
-            With ``n_steps_`` (blocks seen) and ``lower_bound_`` (mean log-likelihood of
-            this block under the parameters before the step).
-        """
-        with unchanged_on_error(self):
-            self._partial_fit(X, sample_weight)
-        return self
-
-    def _partial_fit(self, X, sample_weight):
-        self._check_params()
-        fitted = hasattr(self, "means_")
-        source = self._source(X, sample_weight, reset=not fitted)
-        family = GaussianFamily(self.covariance_type, self.reg_covar)
-        problem = MixtureEM(family)
-        state = getattr(self, "_stepwise", None)
-        if fitted:
-            params = self._params()
-        else:
-            inits = self._check_inits(self.n_features_in_)
-            rng = v.check_random_state(self.random_state)
-            params = self._initial_params(family, source, rng, inits)
-        params, state, bound = stepwise_update(
-            problem,
-            params,
-            state,
-            source,
-            decay=self.learning_decay,
-            offset=self.learning_offset,
-        )
-        self._set_params(params, source.X.dtype)
-        self._stepwise = state
-        self.n_steps_ = state.n_steps
-        self.n_iter_ = state.n_steps
-        self.converged_ = False
-        self.lower_bound_ = bound
-        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), bound]
-
-    def _check_params(self):
-        v.check_int(self.n_components, "n_components", 1)
+    def _check_family_params(self):
         v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        v.check_real(self.tol, "tol", 0.0)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
-        v.check_int(self.max_iter, "max_iter", 0)
-        v.check_int(self.n_init, "n_init", 1)
-        v.check_choice(self.init_params, "init_params", INIT_METHODS)
-        v.check_int(self.verbose, "verbose", 0)
-        v.check_int(self.verbose_interval, "verbose_interval", 1)
-        v.check_int(self.chunk_size, "chunk_size", 1, allow_none=True)
-        decay = v.check_real(self.learning_decay, "learning_decay", 0.5, strict=True)
-        if decay > 1:
-            raise ValidationError(f"learning_decay must lie in (0.5, 1], got {decay!r}")
-        v.check_real(self.learning_offset, "learning_offset", 0.0)
 
-    def _source(self, X, sample_weight, *, reset):
-        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source."""
-        K = self.n_components
+    def _check_data(self, X, reset):
+        return v.check_X(self, X, reset=reset)
 
-        def chunk_for(d):
-            return self.chunk_size or default_chunk_size(d, K)
-
-        if is_out_of_core(X):
-            source = streamed_source(self, X, sample_weight, chunk_for, reset=reset)
-        else:
-            X = v.check_X(self, X, reset=reset)
-            w = v.check_sample_weight(sample_weight, X.shape[0])
-            if reset and w is not None and np.count_nonzero(w) < K:
-                raise ValidationError(
-                    f"sample_weight has {np.count_nonzero(w)} positive value(s) but "
-                    f"n_components = {K}; every component needs a row of positive weight: "
-                    "use fewer components or give more rows a positive weight."
-                )
-            source = ArraySource(X, w, chunk_for(X.shape[1]))
-        if reset and source.n_samples < K:
-            raise ValidationError(
-                f"Expected n_samples >= n_components but got n_components = {K}, "
-                f"n_samples = {source.n_samples}; use fewer components or more rows."
-            )
-        return source
-
-    def _fit(self, X, sample_weight):
-        self._check_params()
-        source = self._source(X, sample_weight, reset=True)
-        inits = self._check_inits(self.n_features_in_)
-        family = GaussianFamily(self.covariance_type, self.reg_covar)
-        problem = MixtureEM(family)
-        rng = v.check_random_state(self.random_state)
-        init_source = init_sample(source, rng) if is_out_of_core(X) else source
-
-        def initialize():
-            return self._initial_params(family, init_source, rng, inits)
-
-        warm = None
-        if self.warm_start and hasattr(self, "converged_"):
-            self._check_warm_start(source.X.shape[1])
-            warm = EMResult(self._params(), self.lower_bound_)
-        best = fit_restarts(
-            problem,
-            source,
-            initialize,
-            n_init=self.n_init,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            progress=Progress(self.verbose, self.verbose_interval),
-            warm=warm,
-        )
-        if not best.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        self._set_params(best.params, source.X.dtype)
-        self._stepwise = None
-        self.converged_ = bool(best.converged)
-        self.n_iter_ = best.n_iter
-        self.lower_bound_ = best.lower_bound
-        self.lower_bounds_ = list(best.lower_bounds)
+    #: Streamed blocks need no check beyond the finiteness every source applies.
+    _check_block = None
 
     def _check_inits(self, d):
         K, ct = self.n_components, self.covariance_type
-        weights = means = precisions = None
-        if self.weights_init is not None:
-            weights = v.check_array_param(self.weights_init, "weights_init", (K,))
-            if np.any(weights < 0) or np.any(weights > 1):
-                raise ValidationError("weights_init must lie in [0, 1]")
-            if not math.isclose(weights.sum(), 1.0, rel_tol=0, abs_tol=1e-6):
-                raise ValidationError(
-                    f"weights_init must sum to 1 (it sums to {weights.sum():.6g}); normalise it"
-                )
+        means = precisions = None
+        weights = self._check_weights_init()
         if self.means_init is not None:
             means = v.check_array_param(self.means_init, "means_init", (K, d))
         if self.precisions_init is not None:
-            shape = GaussianFamily(ct).strategy.shape(K, d)
+            shape = STRATEGIES[ct].shape(K, d)
             precisions = v.check_array_param(self.precisions_init, "precisions_init", shape)
             if ct in ("full", "tied"):
                 precisions = _symmetric(precisions, ct)
@@ -317,172 +131,45 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     f"precisions_init {what} {err.index} is not positive definite "
                     f"('{ct}' covariance_type); pass positive-definite precisions"
                 ) from None
-        return weights, means, precisions
+        return weights, (means, precisions)
 
-    def _check_warm_start(self, n_features):
-        """Raise unless the previous fit has the shapes the current settings and X need."""
+    def _inits_complete(self, given):
+        means, precisions = given
+        return means is not None and precisions is not None
+
+    def _init_components(self, given, assigned):
+        means, precisions = given
+        ct = self.covariance_type
+        if precisions is not None:
+            m = means if means is not None else assigned.means
+            return GaussianParams.from_precisions(m, precisions, ct)
+        if means is not None:
+            return GaussianParams.from_prec_chol(
+                means, assigned.covariances, assigned.prec_chol, ct
+            )
+        return assigned
+
+    def _warm_start_problems(self):
+        problems = super()._warm_start_problems()
         K, d = self.means_.shape
-        expected = GaussianFamily(self.covariance_type).strategy.shape(K, d)
-        problems = []
-        if K != self.n_components:
-            problems.append(f"{K} components (n_components is now {self.n_components})")
-        if d != n_features:
-            problems.append(f"{d} features (X has {n_features})")
+        expected = STRATEGIES[self.covariance_type].shape(K, d)
         if self.covariances_.shape != expected:
             problems.append(
                 f"covariances_ of shape {self.covariances_.shape} (covariance_type="
                 f"{self.covariance_type!r} needs {expected})"
             )
-        if problems:
-            raise ValidationError(
-                "warm_start=True continues the previous fit, which has "
-                + " and ".join(problems)
-                + "; set warm_start=False to start afresh, or restore the earlier settings."
-            )
+        return problems
 
-    def _initial_params(self, family, source, rng, inits):
-        weights, means, precisions = inits
-        K = self.n_components
-        if weights is None or means is None or precisions is None:
-            resp_of = assignment(self.init_params, source.X, source.sample_weight, K, rng)
-            w0, comps = params_from_assignment(family, source, resp_of, K)
-            weights = w0 if weights is None else weights
-            if means is not None and precisions is None:
-                comps = GaussianParams.from_prec_chol(
-                    means, comps.covariances, comps.prec_chol, self.covariance_type
-                )
-        if precisions is not None:
-            m = means if means is not None else comps.means
-            comps = GaussianParams.from_precisions(m, precisions, self.covariance_type)
-        return MixtureParams(np.asarray(weights, dtype=np.float64), comps)
-
-    # ------------------------------------------------------------------ parameters
-    def _set_params(self, params, dtype):
-        c = params.components
-        self.weights_ = params.weights.astype(dtype)
+    def _set_components(self, c, dtype):
         self.means_ = c.means.astype(dtype)
         self.covariances_ = c.covariances.astype(dtype)
         self.precisions_cholesky_ = c.prec_chol.astype(dtype)
         self.precisions_ = c.precisions().astype(dtype)
 
-    def _params(self):
-        comps = GaussianParams.from_prec_chol(
+    def _get_components(self):
+        return GaussianParams.from_prec_chol(
             self.means_, self.covariances_, self.precisions_cholesky_, self.covariance_type
         )
-        return MixtureParams(np.asarray(self.weights_, dtype=np.float64), comps)
-
-    def _n_parameters(self):
-        K, d = self.means_.shape
-        family = GaussianFamily(self.covariance_type)
-        return int(family.n_parameters(K, d) + K - 1)
-
-    # ------------------------------------------------------------------ inference
-    def _blocks(self, X):
-        """Validate ``X`` and yield ``(log_norm, resp)`` for each block of rows."""
-        check_is_fitted(self)
-        source = self._source(X, None, reset=False)
-        problem = MixtureEM(GaussianFamily(self.covariance_type, self.reg_covar))
-        params = self._params()
-        for X_block, _ in source.blocks():
-            yield problem.log_prob(params, X_block)
-
-    def _map_dask(self, X, method, per_component, dtype=None):
-        """Apply ``method`` lazily to each row block of a Dask array."""
-        check_is_fitted(self)
-        X = X.rechunk({1: -1})
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValidationError(
-                f"X has shape {X.shape}, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        dtype = dtype or (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
-        if per_component:
-            return X.map_blocks(method, dtype=dtype, chunks=(X.chunks[0], (self.n_components,)))
-        return X.map_blocks(method, dtype=dtype, drop_axis=1)
-
-    def score_samples(self, X):
-        """Log-likelihood of each row under the mixture.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            A Dask array when ``X`` is one.
-        """
-        if is_dask_collection(X):
-            return self._map_dask(X, self.score_samples, per_component=False)
-        return np.concatenate([ln for ln, _ in self._blocks(X)])
-
-    def score(self, X, y=None):
-        """Mean per-sample log-likelihood of ``X``."""
-        return float(self.score_samples(X).mean())
-
-    def predict(self, X):
-        """Most probable component of each row, shape (n_samples,); lazy for Dask input."""
-        if is_dask_collection(X):
-            return self._map_dask(X, self.predict, per_component=False, dtype=np.intp)
-        return np.concatenate([r.argmax(axis=1) for _, r in self._blocks(X)])
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n_samples, K)."""
-        if is_dask_collection(X):
-            return self._map_dask(X, self.predict_proba, per_component=True)
-        return np.concatenate([r for _, r in self._blocks(X)])
-
-    def sample(self, n_samples=1):
-        """Draw rows from the fitted mixture.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-            Component of each row.
-        """
-        check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-            raise ValidationError(f"n_samples must be an integer >= 1, got {n_samples!r}")
-        if n_samples < 1:
-            raise ValidationError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least "
-                "one sample."
-            )
-        rng = v.check_random_state(self.random_state)
-        params = self._params()
-        counts = rng.multinomial(n_samples, params.weights)
-        family = GaussianFamily(self.covariance_type)
-        X = np.vstack(
-            [family.sample(params.components, k, int(c), rng) for k, c in enumerate(counts)]
-        )
-        y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
-        return X, y
-
-    # ------------------------------------------------------------------ criteria
-    def bic(self, X):
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        log_prob = self.score_samples(X)
-        total = np.sum(log_prob, dtype=np.float64)
-        return criteria.bic(total, self._n_parameters(), log_prob.shape[0])
-
-    def aic(self, X):
-        """Akaike information criterion on ``X`` (lower is better)."""
-        log_prob = self.score_samples(X)
-        return criteria.aic(np.sum(log_prob, dtype=np.float64), self._n_parameters())
-
-    def icl(self, X):
-        """Integrated completed likelihood on ``X`` (lower is better).
-
-        BIC plus twice the entropy of the responsibilities, ``-2 sum_ik t_ik log t_ik``
-        (Biernacki, Celeux & Govaert, 2000): it penalises overlapping components, so it
-        prefers well-separated clusters where BIC prefers the best density.
-        """
-        total_ll = 0.0
-        entropy = 0.0
-        n = 0
-        for log_norm, resp in self._blocks(X):
-            total_ll += float(np.sum(log_norm, dtype=np.float64))
-            r = resp.astype(np.float64)
-            entropy -= float(np.sum(r * np.log(np.where(r > 0, r, 1.0))))
-            n += log_norm.shape[0]
-        return criteria.bic(total_ll, self._n_parameters(), n) + 2 * entropy
 
 
 # Largest asymmetry of a precisions_init matrix, relative to its largest entry, that is taken

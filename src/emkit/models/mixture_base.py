@@ -1,0 +1,503 @@
+"""The base mixture estimator: fit, partial_fit, predict, score, sample and criteria.
+
+A mixture estimator is a weight vector plus a component family. This class holds everything
+that does not depend on the family: validation of the common hyperparameters, data sources
+(in memory, memory-mapped, Dask), restarts and warm starts, stepwise EM, inference and
+information criteria. A subclass (``GaussianMixture``, ``PoissonMixture``, ...) says which
+family it fits and how the family's parameters map to its public attributes, through a few
+hooks:
+
+- ``_make_family()``: the family (from the hyperparameters).
+- ``_check_family_params()``: validate the subclass's own hyperparameters.
+- ``_check_data(X, reset)``: validate an in-memory ``X`` and return what the family reads.
+- ``_check_block(X)``: validate one block of a streamed (memory-mapped or Dask) ``X``.
+- ``_check_inits(n_features)``: ``(weights, given)`` from the ``*_init`` arguments; ``given``
+  is whatever ``_init_components`` needs.
+- ``_init_components(given, assigned)``: component parameters from the user's inits and the
+  parameters of the initial assignment (None when the inits are complete).
+- ``_inits_complete(given)``: whether the inits fix every component parameter.
+- ``_set_components(params, dtype)`` / ``_get_components()``: public attributes <-> family
+  parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from emkit import _validation as v
+from emkit import criteria
+from emkit.engine.dask_source import is_dask_collection
+from emkit.engine.em import EMResult, fit_restarts
+from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
+from emkit.engine.mixture import MixtureEM, MixtureParams
+from emkit.engine.online import stepwise_update
+from emkit.engine.progress import Progress
+from emkit.engine.sources import ArraySource, default_chunk_size
+from emkit.exceptions import ValidationError
+from emkit.models._inputs import init_sample, is_out_of_core, streamed_source
+from emkit.models._state import unchanged_on_error
+
+_COMMON_NAMES = (
+    "n_components",
+    "tol",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "weights_init",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+    "chunk_size",
+    "learning_decay",
+    "learning_offset",
+)
+
+
+def common_arguments(arguments):
+    """The base estimator's keyword arguments out of a subclass constructor's ``locals()``."""
+    return {name: arguments[name] for name in _COMMON_NAMES}
+
+
+class BaseMixture(DensityMixin, BaseEstimator):
+    """Shared behaviour of emkit's mixture estimators (see the module docstring)."""
+
+    #: Attribute that exists once the estimator is fitted (sklearn's ``check_is_fitted``).
+    _fitted_marker = "weights_"
+
+    def __init__(
+        self,
+        n_components,
+        *,
+        tol=1e-3,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        chunk_size=None,
+        learning_decay=0.6,
+        learning_offset=2.0,
+    ):
+        self.n_components = n_components
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+
+    # ------------------------------------------------------------------ hooks
+    def _make_family(self):
+        raise NotImplementedError
+
+    def _check_family_params(self):
+        """Validate the subclass's own hyperparameters (none by default)."""
+
+    def _check_data(self, X, reset):
+        X = v.check_X(self, X, reset=reset)
+        return self._make_family().check_data(X)
+
+    def _check_block(self, X):
+        return self._make_family().check_data(X)
+
+    def _check_inits(self, n_features):
+        return self._check_weights_init(), None
+
+    def _inits_complete(self, given):
+        return given is not None
+
+    def _init_components(self, given, assigned):
+        return assigned if given is None else given
+
+    def _set_components(self, components, dtype):
+        raise NotImplementedError
+
+    def _get_components(self):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            In memory, a ``numpy.memmap``, a path to a ``.npy`` file, or a Dask array.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights. Integer weights fit the same model as repeated rows;
+            a zero weight the same as the row removed.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with unchanged_on_error(self):
+            self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the component of each row (the same as ``fit(X).predict(X)``).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One stepwise EM step on a block of rows (online EM for streams and huge data).
+
+        The first call initialises from the block (``init_params`` and the ``*_init``
+        arguments, or the parameters of an earlier :meth:`fit`). Every call runs an E-step
+        on the block, blends its sufficient statistics into the running average with step
+        size ``(t + learning_offset) ** -learning_decay`` (Cappé & Moulines, 2009), and runs
+        the M-step on the blend.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One block of rows.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+            With ``n_steps_`` (blocks seen) and ``lower_bound_`` (mean log-likelihood of
+            this block under the parameters before the step).
+        """
+        with unchanged_on_error(self):
+            self._partial_fit(X, sample_weight)
+        return self
+
+    def _partial_fit(self, X, sample_weight):
+        self._check_params()
+        fitted = hasattr(self, self._fitted_marker)
+        source = self._source(X, sample_weight, reset=not fitted)
+        family = self._make_family()
+        problem = MixtureEM(family)
+        state = getattr(self, "_stepwise", None)
+        if fitted:
+            params = self._params()
+        else:
+            rng = v.check_random_state(self.random_state)
+            params = self._initial_params(family, source, rng, self._check_inits(source.n_features))
+        params, state, bound = stepwise_update(
+            problem,
+            params,
+            state,
+            source,
+            decay=self.learning_decay,
+            offset=self.learning_offset,
+        )
+        self._set_params(params, source.X.dtype)
+        self._stepwise = state
+        self.n_steps_ = state.n_steps
+        self.n_iter_ = state.n_steps
+        self.converged_ = False
+        self.lower_bound_ = bound
+        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), bound]
+
+    def _check_params(self):
+        v.check_int(self.n_components, "n_components", 1)
+        v.check_real(self.tol, "tol", 0.0)
+        v.check_int(self.max_iter, "max_iter", 0)
+        v.check_int(self.n_init, "n_init", 1)
+        v.check_choice(self.init_params, "init_params", INIT_METHODS)
+        v.check_int(self.verbose, "verbose", 0)
+        v.check_int(self.verbose_interval, "verbose_interval", 1)
+        v.check_int(self.chunk_size, "chunk_size", 1, allow_none=True)
+        decay = v.check_real(self.learning_decay, "learning_decay", 0.5, strict=True)
+        if decay > 1:
+            raise ValidationError(f"learning_decay must lie in (0.5, 1], got {decay!r}")
+        v.check_real(self.learning_offset, "learning_offset", 0.0)
+        self._check_family_params()
+
+    def _chunk_for(self, n_features):
+        return self.chunk_size or default_chunk_size(n_features, self.n_components)
+
+    def _source(self, X, sample_weight, *, reset):
+        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source."""
+        K = self.n_components
+        if is_out_of_core(X):
+            source = streamed_source(
+                self, X, sample_weight, self._chunk_for, reset=reset, check=self._check_block
+            )
+        else:
+            X = self._check_data(X, reset)
+            w = v.check_sample_weight(sample_weight, X.shape[0])
+            if reset and w is not None and np.count_nonzero(w) < K:
+                raise ValidationError(
+                    f"sample_weight has {np.count_nonzero(w)} positive value(s) but "
+                    f"n_components = {K}; every component needs a row of positive weight: "
+                    "use fewer components or give more rows a positive weight."
+                )
+            source = ArraySource(X, w, self._chunk_for(X.shape[1]))
+        if reset and source.n_samples < K:
+            raise ValidationError(
+                f"Expected n_samples >= n_components but got n_components = {K}, "
+                f"n_samples = {source.n_samples}; use fewer components or more rows."
+            )
+        return source
+
+    def _fit(self, X, sample_weight):
+        self._check_params()
+        fitted_features = getattr(self, "n_features_in_", None)
+        source = self._source(X, sample_weight, reset=True)
+        inits = self._check_inits(source.n_features)
+        family = self._make_family()
+        problem = MixtureEM(family)
+        rng = v.check_random_state(self.random_state)
+        init_source = init_sample(source, rng) if is_out_of_core(X) else source
+
+        def initialize():
+            return self._initial_params(family, init_source, rng, inits)
+
+        warm = None
+        if self.warm_start and hasattr(self, "converged_"):
+            self._check_warm_start(fitted_features, source.n_features)
+            warm = EMResult(self._params(), self.lower_bound_)
+        best = fit_restarts(
+            problem,
+            source,
+            initialize,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            progress=Progress(self.verbose, self.verbose_interval),
+            warm=warm,
+        )
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._set_params(best.params, source.X.dtype)
+        self._stepwise = None
+        self.converged_ = bool(best.converged)
+        self.n_iter_ = best.n_iter
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = list(best.lower_bounds)
+
+    def _check_weights_init(self):
+        if self.weights_init is None:
+            return None
+        K = self.n_components
+        weights = v.check_array_param(self.weights_init, "weights_init", (K,))
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise ValidationError("weights_init must lie in [0, 1]")
+        if not math.isclose(weights.sum(), 1.0, rel_tol=0, abs_tol=1e-6):
+            raise ValidationError(
+                f"weights_init must sum to 1 (it sums to {weights.sum():.6g}); normalise it"
+            )
+        return weights
+
+    def _check_warm_start(self, fitted_features, n_features):
+        """Raise unless the previous fit has the shapes the current settings and X need."""
+        problems = self._warm_start_problems()
+        if fitted_features != n_features:
+            problems.append(f"{fitted_features} features (X has {n_features})")
+        if problems:
+            raise ValidationError(
+                "warm_start=True continues the previous fit, which has "
+                + " and ".join(problems)
+                + "; set warm_start=False to start afresh, or restore the earlier settings."
+            )
+
+    def _warm_start_problems(self):
+        """What keeps the previous fit from continuing under the current hyperparameters."""
+        K = len(self.weights_)
+        if K != self.n_components:
+            return [f"{K} components (n_components is now {self.n_components})"]
+        return []
+
+    def _initial_params(self, family, source, rng, inits):
+        weights, given = inits
+        K = self.n_components
+        assigned = None
+        if weights is None or not self._inits_complete(given):
+            features = family.init_features(source.X)
+            resp_of = assignment(self.init_params, features, source.sample_weight, K, rng)
+            w0, assigned = params_from_assignment(family, source, resp_of, K)
+            weights = w0 if weights is None else weights
+        comps = self._init_components(given, assigned)
+        return MixtureParams(np.asarray(weights, dtype=np.float64), comps)
+
+    # ------------------------------------------------------------------ parameters
+    def _set_params(self, params, dtype):
+        self.weights_ = params.weights.astype(dtype)
+        self._set_components(params.components, dtype)
+
+    def _params(self):
+        return MixtureParams(np.asarray(self.weights_, dtype=np.float64), self._get_components())
+
+    def _n_parameters(self):
+        K = len(self.weights_)
+        return int(self._make_family().n_parameters(K, self.n_features_in_) + K - 1)
+
+    # ------------------------------------------------------------------ inference
+    def _blocks(self, X, sample_weight=None):
+        """Validate ``X`` and yield ``(log_norm, resp, weights)`` for each block of rows."""
+        check_is_fitted(self, self._fitted_marker)
+        source = self._source(X, sample_weight, reset=False)
+        problem = MixtureEM(self._make_family())
+        params = self._params()
+        for X_block, w_block in source.blocks():
+            log_norm, resp = problem.log_prob(params, X_block)
+            yield log_norm, resp, w_block
+
+    def _map_dask(self, X, method, per_component, dtype=None):
+        """Apply ``method`` lazily to each row block of a Dask array."""
+        check_is_fitted(self, self._fitted_marker)
+        X = X.rechunk({1: -1})
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValidationError(
+                f"X has shape {X.shape}, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        dtype = dtype or (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+        if per_component:
+            return X.map_blocks(method, dtype=dtype, chunks=(X.chunks[0], (self.n_components,)))
+        return X.map_blocks(method, dtype=dtype, drop_axis=1)
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            A Dask array when ``X`` is one.
+        """
+        if is_dask_collection(X):
+            return self._map_dask(X, self.score_samples, per_component=False)
+        return np.concatenate([ln for ln, _, _ in self._blocks(X)])
+
+    def _totals(self, X, sample_weight):
+        """Weighted total log-likelihood, weighted classification entropy and row weight."""
+        total_ll = entropy = weight = 0.0
+        for log_norm, resp, w in self._blocks(X, sample_weight):
+            r = resp.astype(np.float64)
+            row_entropy = -np.sum(r * np.log(np.where(r > 0, r, 1.0)), axis=1)
+            ln = log_norm.astype(np.float64)
+            if w is None:
+                total_ll += float(np.sum(ln))
+                entropy += float(np.sum(row_entropy))
+                weight += ln.shape[0]
+            else:
+                live = w > 0
+                total_ll += float(np.dot(w[live], ln[live]))
+                entropy += float(np.dot(w[live], row_entropy[live]))
+                weight += float(np.sum(w))
+        return total_ll, entropy, weight
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean per-sample log-likelihood of ``X`` (weighted by ``sample_weight`` if given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        total_ll, _, weight = self._totals(X, sample_weight)
+        return total_ll / weight
+
+    def predict(self, X):
+        """Most probable component of each row, shape (n_samples,); lazy for Dask input."""
+        if is_dask_collection(X):
+            return self._map_dask(X, self.predict, per_component=False, dtype=np.intp)
+        return np.concatenate([r.argmax(axis=1) for _, r, _ in self._blocks(X)])
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n_samples, K)."""
+        if is_dask_collection(X):
+            return self._map_dask(X, self.predict_proba, per_component=True)
+        return np.concatenate([r for _, r, _ in self._blocks(X)])
+
+    def sample(self, n_samples=1):
+        """Draw rows from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        check_is_fitted(self, self._fitted_marker)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+            raise ValidationError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+        if n_samples < 1:
+            raise ValidationError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least "
+                "one sample."
+            )
+        rng = v.check_random_state(self.random_state)
+        params = self._params()
+        counts = rng.multinomial(n_samples, params.weights)
+        family = self._make_family()
+        X = np.concatenate(
+            [family.sample(params.components, k, int(c), rng) for k, c in enumerate(counts)]
+        )
+        y = np.concatenate([np.full(int(c), k, dtype=np.int64) for k, c in enumerate(counts)])
+        return self._decode_sample(X), y
+
+    def _decode_sample(self, X):
+        """Rows drawn by the family, in the user's representation (as they are by default)."""
+        return X
+
+    # ------------------------------------------------------------------ criteria
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion on ``X`` (lower is better).
+
+        With ``sample_weight`` the log-likelihood is weighted and the sample size is the
+        total weight, so integer weights give the criterion of the repeated rows.
+        """
+        total_ll, _, weight = self._totals(X, sample_weight)
+        return criteria.bic(total_ll, self._n_parameters(), weight)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion on ``X`` (lower is better), optionally weighted."""
+        total_ll, _, _ = self._totals(X, sample_weight)
+        return criteria.aic(total_ll, self._n_parameters())
+
+    def icl(self, X, sample_weight=None):
+        """Integrated completed likelihood on ``X`` (lower is better), optionally weighted.
+
+        BIC plus twice the entropy of the responsibilities, ``-2 sum_ik t_ik log t_ik``
+        (Biernacki, Celeux & Govaert, 2000): it penalises overlapping components, so it
+        prefers well-separated clusters where BIC prefers the best density.
+        """
+        total_ll, entropy, weight = self._totals(X, sample_weight)
+        return criteria.bic(total_ll, self._n_parameters(), weight) + 2 * entropy
