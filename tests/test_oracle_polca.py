@@ -169,3 +169,50 @@ def test_lca_max_iter_zero_scores_the_given_parameters():
     ).fit(X)
     np.testing.assert_allclose(np.sum(model.score_samples(X)), ref_ll, rtol=1e-12)
     np.testing.assert_allclose(model.score(X) * len(X), ref_ll, rtol=1e-12)
+
+
+def mixed_data(seed, n=600, K=3):
+    """Two Gaussian columns then the categorical items of :func:`lca_data`, and a start."""
+    X_codes, weights0, probs0, rng = lca_data(seed, n=n, K=K)
+    X_cont = rng.normal(size=(n, 2)) * [1.0, 3.0] + rng.integers(0, 3, size=(n, 1)) * [2.0, -4.0]
+    means0 = rng.normal(size=(K, 2)) * [1.0, 3.0]
+    variances0 = rng.uniform(0.5, 4.0, size=(K, 2))
+    return X_cont, X_codes, weights0, means0, variances0, probs0, rng
+
+
+@pytest.mark.filterwarnings(NOT_CONVERGED)
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+@pytest.mark.parametrize("n_iter", [1, 20])
+def test_mixed_gaussian_categorical_matches_stepmix_from_same_start(weighted, n_iter):
+    pytest.importorskip("stepmix")
+    from oracles.stepmix_oracle import stepmix_mixed
+
+    X_cont, X_codes, weights0, means0, variances0, probs0, rng = mixed_data(5)
+    sample_weight = rng.uniform(0.2, 3.0, len(X_cont)) if weighted else None
+    ref = stepmix_mixed(
+        X_cont, X_codes, weights0, means0, variances0, probs0, n_iter, sample_weight=sample_weight
+    )
+
+    # MixedMixture has no per-family *_init arguments: set the fitted parameters and continue
+    # from them with warm_start.
+    X = np.hstack([X_cont, X_codes])
+    model = emkit.MixedMixture(
+        len(weights0),
+        families={"gaussian": [0, 1], "categorical": [2, 3, 4, 5]},
+        covariance_type="diag",
+        max_iter=1,
+        tol=0.0,
+        random_state=0,
+    ).fit(X, sample_weight=sample_weight)
+    model.weights_ = weights0.copy()
+    model.means_ = means0.copy()
+    model.covariances_ = variances0.copy()
+    model.probabilities_ = [p.copy() for p in probs0]
+    model.set_params(warm_start=True, max_iter=n_iter).fit(X, sample_weight=sample_weight)
+
+    assert model.n_iter_ == n_iter
+    n_total = len(X) if sample_weight is None else sample_weight.sum()
+    ref_ll, ref_w, ref_means, ref_vars, ref_p = ref
+    assert_same_fit(model, n_total, ref_ll, ref_w, ref_p)
+    np.testing.assert_allclose(model.means_, ref_means, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(model.covariances_, ref_vars, rtol=1e-8, atol=1e-12)
