@@ -181,14 +181,17 @@ def mixed_data(seed, n=600, K=3):
 
 
 @pytest.mark.filterwarnings(NOT_CONVERGED)
-@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "weighted"])
+@pytest.mark.parametrize("variant", ["plain", "weighted", "missing"])
 @pytest.mark.parametrize("n_iter", [1, 20])
-def test_mixed_gaussian_categorical_matches_stepmix_from_same_start(weighted, n_iter):
+def test_mixed_gaussian_categorical_matches_stepmix_from_same_start(variant, n_iter):
     pytest.importorskip("stepmix")
     from oracles.stepmix_oracle import stepmix_mixed
 
     X_cont, X_codes, weights0, means0, variances0, probs0, rng = mixed_data(5)
-    sample_weight = rng.uniform(0.2, 3.0, len(X_cont)) if weighted else None
+    sample_weight = rng.uniform(0.2, 3.0, len(X_cont)) if variant == "weighted" else None
+    if variant == "missing":  # answers missing in the second half (codes stay all observed)
+        half = len(X_codes) // 2
+        X_codes[half:][rng.random((len(X_codes) - half, X_codes.shape[1])) < 0.15] = np.nan
     ref = stepmix_mixed(
         X_cont, X_codes, weights0, means0, variances0, probs0, n_iter, sample_weight=sample_weight
     )
