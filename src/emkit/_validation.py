@@ -55,7 +55,11 @@ def check_X(estimator, X, *, reset, min_samples=1):
 
 def _explain_bad_X(err, X, name, min_samples):
     """A :class:`ValidationError` naming ``X`` for an error raised while converting it."""
-    msg = str(err).split("\n")[0]
+    full = str(err).strip()
+    msg = full.split("\n")[0]
+    if "feature names" in msg.lower():
+        # Keep scikit-learn's detail: which names are unseen, missing or out of order.
+        return ValidationError(f"{full}\nPass X with the columns it was fitted on, in that order.")
     try:
         shape = np.shape(X)
     except ValueError:  # ragged nested sequences
@@ -182,14 +186,24 @@ def check_real(value, name, minimum, strict=False):
     return float(value)
 
 
-def check_array_param(value, name, shape, *, finite=True):
-    """Convert a parameter array and check its shape."""
+def check_array_param(value, name, shape, *, finite=True, sklearn_name=None):
+    """Convert a parameter array and check its shape.
+
+    ``sklearn_name`` (e.g. ``'weights'``) starts a shape error with scikit-learn's wording for
+    that parameter, so code matching scikit-learn's messages keeps working.
+    """
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be an array of numbers of shape {shape}") from None
     if arr.shape != tuple(shape):
-        raise ValidationError(f"{name} has shape {arr.shape}; expected {tuple(shape)}")
+        prefix = ""
+        if sklearn_name:
+            prefix = (
+                f"The parameter '{sklearn_name}' should have the shape of {tuple(shape)}, but "
+                f"got {arr.shape}: "
+            )
+        raise ValidationError(f"{prefix}{name} has shape {arr.shape}; expected {tuple(shape)}")
     if finite and not np.all(np.isfinite(arr)):
         raise ValidationError(f"{name} contains NaN or infinity")
     return arr

@@ -20,6 +20,8 @@ from emkit.families.base import (
     log_probabilities,
     reject_bad_values,
 )
+from emkit.families.covariance import get_kernels
+from emkit.kernels import discrete_numba
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,19 @@ class CategoricalItemsFamily(FamilyBase):
         for j in range(index.shape[1]):
             out += np.where(observed[:, j, None], logp[:, index[:, j]].T, 0.0)
         return out
+
+    def expect_mixture(self, params, log_weights, X, w):
+        """One compiled pass over the block (the generic NumPy pass with ``'numpy'`` kernels)."""
+        if get_kernels() == "numpy":
+            return super().expect_mixture(params, log_weights, X, w)
+        index, observed = self._codes(X)
+        index = np.where(observed, index, -1)
+        logp_t = np.ascontiguousarray(log_probabilities(params.probabilities).T)
+        weights = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        ll, counts, table_t, worst, row = discrete_numba.items_estep(
+            index, weights, logp_t, np.ascontiguousarray(log_weights, dtype=np.float64)
+        )
+        return ll, ItemStats(counts, np.ascontiguousarray(table_t.T)), worst, row
 
     def accumulate(self, params, X, wresp):
         """Weighted category counts of every item, under ``wresp`` of shape (n, K)."""

@@ -133,6 +133,9 @@ class Full:
     """One full covariance matrix per component: shape (K, d, d)."""
 
     name = "full"
+    #: Covariances are matrices (not variances); one matrix shared by all components.
+    dense = True
+    shared = False
 
     @staticmethod
     def shape(K, d):
@@ -217,6 +220,9 @@ class Tied:
     """One covariance shared by all components: shape (d, d)."""
 
     name = "tied"
+    #: Covariances are matrices (not variances); one matrix shared by all components.
+    dense = True
+    shared = True
 
     @staticmethod
     def shape(K, d):
@@ -298,6 +304,9 @@ class Diag:
     """One diagonal covariance per component: shape (K, d)."""
 
     name = "diag"
+    #: Covariances are matrices (not variances); one matrix shared by all components.
+    dense = False
+    shared = False
 
     @staticmethod
     def shape(K, d):
@@ -381,6 +390,9 @@ class Spherical:
     """One variance per component: shape (K,)."""
 
     name = "spherical"
+    #: Covariances are matrices (not variances); one matrix shared by all components.
+    dense = False
+    shared = False
 
     @staticmethod
     def shape(K, d):

@@ -250,7 +250,7 @@ class GaussianFamily(FamilyBase):
         # equally degenerate components get equal jitter whatever their order.
         scale = self._variance_scale(cov)
         # Each failed factorisation repairs one component, so at most one try per component.
-        n_blocks = 1 if self.covariance_type == "tied" else len(cov)
+        n_blocks = 1 if self.strategy.shared else len(cov)
         for _ in range(n_blocks + 1):
             try:
                 return GaussianParams.from_covariances(means, cov, self.covariance_type)
@@ -261,7 +261,7 @@ class GaussianFamily(FamilyBase):
     def _variance_scale(self, cov):
         """Largest positive mean variance over the components (1.0 when there is none)."""
         strat = self.strategy
-        K = 1 if strat.name == "tied" else cov.shape[0]
+        K = 1 if strat.shared else cov.shape[0]
         scales = [strat.variance_scale(cov, j) for j in range(K)]
         return max([s for s in scales if np.isfinite(s) and s > 0], default=1.0)
 
@@ -271,14 +271,12 @@ class GaussianFamily(FamilyBase):
         for _ in range(_JITTER_TRIES):
             trial = strat.add_to_diagonal(cov, k, amount)
             try:
-                strat.prec_chol(trial if strat.name == "tied" else trial[k : k + 1])
+                strat.prec_chol(trial if strat.shared else trial[k : k + 1])
             except NotPositiveDefiniteError:
                 amount *= 10.0
                 continue
             break
-        what = (
-            "the tied covariance is" if strat.name == "tied" else f"component {k} has a covariance"
-        )
+        what = "the tied covariance is" if strat.shared else f"component {k} has a covariance"
         warnings.warn(
             f"{what} not positive definite (collapsed onto "
             f"too few distinct points, or reg_covar={self.reg_covar:g} is too small); added "
@@ -328,7 +326,7 @@ class GaussianFamily(FamilyBase):
     def sample(self, params, k, n, rng):
         """Draw ``n`` rows from component ``k`` with a ``numpy.random.RandomState``."""
         d = params.n_features
-        if self.covariance_type in ("full", "tied"):
+        if self.strategy.dense:
             return rng.multivariate_normal(params.means[k], params.component_covariance(k), n)
         scale = np.sqrt(params.component_covariance(k).diagonal())
         return params.means[k] + rng.standard_normal(size=(n, d)) * scale

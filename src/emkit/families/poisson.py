@@ -12,6 +12,11 @@ import numpy as np
 from scipy.special import gammaln
 
 from emkit.families.base import FamilyBase, Stats, reject_bad_values
+from emkit.families.covariance import get_kernels
+from emkit.kernels import discrete_numba
+
+#: ``log(x!)`` for the counts below this bound is read from a table in the compiled E-step.
+_FACTORIAL_TABLE = gammaln(np.arange(4096) + 1.0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,24 @@ class PoissonFamily(FamilyBase):
             impossible = (X > 0).astype(np.float64) @ zero.T.astype(np.float64)
             out[impossible > 0] = -np.inf
         return out
+
+    def expect_mixture(self, params, log_weights, X, w):
+        """One compiled pass over the block (the generic NumPy pass with ``'numpy'`` kernels)."""
+        if get_kernels() == "numpy":
+            return super().expect_mixture(params, log_weights, X, w)
+        lam = np.ascontiguousarray(params.lambdas, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            log_lam_t = np.ascontiguousarray(np.log(lam).T)
+        weights = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        ll, counts, sums_t, worst, row = discrete_numba.poisson_estep(
+            np.ascontiguousarray(X, dtype=np.float64),
+            weights,
+            log_lam_t,
+            lam.sum(axis=1),
+            np.ascontiguousarray(log_weights, dtype=np.float64),
+            _FACTORIAL_TABLE,
+        )
+        return ll, PoissonStats(counts, np.ascontiguousarray(sums_t.T)), worst, row
 
     def accumulate(self, params, X, wresp):
         """Statistics of the rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""

@@ -56,9 +56,14 @@ class _Categorical(np.ndarray):
 
 
 def missing_mask(col):
-    """True where a value is missing (None, NaN, pandas NA/NaT)."""
+    """True where a value is missing (None, NaN, pandas NA/NaT); infinity is refused."""
     col = np.asarray(col)
     if col.dtype.kind == "f":
+        if np.isinf(col).any():
+            raise ValidationError(
+                "X contains infinity; a categorical column holds categories (NaN or None for "
+                "a missing answer)"
+            )
         return np.isnan(col)
     if col.dtype.kind in "iub":
         return np.zeros(col.shape, dtype=bool)

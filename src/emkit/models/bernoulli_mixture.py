@@ -7,7 +7,7 @@ import numpy as np
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.bernoulli import BernoulliFamily, BernoulliParams
-from emkit.models.mixture_base import BaseMixture, common_arguments
+from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
 class BernoulliMixture(BaseMixture):
@@ -74,3 +74,6 @@ class BernoulliMixture(BaseMixture):
 
     def _get_components(self):
         return BernoulliParams(np.asarray(self.probabilities_, dtype=np.float64))
+
+    def _check_component_state(self, K, d):
+        check_state_array(vars(self), "probabilities_", (K, d), low=0.0, high=1.0)

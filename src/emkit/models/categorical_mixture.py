@@ -11,7 +11,11 @@ from emkit.exceptions import ValidationError
 from emkit.families.categorical_items import CategoricalItemsFamily, ItemParams
 from emkit.models import _categories as cat
 from emkit.models._inputs import is_out_of_core, open_array
-from emkit.models.mixture_base import BaseMixture, common_arguments
+from emkit.models.mixture_base import (
+    BaseMixture,
+    check_item_state,
+    common_arguments,
+)
 
 
 class CategoricalMixture(BaseMixture):
@@ -27,6 +31,11 @@ class CategoricalMixture(BaseMixture):
     warm_start, verbose, verbose_interval, chunk_size, learning_decay, learning_offset
         As in :class:`~emkit.GaussianMixture`.
         Default here ``'random'`` (random starting class shares, as poLCA).
+    categories : 'auto' or list of array-like, default='auto'
+        The categories of each item: learned from ``X`` in ``fit`` ('auto'), or given (one
+        array of distinct values per column, e.g. for ``partial_fit`` on blocks that do not
+        all show every answer). For a memory-mapped or Dask ``X`` of codes, the labels of
+        codes ``0 .. M_j - 1``.
     probabilities_init : list of array-like, default=None
         One array of shape (n_components, n_categories_j) per item (rows summing to one),
         columns in the order of ``categories_``.
@@ -51,6 +60,7 @@ class CategoricalMixture(BaseMixture):
         max_iter=100,
         n_init=1,
         init_params="random",
+        categories="auto",
         weights_init=None,
         probabilities_init=None,
         random_state=None,
@@ -62,6 +72,7 @@ class CategoricalMixture(BaseMixture):
         learning_offset=2.0,
     ):
         super().__init__(**common_arguments(locals()))
+        self.categories = categories
         self.probabilities_init = probabilities_init
 
     def _make_family(self):
@@ -70,15 +81,17 @@ class CategoricalMixture(BaseMixture):
     def _check_data(self, X, reset):
         columns, names = cat.columns_of(X)
         if reset:
-            self.categories_ = [cat.learn_categories(c, j) for j, c in enumerate(columns)]
+            self.categories_ = self._given_categories(len(columns)) or [
+                cat.learn_categories(c, j) for j, c in enumerate(columns)
+            ]
             self.n_features_in_ = len(columns)
             vars(self).pop("feature_names_in_", None)
             if names is not None:
                 self.feature_names_in_ = np.asarray(names, dtype=object)
         elif len(columns) != self.n_features_in_:
             raise ValidationError(
-                f"X has {len(columns)} columns, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} columns as input."
+                f"X has {len(columns)} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
             )
         codes = [
             cat.encode(c, cats, j)
@@ -86,9 +99,29 @@ class CategoricalMixture(BaseMixture):
         ]
         return np.column_stack(codes)
 
+    def _given_categories(self, n_columns):
+        """The ``categories`` parameter as a list of arrays, or None for 'auto'."""
+        if isinstance(self.categories, str) and self.categories == "auto":
+            return None
+        if not isinstance(self.categories, (list, tuple)) or len(self.categories) != n_columns:
+            raise ValidationError(
+                f"categories must be 'auto' or a list of {n_columns} arrays (one per column of X)"
+            )
+        out = []
+        for j, values in enumerate(self.categories):
+            arr = np.asarray(values)
+            if arr.ndim != 1 or arr.size == 0 or len(set(arr.tolist())) != arr.size:
+                raise ValidationError(
+                    f"categories[{j}] must be a non-empty list of distinct values"
+                )
+            out.append(arr)
+        return out
+
     def _source(self, X, sample_weight, *, reset):
         if reset and is_out_of_core(X):
-            self.categories_ = [np.arange(m) for m in _code_ranges(open_array(X))]
+            arr = open_array(X)
+            given = self._given_categories(int(arr.shape[1]))
+            self.categories_ = given or [np.arange(m) for m in _code_ranges(arr)]
         return super()._source(X, sample_weight, reset=reset)
 
     def _check_inits(self, d):
@@ -123,6 +156,9 @@ class CategoricalMixture(BaseMixture):
         for j, cats in enumerate(self.categories_):
             out[:, j] = np.asarray(cats, dtype=object)[X[:, j].astype(np.intp)]
         return out
+
+    def _check_component_state(self, K, d):
+        check_item_state(vars(self), K, d)
 
     def item_probabilities(self):
         """Class-conditional category probabilities of each item, labelled by category.

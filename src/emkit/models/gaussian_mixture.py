@@ -117,17 +117,22 @@ class GaussianMixture(BaseMixture):
         means = precisions = None
         weights = self._check_weights_init()
         if self.means_init is not None:
-            means = v.check_array_param(self.means_init, "means_init", (K, d))
+            means = v.check_array_param(self.means_init, "means_init", (K, d), sklearn_name="means")
         if self.precisions_init is not None:
             shape = STRATEGIES[ct].shape(K, d)
-            precisions = v.check_array_param(self.precisions_init, "precisions_init", shape)
-            if ct in ("full", "tied"):
+            precisions = v.check_array_param(
+                self.precisions_init, "precisions_init", shape, sklearn_name=f"{ct} precision"
+            )
+            dense = STRATEGIES[ct].dense
+            if dense:
                 precisions = _symmetric(precisions, ct)
             try:
                 GaussianParams.from_precisions(np.zeros((K, d)), precisions, ct)
             except NotPositiveDefiniteError as err:
-                what = "matrix" if ct in ("full", "tied") else "values"
+                what = "matrix" if dense else "values"
+                should = "symmetric, positive-definite" if what == "matrix" else "positive"
                 raise ValidationError(
+                    f"'{ct} precision' should be {should}: "
                     f"precisions_init {what} {err.index} is not positive definite "
                     f"('{ct}' covariance_type); pass positive-definite precisions"
                 ) from None
@@ -186,6 +191,7 @@ def _symmetric(precisions, covariance_type):
     bad = np.flatnonzero(~(gap <= _SYMMETRY_RTOL * scale))
     if bad.size:
         raise ValidationError(
+            f"'{covariance_type} precision' should be symmetric, positive-definite: "
             f"precisions_init matrix {int(bad[0])} is not symmetric ('{covariance_type}' "
             "covariance_type); pass symmetric positive-definite precisions"
         )

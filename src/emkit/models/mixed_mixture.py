@@ -13,7 +13,12 @@ from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.families.poisson import PoissonFamily, PoissonParams
 from emkit.families.product import ProductFamily, ProductParams
 from emkit.models import _categories as cat
-from emkit.models.mixture_base import BaseMixture, common_arguments
+from emkit.models.mixture_base import (
+    BaseMixture,
+    check_item_state,
+    check_state_array,
+    common_arguments,
+)
 
 #: The families a column group can use.
 FAMILY_NAMES = ("gaussian", "categorical", "poisson", "bernoulli")
@@ -143,8 +148,8 @@ class MixedMixture(BaseMixture):
                 self.feature_names_in_ = np.asarray(names, dtype=object)
         elif len(columns) != self.n_features_in_:
             raise ValidationError(
-                f"X has {len(columns)} columns, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} columns as input."
+                f"X has {len(columns)} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
             )
         out = np.empty((len(columns[0]), len(columns)))
         categorical = self.columns_.get("categorical", np.empty(0, dtype=np.intp))
@@ -196,6 +201,27 @@ class MixedMixture(BaseMixture):
                 )
         return ProductParams(tuple(parts))
 
+    def _check_component_state(self, K, d):
+        state = vars(self)
+        if not isinstance(state.get("columns_"), dict):
+            raise TypeError("columns_ must be a dict of family name to column indices")
+        if self._resolve_columns(_names(state), d).keys() != self.columns_.keys():
+            raise ValueError("columns_ does not match the families parameter")
+        sizes = {name: len(cols) for name, cols in self.columns_.items()}
+        if "gaussian" in sizes:
+            g = sizes["gaussian"]
+            check_state_array(state, "means_", (K, g))
+            shape = GaussianFamily(self.covariance_type).strategy.shape(K, g)
+            check_state_array(state, "covariances_", shape)
+            self._get_components()  # factorises the covariances: not positive definite raises
+        if "categorical" in sizes:
+            check_item_state(state, K, sizes["categorical"])
+        if "poisson" in sizes:
+            check_state_array(state, "rates_", (K, sizes["poisson"]), low=0.0)
+        if "bernoulli" in sizes:
+            shape = (K, sizes["bernoulli"])
+            check_state_array(state, "binary_probabilities_", shape, low=0.0, high=1.0)
+
     def _decode_sample(self, X):
         if "categorical" not in self.columns_:
             return X
@@ -229,3 +255,8 @@ def _column_index(spec, names, n_columns, family):
             f"families[{family!r}] has column {spec}, but X has {n_columns} columns"
         )
     return int(spec)
+
+
+def _names(state):
+    names = state.get("feature_names_in_")
+    return None if names is None else [str(n) for n in names]

@@ -303,12 +303,20 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.weights_init is None:
             return None
         K = self.n_components
-        weights = v.check_array_param(self.weights_init, "weights_init", (K,))
+        weights = v.check_array_param(
+            self.weights_init, "weights_init", (K,), sklearn_name="weights"
+        )
         if np.any(weights < 0) or np.any(weights > 1):
-            raise ValidationError("weights_init must lie in [0, 1]")
+            raise ValidationError(
+                "The parameter 'weights' should be in the range [0, 1], but got min value "
+                f"{np.min(weights):.5f}, max value {np.max(weights):.5f}: weights_init must lie "
+                "in [0, 1]"
+            )
         if not math.isclose(weights.sum(), 1.0, rel_tol=0, abs_tol=1e-6):
             raise ValidationError(
-                f"weights_init must sum to 1 (it sums to {weights.sum():.6g}); normalise it"
+                "The parameter 'weights' should be normalized, but got sum(weights) = "
+                f"{weights.sum():.5f}: weights_init must sum to 1 (it sums to "
+                f"{weights.sum():.6g}); normalise it"
             )
         return weights
 
@@ -501,3 +509,80 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """
         total_ll, entropy, weight = self._totals(X, sample_weight)
         return criteria.bic(total_ll, self._n_parameters(), weight) + 2 * entropy
+
+    # ------------------------------------------------------------------ model files
+    def _check_fitted_state(self):
+        """Check that the fitted attributes form a consistent model (e.g. one read from a file).
+
+        Checks the hyperparameters, the scalar fitted attributes, ``weights_`` and then the
+        component parameters (``_check_component_state``).
+
+        Raises
+        ------
+        ValueError or TypeError
+            Naming the first inconsistent attribute.
+        """
+        self._check_params()
+        state = vars(self)
+        scalars = {
+            "n_features_in_": int,
+            "converged_": bool,
+            "n_iter_": int,
+            "lower_bound_": (int, float),
+            "lower_bounds_": list,
+        }
+        for name, types in scalars.items():
+            if name not in state:
+                raise ValueError(f"attribute {name!r} is missing")
+            value = state[name]
+            if not isinstance(value, types) or (isinstance(value, bool) and types is not bool):
+                kind = types.__name__ if isinstance(types, type) else "a number"
+                raise TypeError(f"{name} must be {kind}, got {value!r}")
+        if not all(isinstance(b, (int, float)) for b in self.lower_bounds_):
+            raise TypeError("lower_bounds_ must be a list of numbers")
+        K, d = self.n_components, self.n_features_in_
+        if d < 1:
+            raise ValueError(f"n_features_in_ must be >= 1, got {d}")
+        names = state.get("feature_names_in_")
+        if names is not None and (not isinstance(names, np.ndarray) or names.shape != (d,)):
+            raise ValueError("feature_names_in_ must hold n_features_in_ strings")
+        weights = check_state_array(state, "weights_", (K,))
+        if np.any(weights < 0) or not abs(float(weights.sum()) - 1.0) <= 1e-4:
+            raise ValueError("weights_ are not non-negative numbers summing to 1")
+        self._check_component_state(K, d)
+
+    def _check_component_state(self, K, d):
+        raise NotImplementedError
+
+
+def check_state_array(state, name, shape, low=None, high=None):
+    """The fitted array ``state[name]``: float, of ``shape``, finite and within [low, high]."""
+    arr = state.get(name)
+    if arr is None:
+        raise ValueError(f"attribute {name!r} is missing")
+    if not isinstance(arr, np.ndarray) or arr.dtype not in v.FLOAT_DTYPES:
+        dtype = getattr(arr, "dtype", type(arr).__name__)
+        raise TypeError(f"{name} has dtype {dtype}; expected float64 or float32")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {arr.shape}; expected {tuple(shape)}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if (low is not None and np.any(arr < low)) or (high is not None and np.any(arr > high)):
+        raise ValueError(f"{name} has values outside [{low}, {high}]")
+    return arr
+
+
+def check_item_state(state, K, n_items):
+    """``categories_`` and ``probabilities_`` of ``n_items`` categorical items, consistent."""
+    cats, tables = state.get("categories_"), state.get("probabilities_")
+    if not isinstance(cats, list) or not isinstance(tables, list):
+        raise TypeError("categories_ and probabilities_ must be lists (one entry per item)")
+    if len(cats) != n_items or len(tables) != n_items:
+        raise ValueError(f"categories_ and probabilities_ must have {n_items} entries")
+    for j, (c, t) in enumerate(zip(cats, tables, strict=True)):
+        if not isinstance(c, np.ndarray) or c.ndim != 1 or c.size < 1:
+            raise TypeError(f"categories_[{j}] must be a non-empty 1-D array")
+        name = f"probabilities_[{j}]"
+        check_state_array({name: t}, name, (K, c.size), low=0.0, high=1.0)
+        if not np.allclose(t.sum(axis=1), 1.0, atol=1e-6):
+            raise ValueError(f"probabilities_[{j}] rows do not sum to 1")

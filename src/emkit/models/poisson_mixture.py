@@ -7,7 +7,7 @@ import numpy as np
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.poisson import PoissonFamily, PoissonParams
-from emkit.models.mixture_base import BaseMixture, common_arguments
+from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
 class PoissonMixture(BaseMixture):
@@ -73,3 +73,6 @@ class PoissonMixture(BaseMixture):
 
     def _get_components(self):
         return PoissonParams(np.asarray(self.rates_, dtype=np.float64))
+
+    def _check_component_state(self, K, d):
+        check_state_array(vars(self), "rates_", (K, d), low=0.0)
