@@ -2,8 +2,13 @@
 
 import csv
 import io
+import os
+import re
+import stat
 import subprocess
 import sys
+import threading
+import types
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +19,8 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from emkit import GaussianMixture
 from emkit import io as model_io
-from emkit.cli import REGISTRARS, main, read_table
+from emkit.cli import COMMAND_MODULES, main
+from emkit.cli.data import read_table
 
 IRIS = load_iris().data
 HEADER = ["sl", "sw", "pl", "pw"]
@@ -128,9 +134,9 @@ def test_fit_passes_every_option_and_defaults_the_output_name(
 
 def test_fit_reads_headerless_and_semicolon_files(tmp_path, capsys):
     data = write_csv(tmp_path / "d.txt", IRIS[:, :2], delimiter=";")
-    X, names = read_table(str(data), ";")
-    np.testing.assert_array_equal(X, IRIS[:, :2])
-    assert names is None
+    table = read_table(str(data), ";")
+    np.testing.assert_array_equal(table.X, IRIS[:, :2])
+    assert table.names is None
     code, stdout, _ = run(capsys, "fit", data, "-k", 2, "--delimiter", ";", "-o", tmp_path / "m")
     assert code == 0
     assert "x0" in stdout and "x1" in stdout
@@ -228,25 +234,65 @@ def test_bad_models_and_feature_mismatch(iris_csv, model_file, tmp_path, capsys)
     assert_one_line_error(code, err, "narrow.csv has 3 columns", "fitted on 4 features")
 
 
-def test_usage_errors_are_left_to_argparse(iris_csv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["fit", str(iris_csv), "-k", "0"])
-    assert exit_info.value.code == 2
-    assert "--components: must be an integer >= 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["fit", str(iris_csv), "-k", "2", "--covariance", "banana"])
-    capsys.readouterr()
-    assert main([]) == 2
-    assert "fit" in capsys.readouterr().err
+def assert_usage_error(code, err, command, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("emkit: error: ")
+    assert lines[0].endswith(f"(see '{command} --help')")
+    for fragment in fragments:
+        assert fragment in lines[0]
 
 
-def test_commands_come_from_registrars(monkeypatch, capsys):
-    def register_extra(subparsers):
-        extra = subparsers.add_parser("extra")
-        extra.add_argument("word")
-        extra.set_defaults(handler=lambda args: print(args.word.upper()) or 0)
+@pytest.mark.parametrize(
+    ("argv", "command", "fragment"),
+    [
+        (["fit", "IRIS", "-k", "0"], "emkit fit", "--components: must be an integer >= 1"),
+        (["fit", "IRIS"], "emkit fit", "required: -k/--components"),
+        (["fit", "IRIS", "-k", "2", "--covariance", "banana"], "emkit fit", "invalid choice"),
+        (["fit", "IRIS", "-k", "2", "--delimiter", ";;"], "emkit fit", "one character"),
+        (["fit", "IRIS", "-k", "2", "--bogus"], "emkit fit", "unrecognized arguments"),
+        (["fit", "IRIS", "-k", "2", "--columns", "a,,b"], "emkit fit", "comma-separated"),
+        (["hmm"], "emkit hmm", "required"),
+        (["hmm", "fit", "IRIS", "--states", "0"], "emkit hmm fit", "must be an integer >= 1"),
+        (["nope"], "emkit", "invalid choice"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(iris_csv, capsys, argv, command, fragment):
+    argv = [str(iris_csv) if a == "IRIS" else a for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert_usage_error(code, err, command, fragment)
 
-    monkeypatch.setattr("emkit.cli.REGISTRARS", [*REGISTRARS, register_extra])
+
+def test_no_command_help_and_version(capsys):
+    code, _, err = run(capsys)
+    assert (code, err) == (2, "emkit: error: no command given (see 'emkit --help')\n")
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "usage: emkit" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("emkit ")
+
+
+def test_help_names_every_command_family(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for word in ("mixture", "hidden Markov", "fit", "predict", "demo", "hmm", "compile"):
+        assert word in out
+    for family in ("Gaussian", "categorical", "Poisson"):
+        assert family in out
+    code, out, _ = run(capsys, "hmm", "--help")
+    assert code == 0 and "fit" in out and "decode" in out
+
+
+def test_commands_come_from_the_command_modules(monkeypatch, capsys):
+    class Extra:
+        @staticmethod
+        def register(subparsers):
+            extra = subparsers.add_parser("extra")
+            extra.add_argument("word")
+            extra.set_defaults(handler=lambda args: print(args.word.upper()) or 0)
+
+    monkeypatch.setattr("emkit.cli.app.COMMAND_MODULES", [*COMMAND_MODULES, Extra])
     code, stdout, _ = run(capsys, "extra", "hmm")
     assert (code, stdout) == (0, "HMM\n")
 
@@ -285,3 +331,282 @@ def test_npy_files_are_memory_mapped_and_stdin_is_read(tmp_path, monkeypatch, ca
     (tmp_path / "bad.npy").write_text("not numpy")
     code, _, err = run(capsys, "predict", tmp_path / "m", tmp_path / "bad.npy")
     assert_one_line_error(code, err, "bad.npy is not a readable .npy array file")
+
+
+# ---------------------------------------------------------------------------- data files
+@pytest.mark.parametrize("spelling", ["tab", "\\t", "\t"])
+def test_tab_delimiter(tmp_path, capsys, spelling):
+    data = write_csv(tmp_path / "d.tsv", IRIS, HEADER, delimiter="\t")
+    code, stdout, _ = run(
+        capsys,
+        "fit",
+        data,
+        "-k",
+        3,
+        "--random-state",
+        0,
+        "--delimiter",
+        spelling,
+        "-o",
+        tmp_path / "m",
+    )
+    assert code == 0
+    assert "150 samples x 4 features" in stdout
+    oracle = SkGaussianMixture(3, random_state=0).fit(IRIS)
+    np.testing.assert_allclose(model_io.load(tmp_path / "m").means_, oracle.means_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_integer_npy_is_read_as_float64(tmp_path, capsys, dtype):
+    X = np.rint(IRIS * 10).astype(dtype)
+    np.save(tmp_path / "ints.npy", X)
+    code, _, err = run(
+        capsys, "fit", tmp_path / "ints.npy", "-k", 3, "--random-state", 0, "-o", tmp_path / "m"
+    )
+    assert code == 0, err
+    oracle = SkGaussianMixture(3, random_state=0).fit(X.astype(np.float64))
+    np.testing.assert_allclose(model_io.load(tmp_path / "m").means_, oracle.means_, rtol=1e-10)
+    code, stdout, _ = run(capsys, "predict", tmp_path / "m", tmp_path / "ints.npy")
+    assert code == 0 and len(stdout.splitlines()) == 151
+
+
+def test_npy_files_that_are_not_tables(tmp_path, capsys):
+    np.save(tmp_path / "cube.npy", np.zeros((4, 3, 2)))
+    code, _, err = run(capsys, "fit", tmp_path / "cube.npy", "-k", 2, "-o", tmp_path / "m")
+    assert_one_line_error(code, err, "cube.npy holds an array of shape (4, 3, 2)")
+    np.save(tmp_path / "text.npy", np.array([["a", "b"], ["c", "d"]]))
+    code, _, err = run(capsys, "fit", tmp_path / "text.npy", "-k", 2, "-o", tmp_path / "m")
+    assert_one_line_error(code, err, "text.npy holds <U1 values")
+
+
+def test_columns_and_drop_by_name_or_number(iris_csv, tmp_path, capsys):
+    oracle = SkGaussianMixture(2, random_state=0).fit(IRIS[:, [3, 1]])
+    for option in (["--columns", "pw,sw"], ["--columns", "4,2"], ["--columns", "pw,2"]):
+        code, stdout, _ = run(
+            capsys, "fit", iris_csv, "-k", 2, "--random-state", 0, *option, "-o", tmp_path / "m"
+        )
+        assert code == 0
+        model = model_io.load(tmp_path / "m")
+        np.testing.assert_allclose(model.means_, oracle.means_, rtol=1e-10)
+        assert model_io.read_metadata(tmp_path / "m")["extra"]["columns"] == ["pw", "sw"]
+    oracle = SkGaussianMixture(2, random_state=0).fit(IRIS[:, [1, 2]])
+    code, _, _ = run(
+        capsys,
+        "fit",
+        iris_csv,
+        "-k",
+        2,
+        "--random-state",
+        0,
+        "--drop",
+        "sl,4",
+        "-o",
+        tmp_path / "m",
+    )
+    assert code == 0
+    np.testing.assert_allclose(model_io.load(tmp_path / "m").means_, oracle.means_, rtol=1e-10)
+    # predict picks the model's columns (sw, pl) by name from the full file
+    code, stdout, _ = run(capsys, "predict", tmp_path / "m", iris_csv)
+    assert code == 0
+    labels = np.array([row.split(",")[0] for row in stdout.splitlines()[1:]], dtype=int)
+    np.testing.assert_array_equal(labels, model_io.load(tmp_path / "m").predict(IRIS[:, [1, 2]]))
+
+
+@pytest.mark.parametrize(
+    ("option", "fragments"),
+    [
+        (["--columns", "sl,petal"], ["--columns 'petal' is not a column of", "sl, sw, pl, pw"]),
+        (["--columns", "7"], ["--columns 7:", "has columns 1 to 4"]),
+        (["--columns", "sl,1"], ["--columns lists a column of", "twice"]),
+        (["--drop", "sl,sw,pl,pw"], ["has no feature columns left"]),
+    ],
+)
+def test_bad_column_choices(iris_csv, tmp_path, capsys, option, fragments):
+    code, _, err = run(capsys, "fit", iris_csv, "-k", 2, *option, "-o", tmp_path / "m")
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_column_names_need_a_header(tmp_path, capsys):
+    data = write_csv(tmp_path / "bare.csv", IRIS)
+    code, _, err = run(capsys, "fit", data, "-k", 2, "--columns", "sl", "-o", tmp_path / "m")
+    assert_one_line_error(code, err, "has no header row, so choose columns by number (1 to 4)")
+
+
+def test_pandas_index_column_is_not_a_feature(tmp_path, capsys):
+    import pandas as pd
+
+    path = tmp_path / "frame.csv"
+    frame = pd.DataFrame(IRIS, columns=HEADER, index=[f"flower{i}" for i in range(150)])
+    frame.to_csv(path)
+    pd.DataFrame(IRIS).to_csv(tmp_path / "numbered.csv")  # integer index, numbered columns
+    oracle = SkGaussianMixture(3, random_state=0).fit(IRIS)
+    for data in (path, tmp_path / "numbered.csv"):
+        code, stdout, _ = run(
+            capsys, "fit", data, "-k", 3, "--random-state", 0, "-o", tmp_path / "m"
+        )
+        assert code == 0
+        assert "150 samples x 4 features" in stdout
+        np.testing.assert_allclose(model_io.load(tmp_path / "m").means_, oracle.means_, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------- outputs
+def test_output_never_overwrites_an_input(iris_csv, model_file, tmp_path, capsys):
+    before = iris_csv.read_bytes()
+    code, _, err = run(capsys, "fit", iris_csv, "-k", 2, "-o", iris_csv)
+    assert_one_line_error(code, err, f"refusing to overwrite the input file {iris_csv}")
+    alias = tmp_path / "alias.csv"
+    alias.symlink_to(iris_csv)
+    code, _, err = run(capsys, "predict", model_file, alias, "-o", iris_csv)
+    assert_one_line_error(code, err, "refusing to overwrite the input file")
+    model_before = model_file.read_bytes()
+    code, _, err = run(capsys, "predict", model_file, iris_csv, "-o", model_file)
+    assert_one_line_error(code, err, f"refusing to overwrite the input file {model_file}")
+    assert iris_csv.read_bytes() == before and model_file.read_bytes() == model_before
+
+
+def test_output_to_a_symlink_replaces_its_target(model_file, iris_csv, tmp_path, capsys):
+    target = tmp_path / "labels.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    code, _, _ = run(capsys, "predict", model_file, iris_csv, "-o", link)
+    assert code == 0
+    assert link.is_symlink()
+    assert target.read_text().startswith("label,p0,p1,p2\n")
+    assert len(target.read_text().splitlines()) == 151
+
+
+def test_output_to_a_fifo_is_streamed(model_file, iris_csv, tmp_path, capsys):
+    fifo = tmp_path / "labels.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    code, _, _ = run(capsys, "predict", model_file, iris_csv, "-o", fifo)
+    reader.join(timeout=60)
+    assert code == 0
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received[0].startswith("label,p0,p1,p2\n") and len(received[0].splitlines()) == 151
+
+
+def test_output_to_dash_and_dev_stdout(model_file, iris_csv, tmp_path):
+    for out in ("-", "/dev/stdout"):
+        done = subprocess.run(
+            [sys.executable, "-m", "emkit.cli", "predict", model_file, iris_csv, "-o", out],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[0] == "label,p0,p1,p2" and len(lines) == 151
+    # a model written to standard output: the summary goes to stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "emkit.cli", "fit", iris_csv, "-k", "2", "-o", "-"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"model saved to -" in done.stderr
+    (tmp_path / "copy.npz").write_bytes(done.stdout)
+    assert model_io.load(tmp_path / "copy.npz").n_components == 2
+
+
+def test_a_model_of_the_other_kind_is_refused(iris_csv, model_file, tmp_path, capsys):
+    from emkit.hmm import GaussianHMM
+
+    hmm_file = tmp_path / "hmm.npz"
+    model_io.save(GaussianHMM(2, n_iter=2, random_state=0).fit(IRIS), hmm_file)
+    code, _, err = run(capsys, "predict", hmm_file, iris_csv)
+    assert_one_line_error(code, err, "holds a GaussianHMM model", "use 'emkit hmm decode'")
+    code, _, err = run(capsys, "hmm", "decode", model_file, iris_csv)
+    assert_one_line_error(code, err, "holds a GaussianMixture model", "use 'emkit predict'")
+
+
+# ---------------------------------------------------------------------------- the parser
+def test_family_table_options():
+    from emkit.cli import common
+    from emkit.cli.mixture import FAMILIES
+    from emkit.engine.initialization import INIT_METHODS
+    from emkit.families.covariance import COVARIANCE_TYPES
+
+    assert common.COVARIANCE_TYPES == COVARIANCE_TYPES
+    assert common.INIT_METHODS == INIT_METHODS
+    assert FAMILIES["gaussian"].estimator() is GaussianMixture
+
+
+LAYERING = """
+import contextlib, io, sys, types
+stub = types.ModuleType("emkit")  # stands in for emkit/__init__.py, to test emkit.cli alone
+stub.__path__ = [{src!r}]
+sys.modules["emkit"] = stub
+from emkit.cli import main
+for argv in (["--help"], ["fit", "--help"], ["predict", "--help"], ["demo", "--help"],
+             ["hmm", "fit", "--help"], ["hmm", "decode", "--help"], ["compile", "--help"]):
+    with contextlib.redirect_stdout(io.StringIO()) as text:
+        assert main(argv) == 0 and "usage: emkit" in text.getvalue()
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {{"numpy", "sklearn", "numba", "dask",
+    "scipy", "pandas"}} or m.startswith(("emkit.kernels", "emkit.models", "emkit.engine",
+    "emkit.io", "emkit.cli.data", "emkit.cli.summary")))
+print(",".join(heavy))
+"""
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    src = str(Path(__file__).parents[1] / "src" / "emkit")
+    done = subprocess.run(
+        [sys.executable, "-c", LAYERING.format(src=src)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_emkit_help_imports_no_sklearn_or_numba():
+    probe = "import sys, emkit; print('sklearn' in sys.modules)"
+    lazy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    if lazy.stdout.strip() != "False":
+        pytest.skip("import emkit still imports scikit-learn (emkit/__init__ is not lazy yet)")
+    probe = (
+        "import sys; from emkit.cli import main; code = main(['--help']); "
+        "print(sorted(m for m in ('sklearn', 'numba', 'dask', 'scipy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_compile_command_builds_the_kernel_cache(monkeypatch, capsys):
+    try:
+        import emkit.kernels.compile as compile_module
+    except ImportError:  # built by the kernels package; stand in for it where it is missing
+        compile_module = types.ModuleType("emkit.kernels.compile")
+        monkeypatch.setitem(sys.modules, "emkit.kernels.compile", compile_module)
+    calls = []
+
+    def fake_compile_all(progress=None):
+        calls.append(progress)
+        progress("gaussian_numba float64")
+        return ["gaussian_numba float64"]
+
+    monkeypatch.setattr(compile_module, "compile_all", fake_compile_all, raising=False)
+    code, stdout, _ = run(capsys, "compile")
+    assert code == 0 and len(calls) == 1
+    assert "gaussian_numba float64" in stdout
+    assert re.search(r"done: 1 kernels, \d+\.\d s", stdout)
+
+
+def test_text_columns_left_out_by_number_need_no_header(tmp_path, capsys):
+    rows = [f"flower{i}," + ",".join(map(repr, row)) for i, row in enumerate(IRIS.tolist())]
+    data = tmp_path / "labelled.csv"
+    data.write_text("\n".join(rows) + "\n")
+    oracle = SkGaussianMixture(3, random_state=0).fit(IRIS)
+    for option in (["--drop", "1"], ["--columns", "2,3,4,5"]):
+        code, stdout, _ = run(
+            capsys, "fit", data, "-k", 3, "--random-state", 0, *option, "-o", tmp_path / "m"
+        )
+        assert code == 0
+        assert "150 samples x 4 features" in stdout
+        np.testing.assert_allclose(model_io.load(tmp_path / "m").means_, oracle.means_, rtol=1e-10)

@@ -8,11 +8,12 @@ import zipfile
 import numpy as np
 import pytest
 
-from emkit import cli
 from emkit import hmm as ek
-from emkit.cli_hmm import read_sequences, register
+from emkit.cli import CommandError, main
+from emkit.cli.hmm import read_sequences, register
 from emkit.exceptions import ModelFileError
-from emkit.hmm_io import load_hmm, save_hmm
+from emkit.io import load as load_hmm
+from emkit.io import save as save_hmm
 
 
 def parse(argv):
@@ -60,6 +61,8 @@ def test_fit_prints_summary_and_decode_writes_states(gaussian_csv, tmp_path, run
             "2",
             "--lengths-column",
             "seq",
+            "--random-state",
+            "0",
             "--out",
             str(model_file),
         ]
@@ -75,7 +78,8 @@ def test_fit_prints_summary_and_decode_writes_states(gaussian_csv, tmp_path, run
     ):
         assert expected in text
     model = load_hmm(model_file)
-    X, lengths, _ = read_sequences(str(path), "seq")
+    X, lengths, order, _ = read_sequences(str(path), "seq")
+    assert order is None
     np.testing.assert_array_equal(lengths, [60, 40])
     assert f"log-likelihood: {model.score(X, lengths):.6f}" in text
     assert f"BIC: {model.bic(X, lengths):.6f}" in text
@@ -94,7 +98,8 @@ def test_fit_prints_summary_and_decode_writes_states(gaussian_csv, tmp_path, run
     assert target.read_text() == out
 
 
-def test_fit_categorical_and_poisson(tmp_path, run):
+def test_fit_categorical_and_poisson(tmp_path, run, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     rng = np.random.RandomState(1)
     cat = tmp_path / "symbols.csv"
     cat.write_text("symbol\n" + "\n".join(str(v) for v in rng.randint(0, 4, 200)) + "\n")
@@ -109,19 +114,20 @@ def test_fit_categorical_and_poisson(tmp_path, run):
 def test_bad_data_files(tmp_path, run):
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y\n1,2\n3,oops\n")
-    with pytest.raises(cli.CommandError, match=r"line 3, column 2 \(y\): 'oops' is not a number"):
+    with pytest.raises(CommandError, match=r"line 3, column 2 \(y\): 'oops' is not a number"):
         run(["hmm", "fit", str(bad), "--states", "2"])
     good = tmp_path / "good.csv"
     good.write_text("x,y\n1,2\n3,4\n")
-    with pytest.raises(cli.CommandError, match="--lengths-column 'seq' is not a column"):
+    with pytest.raises(CommandError, match="--lengths-column 'seq' is not a column"):
         run(["hmm", "fit", str(good), "--states", "2", "--lengths-column", "seq"])
-    with pytest.raises(cli.CommandError, match="does not exist"):
+    with pytest.raises(CommandError, match="does not exist"):
         run(["hmm", "fit", str(tmp_path / "missing.csv"), "--states", "2"])
-    with pytest.raises(cli.CommandError, match="exactly one symbol column"):
+    with pytest.raises(CommandError, match="exactly one column of integer symbols"):
         run(["hmm", "fit", str(good), "--states", "2", "--emission", "categorical"])
-    # Through emkit's entry point errors are one line on stderr and exit status 1.
-    assert cli.main(["hmm", "fit", str(bad), "--states", "2"]) == 1
-    assert cli.main(["hmm", "fit", str(good), "--states", "0"]) == 1
+    # Through emkit's entry point errors are one line on stderr: status 1 for bad data, 2 for
+    # a usage error.
+    assert main(["hmm", "fit", str(bad), "--states", "2"]) == 1
+    assert main(["hmm", "fit", str(good), "--states", "0"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -218,3 +224,107 @@ def test_corrupt_model_files(tmp_path):
     truncated.write_bytes(good.read_bytes()[:200])
     with pytest.raises(ModelFileError):
         load_hmm(truncated)
+
+
+def _interleaved_csv(tmp_path):
+    """Two sequences whose rows alternate in the file, with text ids."""
+    rng = np.random.RandomState(4)
+    first = rng.randn(50, 2) + np.repeat([[0.0, 0.0], [5.0, 5.0]], 25, axis=0)
+    second = rng.randn(40, 2) + np.repeat([[5.0, 5.0], [0.0, 0.0]], 20, axis=0)
+    rows, ids = [], []
+    a = b = 0
+    while a < len(first) or b < len(second):  # b-rows first, then alternating
+        if b < len(second) and (a >= len(first) or (a + b) % 2 == 0):
+            rows.append(second[b]), ids.append("run-b")
+            b += 1
+        else:
+            rows.append(first[a]), ids.append("run-a")
+            a += 1
+    path = tmp_path / "mixed.csv"
+    lines = ["id,x,y"] + [
+        f"{i},{float(x)!r},{float(y)!r}" for i, (x, y) in zip(ids, rows, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path, np.array(ids), second, first
+
+
+def test_interleaved_ids_are_grouped_into_sequences(tmp_path, run):
+    path, ids, second, first = _interleaved_csv(tmp_path)
+    X, lengths, order, names = read_sequences(str(path), "id")
+    assert names == ["x", "y"]
+    np.testing.assert_array_equal(lengths, [40, 50])  # run-b appears first
+    np.testing.assert_array_equal(X, np.vstack([second, first]))
+    np.testing.assert_array_equal(ids[order], ["run-b"] * 40 + ["run-a"] * 50)
+
+    model_file = tmp_path / "m.npz"
+    argv = ["hmm", "fit", str(path), "-k", "2", "--lengths-column", "id", "--random-state", "0"]
+    text = run([*argv, "-o", str(model_file)])
+    assert "90 samples in 2 sequence(s)" in text
+    oracle = ek.GaussianHMM(2, n_iter=100, tol=1e-4, random_state=0).fit(X, lengths)
+    model = load_hmm(model_file)
+    np.testing.assert_allclose(model.means_, oracle.means_, rtol=1e-10)
+    np.testing.assert_allclose(model.transmat_, oracle.transmat_, rtol=1e-10)
+
+    out = run(["hmm", "decode", str(model_file), str(path), "--lengths-column", "id"])
+    decoded = np.array(out.split()[1:], dtype=int)
+    expected = np.empty(90, dtype=int)
+    expected[order] = oracle.predict(X, lengths)
+    np.testing.assert_array_equal(decoded, expected)  # in the file's row order
+
+
+def test_hmm_fit_shares_the_fit_vocabulary(tmp_path, run, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X = np.random.RandomState(0).randn(120, 2)
+    X[60:] += 4
+    np.save(tmp_path / "series.npy", X)
+    argv = ["hmm", "fit", "series.npy", "-k", "2", "--covariance", "full", "--max-iter", "7"]
+    text = run([*argv, "--tol", "0.5", "--random-state", "3", "-v"])
+    assert "model saved to series.model.npz" in text
+    model = load_hmm(tmp_path / "series.model.npz")
+    expected = {"covariance_type": "full", "n_iter": 7, "tol": 0.5, "random_state": 3}
+    assert {k: model.get_params()[k] for k in expected} == expected
+    oracle = ek.GaussianHMM(2, **expected).fit(X)
+    np.testing.assert_array_equal(model.means_, oracle.means_)
+    # the hmmlearn-style spellings still work
+    aliases = ["--states", "2", "--covariance-type", "tied", "--n-iter", "2", "--emission"]
+    run(["hmm", "fit", "series.npy", *aliases, "gaussian", "-o", "t.npz"])
+    assert load_hmm(tmp_path / "t.npz").get_params()["covariance_type"] == "tied"
+
+
+def test_verbose_hmm_fit_reports_progress(tmp_path, capfd):
+    X = np.random.RandomState(0).randn(60, 2)
+    np.save(tmp_path / "s.npy", X)
+    out = str(tmp_path / "m.npz")
+    code = main(
+        ["hmm", "fit", str(tmp_path / "s.npy"), "-k", "2", "--max-iter", "3", "-v", "-o", out]
+    )
+    assert code == 0
+    err = capfd.readouterr().err
+    assert len([line for line in err.splitlines() if line.split()[:1] == ["1"]]) == 1
+
+
+def test_options_of_another_family_are_refused(tmp_path, capsys):
+    counts = tmp_path / "counts.csv"
+    counts.write_text("a,b\n1,2\n3,4\n0,1\n")
+    code = main(
+        ["hmm", "fit", str(counts), "-k", "2", "--family", "poisson", "--covariance", "full"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        "emkit: error: --covariance does not apply to --family poisson; it is an option of: "
+        "gaussian\n"
+    )
+
+
+def test_npy_with_a_numbered_id_column(tmp_path, run):
+    rng = np.random.RandomState(5)
+    X = rng.randn(90, 2)
+    ids = np.repeat([2.0, 1.0, 2.0], 30)  # id 2 comes back after id 1: grouped with its rows
+    np.save(tmp_path / "s.npy", np.column_stack([X, ids]))
+    options = ["-k", "2", "--lengths-column", "3", "--random-state", "0"]
+    text = run(["hmm", "fit", str(tmp_path / "s.npy"), *options, "-o", str(tmp_path / "m.npz")])
+    assert "90 samples in 2 sequence(s)" in text
+    grouped = np.vstack([X[:30], X[60:], X[30:60]])
+    oracle = ek.GaussianHMM(2, n_iter=100, tol=1e-4, random_state=0).fit(grouped, [60, 30])
+    np.testing.assert_allclose(load_hmm(tmp_path / "m.npz").means_, oracle.means_, rtol=1e-10)

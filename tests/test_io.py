@@ -2,15 +2,21 @@
 
 import json
 import os
+import stat
+import threading
 import zipfile
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+import emkit
 from emkit import GaussianMixture, ModelFileError
+from emkit import hmm as ek
 from emkit import io as model_io
+from emkit.models.registry import ESTIMATORS
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
@@ -217,7 +223,7 @@ def _set(key, value):
     ("edit", "message"),
     [
         (_set("format", "something-else"), "not an emkit model file"),
-        (_set("format_version", 2), "format version 2, newer than this emkit reads"),
+        (_set("format_version", 3), "format version 3, newer than this emkit reads"),
         (_set("format_version", 0), "invalid format version 0"),
         (_set("format_version", "1"), "invalid format version '1'"),
         (_set("kind", "NoSuchModel"), "unknown kind 'NoSuchModel'"),
@@ -270,10 +276,10 @@ def _poke(value):
         (_set_array("extra_", np.zeros(2)), r"unexpected arrays \['extra_'\]"),
         (_set_array("means_", np.zeros((3, 2))), r"means_ has shape \(3, 2\); expected \(3, 3\)"),
         (_set_array("means_", lambda a: a.astype(np.int64)), "means_ has dtype int64"),
-        (_set_array("means_", lambda a: a.astype(np.float32)), "mixed dtypes"),
+        (_set_array("means_", lambda a: a.astype(np.float32)), "means_ has dtype float32"),
         (_set_array("means_", _poke(np.nan)), "means_ contains NaN"),
         (_set_array("weights_", _poke(0.9)), "weights_ are not"),
-        (_set_array("precisions_cholesky_", _poke(-1.0)), "non-positive diagonal"),
+        (_set_array("precisions_cholesky_", _poke(-1.0)), "precisions_cholesky_ does not match"),
     ],
 )
 def test_bad_arrays(saved, edit, message):
@@ -302,23 +308,284 @@ def test_pickled_member_is_refused_without_unpickling(saved):
     assert not _Exploit.executed
 
 
-def test_registry_accepts_new_model_kinds(monkeypatch, tmp_path, fitted):
+def test_registry_accepts_new_model_kinds(monkeypatch, tmp_path):
     class Wrapped(GaussianMixture):
         pass
 
-    class WrappedCodec(model_io.GaussianMixtureCodec):
-        kind = "Wrapped"
-        model_class = Wrapped
-
-        def decode(self, params, attributes, arrays):
-            model = super().decode(params, attributes, arrays)
-            model.__class__ = Wrapped
-            return model
-
-    monkeypatch.setitem(model_io._CODECS, "Wrapped", WrappedCodec())
     model = Wrapped(3, random_state=0).fit(blobs())
+    with pytest.raises(TypeError, match="cannot save a Wrapped"):
+        model_io.save(model, tmp_path / "w.npz")
+    monkeypatch.setitem(ESTIMATORS, "Wrapped", Wrapped)
     model_io.save(model, tmp_path / "w.npz")
     assert model_io.read_metadata(tmp_path / "w.npz")["kind"] == "Wrapped"
     loaded = model_io.load(tmp_path / "w.npz")
     assert type(loaded) is Wrapped
     np.testing.assert_array_equal(loaded.means_, model.means_)
+
+
+# ---------------------------------------------------------------------------- hand-edited arrays
+def _scale_component(name, k, factor):
+    """Scale the covariance (or precision) of component ``k`` in any layout."""
+
+    def edit(arrays):
+        arr = arrays[name].copy()
+        if arr.ndim == 2 and arr.shape[0] == arr.shape[1] and name != "means_":  # tied
+            arr *= factor
+        else:
+            arr[k] *= factor
+        arrays[name] = arr
+
+    return edit
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("name", ["covariances_", "precisions_cholesky_", "precisions_"])
+def test_arrays_that_disagree_are_refused(data, tmp_path, covariance_type, name):
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(data)
+    path = tmp_path / "m.npz"
+    model_io.save(model, path)
+    rewrite(path, arrays=_scale_component(name, 1, 1.5))
+    other = "precisions_cholesky_" if name == "covariances_" else name
+    with pytest.raises(ModelFileError, match=f"{other} does not match covariances_"):
+        model_io.load(path)
+
+
+def _edit_entry(index, value=None, add=0.0):
+    def edit(arr):
+        arr = arr.copy()
+        arr[index] = arr[index] + add if value is None else value
+        return arr
+
+    return edit
+
+
+def _full_gmm(X):
+    return GaussianMixture(3, covariance_type="full", random_state=0).fit(X)
+
+
+def _full_hmm(X):
+    return ek.GaussianHMM(2, covariance_type="full", n_iter=3, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("build", "name", "edit", "message"),
+    [
+        (
+            _full_gmm,
+            "covariances_",
+            _edit_entry(2, np.diag([1.0, -1.0, 1.0])),
+            "component 2 is not positive",
+        ),
+        # the upper triangle, which a Cholesky factorisation never reads
+        (
+            _full_gmm,
+            "covariances_",
+            _edit_entry((1, 0, 2), add=0.5),
+            "component 1 is not symmetric",
+        ),
+        (
+            _full_hmm,
+            "_covars_",
+            _edit_entry(1, np.diag([1.0, -2.0, 1.0])),
+            "covars_ of state 1 is not positive",
+        ),
+        (
+            _full_hmm,
+            "_covars_",
+            _edit_entry((0, 0, 1), add=1.0),
+            "covars_ matrix 0 is not symmetric",
+        ),
+    ],
+    ids=["gmm-indefinite", "gmm-asymmetric", "hmm-indefinite", "hmm-asymmetric"],
+)
+def test_covariances_must_be_symmetric_positive_definite(
+    data, tmp_path, build, name, edit, message
+):
+    path = tmp_path / "m.npz"
+    model_io.save(build(data), path)
+    rewrite(path, arrays=_set_array(name, edit))
+    with pytest.raises(ModelFileError, match=message):
+        model_io.load(path)
+
+
+def test_mixed_dtypes_recorded_in_the_metadata_are_refused(saved):
+    def to_float32(arrays):
+        arrays["means_"] = arrays["means_"].astype(np.float32)
+
+    def record(meta):
+        meta["arrays"]["means_"]["dtype"] = "<f4"
+
+    rewrite(saved, meta=record, arrays=to_float32)
+    with pytest.raises(ModelFileError, match="mixed dtypes"):
+        model_io.load(saved)
+
+
+# ---------------------------------------------------------------------------- every kind
+def _hmm_data(model, rng):
+    if isinstance(model, emkit.PoissonMixture):
+        return rng.poisson(2.0, size=(80, 3)) + rng.randint(0, 2, size=(80, 1)) * 5
+    if isinstance(model, emkit.BernoulliMixture):
+        return (rng.rand(80, 4) < 0.3 + 0.4 * rng.randint(0, 2, size=(80, 1))).astype(float)
+    if isinstance(model, emkit.CategoricalMixture):
+        return np.array(["a", "b", "c"], dtype=object)[rng.randint(0, 3, size=(80, 3))]
+    if isinstance(model, emkit.MixedMixture):
+        X = np.empty((80, 3), dtype=object)
+        X[:, 0] = rng.randn(80)
+        X[:, 1] = np.array(["x", "y"], dtype=object)[rng.randint(0, 2, 80)]
+        X[:, 2] = rng.poisson(3.0, 80)
+        return X
+    if isinstance(model, ek.CategoricalHMM):
+        return rng.randint(0, 3, size=(80, 1))
+    if isinstance(model, ek.PoissonHMM):
+        return rng.poisson(2.0, size=(80, 2))
+    return rng.randn(80, 2) + rng.randint(0, 2, size=(80, 1)) * 4
+
+
+ALL_KINDS = [
+    *(GaussianMixture(2, covariance_type=ct, random_state=0) for ct in COVARIANCE_TYPES),
+    *(ek.GaussianHMM(2, covariance_type=ct, n_iter=3, random_state=0) for ct in COVARIANCE_TYPES),
+    *(
+        ek.GMMHMM(2, n_mix=2, covariance_type=ct, n_iter=3, random_state=0)
+        for ct in COVARIANCE_TYPES
+    ),
+    ek.CategoricalHMM(2, n_iter=3, random_state=0),
+    ek.PoissonHMM(2, n_iter=3, random_state=0),
+    emkit.PoissonMixture(2, random_state=0),
+    emkit.BernoulliMixture(2, random_state=0),
+    emkit.CategoricalMixture(2, random_state=0),
+    emkit.MixedMixture(
+        2, families={"gaussian": [0], "categorical": [1], "poisson": [2]}, random_state=0
+    ),
+]
+
+
+def _assert_same(loaded, value, name):
+    if isinstance(value, dict):
+        assert loaded.keys() == value.keys(), name
+        for key in value:
+            _assert_same(loaded[key], value[key], f"{name}[{key!r}]")
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+        assert len(loaded) == len(value), name
+        for i, (a, b) in enumerate(zip(loaded, value, strict=True)):
+            _assert_same(a, b, f"{name}[{i}]")
+    elif isinstance(value, np.ndarray):
+        np.testing.assert_array_equal(loaded, value, err_msg=name)
+    else:
+        assert loaded == value, name
+
+
+@pytest.mark.parametrize(
+    "model",
+    ALL_KINDS,
+    ids=[f"{type(m).__name__}-{getattr(m, 'covariance_type', '')}" for m in ALL_KINDS],
+)
+def test_every_estimator_kind_round_trips(model, tmp_path):
+    assert set(ESTIMATORS) == {type(m).__name__ for m in ALL_KINDS}
+    X = _hmm_data(model, np.random.RandomState(3))
+    model = clone(model).fit(X)
+    model_io.save(model, tmp_path / "m.npz")
+    loaded = model_io.load(tmp_path / "m.npz")
+    assert type(loaded) is type(model)
+    assert loaded.get_params().keys() == model.get_params().keys()
+    state = {n: v for n, v in vars(model).items() if n.endswith("_")}
+    assert {n for n in vars(loaded) if n.endswith("_")} == set(state)
+    for name, value in state.items():
+        if name == "monitor_":
+            assert list(loaded.monitor_.history) == list(value.history)
+            assert (loaded.monitor_.iter, loaded.monitor_.tol) == (value.iter, value.tol)
+        else:
+            _assert_same(getattr(loaded, name), value, name)
+    assert loaded.score(X) == model.score(X)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_unknown_attribute_names_are_refused(saved):
+    rewrite(saved, meta=lambda m: m["attributes"].update(__class__="os.system"))
+    with pytest.raises(ModelFileError, match="'__class__' is not a fitted-attribute name"):
+        model_io.load(saved)
+
+
+# ---------------------------------------------------------------------------- format 1
+def test_format_1_files_still_load(fitted, tmp_path):
+    path = tmp_path / "gm.npz"
+    model_io.save(fitted, path)
+    rewrite(path, meta=_set("format_version", 1))  # the mixture layout did not change
+    np.testing.assert_array_equal(model_io.load(path).means_, fitted.means_)
+
+    X = _hmm_data(ek.GaussianHMM(2), np.random.RandomState(0))
+    hmm = ek.GaussianHMM(2, covariance_type="diag", n_iter=4, random_state=0).fit(X)
+    path = tmp_path / "hmm.npz"
+    model_io.save(hmm, path)
+
+    def v1_meta(meta):  # format 1: covars_ without underscore, monitor fields, n_features
+        meta["format_version"] = 1
+        meta["arrays"]["covars_"] = meta["arrays"].pop("_covars_")
+        monitor = meta["attributes"].pop("monitor_")["__convergence_monitor__"]
+        meta["attributes"].update(
+            monitor_tol=monitor["tol"],
+            monitor_n_iter=monitor["n_iter"],
+            monitor_history=monitor["history"],
+            monitor_iter=monitor["iter"],
+            n_features=2,
+        )
+
+    def v1_arrays(arrays):
+        arrays["covars_"] = arrays.pop("_covars_")
+
+    rewrite(path, meta=v1_meta, arrays=v1_arrays)
+    loaded = model_io.load(path)
+    np.testing.assert_array_equal(loaded.covars_, hmm.covars_)
+    assert list(loaded.monitor_.history) == list(hmm.monitor_.history)
+    assert loaded.score(X) == hmm.score(X)
+
+
+# ---------------------------------------------------------------------------- destinations
+def test_save_follows_a_symlink_and_keeps_it(fitted, tmp_path):
+    target = tmp_path / "real.npz"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.npz"
+    link.symlink_to(target)
+    model_io.save(fitted, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(model_io.load(target).means_, fitted.means_)
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "real.npz"]
+
+
+def test_save_streams_to_a_fifo(fitted, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    model_io.save(fitted, fifo)
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    (tmp_path / "copy.npz").write_bytes(received[0])
+    np.testing.assert_array_equal(model_io.load(tmp_path / "copy.npz").means_, fitted.means_)
+
+
+def test_save_to_dash_writes_standard_output(fitted, tmp_path, capsysbinary):
+    model_io.save(fitted, "-")
+    (tmp_path / "copy.npz").write_bytes(capsysbinary.readouterr().out)
+    np.testing.assert_array_equal(model_io.load(tmp_path / "copy.npz").means_, fitted.means_)
+
+
+def test_is_stream(tmp_path):
+    (tmp_path / "f").write_text("x")
+    assert not model_io.is_stream(tmp_path / "f")
+    assert not model_io.is_stream(tmp_path / "new")
+    assert model_io.is_stream("-") and model_io.is_stream("/dev/stdout")
+    assert model_io.is_stream("/dev/null")
+
+
+def test_files_in_dev_shm_are_written_atomically(fitted):
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    path = f"/dev/shm/emkit-test-{os.getpid()}.npz"
+    try:
+        assert not model_io.is_stream(path)
+        model_io.save(fitted, path)
+        np.testing.assert_array_equal(model_io.load(path).means_, fitted.means_)
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)

@@ -114,7 +114,7 @@ def test_no_import_cycles():
         stack.append(node)
         for nxt in sorted(GRAPH.get(node, ())):
             if colour.get(nxt) == "grey":
-                cycle = stack[stack.index(nxt) :] + [nxt]
+                cycle = [*stack[stack.index(nxt) :], nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in colour:
                 visit(nxt)

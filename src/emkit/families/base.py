@@ -228,6 +228,7 @@ def reject_bad_values(X, bad, name, what, fix):
     """Raise a ValidationError naming the first entry of ``X`` where ``bad`` is true."""
     if bad.any():
         row, col = np.argwhere(bad)[0]
+        value = X[row, col].item()  # a Python number: its repr reads 2.0, not np.float64(2.0)
         raise ValidationError(
-            f"{name} must hold {what}; found {X[row, col]!r} at row {row}, column {col}: {fix}"
+            f"{name} must hold {what}; found {value!r} at row {row}, column {col}: {fix}"
         )

@@ -8,6 +8,7 @@ the parts' statistics, and each part maximises its own.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,10 @@ class ProductFamily(FamilyBase):
         """Each part's check on its columns; returns the float64 matrix the parts read."""
         out = np.array(X, dtype=np.float64)
         for family, cols in self._zip():
-            out[:, cols] = family.check_data(out[:, cols], name=name)
+            try:
+                out[:, cols] = family.check_data(out[:, cols], name=name)
+            except ValueError as err:
+                raise type(err)(_in_columns_of_x(str(err), cols)) from None
         return out
 
     def log_likelihood(self, params, X):
@@ -121,3 +125,12 @@ class ProductFamily(FamilyBase):
         F = np.concatenate(blocks, axis=1)
         scale = F.std(axis=0)
         return (F - F.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+def _in_columns_of_x(message, cols):
+    """``message`` with "column j" (of a part) rewritten as the column of ``X``."""
+    return re.sub(
+        r"(at row \d+, column )(\d+)",
+        lambda m: f"{m.group(1)}{int(cols[int(m.group(2))])}",
+        message,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emkit.engine.dask_source import is_dask_collection, require_dask
 from emkit.exceptions import ValidationError
 
 
@@ -128,3 +129,25 @@ def encode(col, categories, j):
 def _preview(cats, most=8):
     shown = ", ".join(repr(c) for c in cats[:most])
     return shown + (", ..." if len(cats) > most else "")
+
+
+def code_ranges(X, columns=None):
+    """Categories of columns of a streamed array of codes ``0 .. M-1``: ``max + 1`` each.
+
+    ``columns`` (indices) restricts the pass to those columns; it reads the array in blocks.
+    """
+    cols = np.arange(X.shape[1]) if columns is None else np.asarray(columns, dtype=np.intp)
+    if is_dask_collection(X):
+        _, da = require_dask()
+        top = np.asarray(da.nanmax(X[:, cols], axis=0).compute(), dtype=np.float64)
+    else:
+        top = np.full(cols.size, -np.inf)
+        for start in range(0, X.shape[0], 65536):
+            block = np.asarray(X[start : start + 65536], dtype=np.float64)[:, cols]
+            top = np.fmax(top, np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=0))
+    if not np.all(np.isfinite(top)) or np.any(top < 0):
+        raise ValidationError(
+            "a memory-mapped or Dask X holds categorical columns as codes 0 .. M_j - 1 (NaN "
+            "for missing); some categorical column has no observed code or a negative one"
+        )
+    return (top.astype(np.int64) + 1).tolist()

@@ -108,7 +108,7 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None
                 raise ValidationError("sample_weight must be finite and >= 0")
         source = DaskSource(X, w)
     else:
-        if np.dtype(X.dtype) not in (np.float32, np.float64):
+        if check is None and np.dtype(X.dtype) not in (np.float32, np.float64):
             raise TypeError(
                 f"X is a memory map of dtype {X.dtype}; emkit streams float32/float64 data "
                 "only: convert the file once (np.save(path, X.astype(np.float64)))"

@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
-from emkit.engine.dask_source import is_dask_collection, require_dask
 from emkit.exceptions import ValidationError
 from emkit.families.categorical_items import CategoricalItemsFamily, ItemParams
 from emkit.models import _categories as cat
@@ -30,7 +29,9 @@ class CategoricalMixture(BaseMixture):
     n_components, tol, max_iter, n_init, init_params, weights_init, random_state, \
     warm_start, verbose, verbose_interval, chunk_size, learning_decay, learning_offset
         As in :class:`~emkit.GaussianMixture`.
-        Default here ``'random'`` (random starting class shares, as poLCA).
+        Defaults here: ``init_params='random'`` (random starting responsibilities),
+        ``tol=1e-6`` and ``max_iter=1000`` (poLCA's), since EM from a random start first
+        moves slowly, and a loose tolerance stops it before the classes separate.
     categories : 'auto' or list of array-like, default='auto'
         The categories of each item: learned from ``X`` in ``fit`` ('auto'), or given (one
         array of distinct values per column, e.g. for ``partial_fit`` on blocks that do not
@@ -56,8 +57,8 @@ class CategoricalMixture(BaseMixture):
         self,
         n_components=1,
         *,
-        tol=1e-3,
-        max_iter=100,
+        tol=1e-6,
+        max_iter=1000,
         n_init=1,
         init_params="random",
         categories="auto",
@@ -121,7 +122,7 @@ class CategoricalMixture(BaseMixture):
         if reset and is_out_of_core(X):
             arr = open_array(X)
             given = self._given_categories(int(arr.shape[1]))
-            self.categories_ = given or [np.arange(m) for m in _code_ranges(arr)]
+            self.categories_ = given or [np.arange(m) for m in cat.code_ranges(arr)]
         return super()._source(X, sample_weight, reset=reset)
 
     def _check_inits(self, d):
@@ -186,21 +187,3 @@ def _table(cats, table):
         return {c: table[:, m] for m, c in enumerate(cats)}
     index = [f"class {k}" for k in range(table.shape[0])]
     return pd.DataFrame(table, index=index, columns=list(cats))
-
-
-def _code_ranges(X):
-    """Categories of each column of a streamed array of codes: ``max + 1`` (codes are 0 .. M-1)."""
-    if is_dask_collection(X):
-        _, da = require_dask()
-        top = np.asarray(da.nanmax(X, axis=0).compute())
-    else:
-        top = np.full(X.shape[1], -np.inf)
-        for start in range(0, X.shape[0], 65536):
-            block = np.asarray(X[start : start + 65536], dtype=np.float64)
-            top = np.fmax(top, np.nanmax(np.where(np.isnan(block), -np.inf, block), axis=0))
-    if not np.all(np.isfinite(top)) or np.any(top < 0):
-        raise ValidationError(
-            "a memory-mapped or Dask X for CategoricalMixture holds codes 0 .. M_j - 1 (NaN for "
-            "missing); some column has no observed code or a negative one"
-        )
-    return (top.astype(np.int64) + 1).tolist()

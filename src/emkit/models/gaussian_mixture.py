@@ -8,7 +8,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
-from emkit.models.mixture_base import BaseMixture, common_arguments
+from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
 class GaussianMixture(BaseMixture):
@@ -175,6 +175,56 @@ class GaussianMixture(BaseMixture):
         return GaussianParams.from_prec_chol(
             self.means_, self.covariances_, self.precisions_cholesky_, self.covariance_type
         )
+
+    # ------------------------------------------------------------------ model files
+    # Largest disagreement, relative to the largest entry of the component, between a stored
+    # array and the one derived from covariances_ that is taken for rounding.
+    _STATE_RTOL = ((np.dtype(np.float64), 1e-6), (np.dtype(np.float32), 1e-2))
+
+    def _check_component_state(self, K, d):
+        """The four component arrays: shapes, one dtype, finite, and describing one model.
+
+        ``covariances_`` must be symmetric positive definite, and ``precisions_cholesky_`` and
+        ``precisions_`` the ones they imply (scoring reads the former, sampling the latter).
+        """
+        state = vars(self)
+        cov_shape = STRATEGIES[self.covariance_type].shape(K, d)
+        shapes = {
+            "means_": (K, d),
+            "covariances_": cov_shape,
+            "precisions_cholesky_": cov_shape,
+            "precisions_": cov_shape,
+        }
+        for name, shape in shapes.items():
+            check_state_array(state, name, shape)
+        if len({state[name].dtype for name in ("weights_", *shapes)}) != 1:
+            raise TypeError("the parameter arrays have mixed dtypes")
+        weights = self.weights_
+        rtol = dict(self._STATE_RTOL)[weights.dtype]
+        try:
+            derived = GaussianParams.from_covariances(
+                self.means_, self.covariances_, self.covariance_type
+            )
+        except NotPositiveDefiniteError as err:
+            raise ValueError(
+                f"covariances_ of component {err.index} is not positive definite"
+            ) from None
+        for k in range(K):
+            cov = derived.component_covariance(k)
+            if not np.allclose(cov, cov.T, rtol=0, atol=rtol * np.abs(cov).max()):
+                raise ValueError(f"covariances_ of component {k} is not symmetric")
+        for name, ours, theirs in (
+            ("precisions_cholesky_", self.precisions_cholesky_, derived.prec_chol),
+            ("precisions_", self.precisions_, derived.precisions()),
+        ):
+            scale = np.abs(theirs).reshape(len(theirs), -1).max(axis=1)
+            gap = np.abs(ours - theirs) - rtol * scale.reshape((-1,) + (1,) * (theirs.ndim - 1))
+            if np.any(gap > 0):
+                where = np.unravel_index(int(np.argmax(gap)), gap.shape)
+                raise ValueError(
+                    f"{name} does not match covariances_ (entry {tuple(map(int, where))}); "
+                    "the arrays of a model must describe the same components"
+                )
 
 
 # Largest asymmetry of a precisions_init matrix, relative to its largest entry, that is taken

@@ -355,3 +355,35 @@ class BaseHMM(BaseEstimator):
         """Bayesian information criterion on ``X`` (lower is better)."""
         log_likelihood, n = self._score(X, lengths)  # X validated once
         return criteria.bic(log_likelihood, self._n_parameters(), n)
+
+    # ------------------------------------------------------------------ model files
+    def _check_fitted_state(self):
+        """Check that the fitted attributes form a consistent model (e.g. one read from a file).
+
+        Validates the hyper-parameters and the fitted parameters exactly as before scoring
+        (shapes for ``n_components``, distributions summing to 1, finite values, symmetric
+        positive-definite covariances, ...), that ``n_features_in_`` matches the emission
+        parameters, and the type of ``monitor_``.
+
+        Raises
+        ------
+        ValueError or TypeError
+            Naming the first inconsistent attribute.
+        """
+        self._check_fitted()
+        self._check_hyperparams()
+        self._params()
+        state = vars(self)
+        n_features = state.get("n_features_in_")
+        if n_features is not None and (
+            isinstance(n_features, bool)
+            or not isinstance(n_features, int)
+            or n_features != self._n_emission_features()
+        ):
+            raise ValueError(
+                f"n_features_in_ is {n_features!r} but the emission parameters have "
+                f"{self._n_emission_features()} features"
+            )
+        monitor = state.get("monitor_")
+        if monitor is not None and not isinstance(monitor, ConvergenceMonitor):
+            raise TypeError(f"monitor_ must be a ConvergenceMonitor, got {type(monitor).__name__}")

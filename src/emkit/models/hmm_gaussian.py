@@ -228,3 +228,8 @@ class GaussianHMM(BaseHMM):
         if self._needs_init("c", "covars_"):
             cv = initial_covariance(X, self.min_covar)
             self._covars_ = spread_covariance(cv, self.covariance_type, K)
+
+    # ------------------------------------------------------------------ model files
+    #: Private fitted state that model files store: the covariances in their compact layout
+    #: (``covars_`` is a property that expands them to full matrices).
+    _saved_private = ("_covars_",)

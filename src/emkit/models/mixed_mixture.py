@@ -13,6 +13,7 @@ from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.families.poisson import PoissonFamily, PoissonParams
 from emkit.families.product import ProductFamily, ProductParams
 from emkit.models import _categories as cat
+from emkit.models._inputs import is_out_of_core, open_array
 from emkit.models.mixture_base import (
     BaseMixture,
     check_item_state,
@@ -160,14 +161,25 @@ class MixedMixture(BaseMixture):
                 out[:, j] = _numeric(col, j)
         for cats, j in zip(self.categories_, categorical, strict=True):
             out[:, j] = cat.encode(columns[j], cats, j)
+        return self._check_block(out)
+
+    def _check_block(self, X):
         gaussian = self.columns_.get("gaussian")
-        if gaussian is not None and not np.all(np.isfinite(out[:, gaussian])):
+        if gaussian is not None and not np.all(np.isfinite(X[:, gaussian])):
             raise ValidationError(
                 "X has NaN or infinity in a gaussian column; drop or impute those rows"
             )
-        return self._make_family().check_data(out)
+        return self._make_family().check_data(X)
 
-    _check_block = None
+    def _source(self, X, sample_weight, *, reset):
+        if reset and is_out_of_core(X):
+            X = open_array(X)
+            self.columns_ = self._resolve_columns(None, int(X.shape[1]))
+            categorical = self.columns_.get("categorical", [])
+            self.categories_ = (
+                [np.arange(m) for m in cat.code_ranges(X, categorical)] if len(categorical) else []
+            )
+        return super()._source(X, sample_weight, reset=reset)
 
     def _set_components(self, c, dtype):
         for name, part, params in zip(

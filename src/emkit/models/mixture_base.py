@@ -442,13 +442,27 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """Most probable component of each row, shape (n_samples,); lazy for Dask input."""
         if is_dask_collection(X):
             return self._map_dask(X, self.predict, per_component=False, dtype=np.intp)
-        return np.concatenate([r.argmax(axis=1) for _, r, _ in self._blocks(X)])
+        return np.concatenate([r.argmax(axis=1) for r in self._posteriors(X)])
 
     def predict_proba(self, X):
         """Posterior probability of each component for each row, shape (n_samples, K)."""
         if is_dask_collection(X):
             return self._map_dask(X, self.predict_proba, per_component=True)
-        return np.concatenate([r for _, r, _ in self._blocks(X)])
+        return np.concatenate(list(self._posteriors(X)))
+
+    def _posteriors(self, X):
+        """Responsibilities of each block; a row no component can produce is an error."""
+        start = 0
+        for log_norm, resp, _ in self._blocks(X):
+            impossible = np.flatnonzero(np.isneginf(log_norm))
+            if impossible.size:
+                raise ValidationError(
+                    f"row {start + int(impossible[0])} of X has probability zero under every "
+                    "component (e.g. a positive count where every fitted rate is 0), so its "
+                    "component is undefined; score_samples gives it -inf"
+                )
+            start += log_norm.shape[0]
+            yield resp
 
     def sample(self, n_samples=1):
         """Draw rows from the fitted mixture.
