@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 
 import emkit
+from mixture_oracles import matching
 
 ORACLES = Path(__file__).resolve().parent / "oracles"
 REFERENCE = json.loads((ORACLES / "flexmix_reference.json").read_text())
@@ -31,13 +31,6 @@ def bernoulli_case():
     case = REFERENCE["bernoulli_weighted"]
     table = np.loadtxt(ORACLES / case["data"], delimiter=",", skiprows=1)
     return table[:, :-1], table[:, -1], case, np.asarray(case["probabilities"])
-
-
-def matched(got, want):
-    """Rows of ``got`` reordered to match the rows of ``want`` (component labels)."""
-    cost = np.abs(np.log(got)[None, :, :] - np.log(want)[:, None, :]).sum(axis=2)
-    rows, cols = linear_sum_assignment(cost)
-    return cols[np.argsort(rows)]
 
 
 def test_poisson_loglik_of_flexmix_parameters():
@@ -60,7 +53,7 @@ def test_poisson_mixture_reaches_flexmix_maximum(init_params):
         random_state=0,
     ).fit(X)
     np.testing.assert_allclose(model.score(X) * len(X), case["loglik"], rtol=1e-6)
-    perm = matched(model.rates_, rates)
+    perm = matching(model.rates_, rates)
     np.testing.assert_allclose(model.weights_[perm], case["weights"], atol=1e-4)
     np.testing.assert_allclose(model.rates_[perm], rates, rtol=1e-4)
 
@@ -90,6 +83,6 @@ def test_weighted_bernoulli_mixture_reaches_flexmix_maximum(replicate):
     ).fit(X, sample_weight=w)
     total = len(X) if w is None else w.sum()
     np.testing.assert_allclose(model.score(X, sample_weight=w) * total, case["loglik"], rtol=1e-6)
-    perm = matched(model.probabilities_, probs)
+    perm = matching(model.probabilities_, probs)
     np.testing.assert_allclose(model.weights_[perm], case["weights"], atol=1e-4)
     np.testing.assert_allclose(model.probabilities_[perm], probs, atol=1e-4)

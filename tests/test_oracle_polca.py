@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 
 import emkit
+from mixture_oracles import matching
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = json.loads((HERE / "oracles" / "polca_reference.json").read_text())
@@ -49,16 +49,6 @@ def load_items(folder, case):
     if case["missing"] == "listwise":
         X = X[~np.isnan(X).any(axis=1)]
     return X
-
-
-def match_classes(probs_a, probs_b):
-    """Permutation ``p`` with class ``p[k]`` of ``b`` matching class ``k`` of ``a``."""
-    cost = sum(
-        np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
-        for a, b in zip(probs_a, probs_b, strict=True)
-    )
-    rows, cols = linear_sum_assignment(cost)
-    return cols[np.argsort(rows)]
 
 
 def fit_global(X, K, *, n_init, random_state):
@@ -93,7 +83,7 @@ def test_polca_example_maximum_likelihood(name):
         np.testing.assert_allclose(loglik, case["polca_loglik"], atol=0.01)
 
     want = [np.asarray(p) for p in case["probabilities"]]
-    perm = match_classes(want, model.probabilities_)
+    perm = matching(np.hstack(model.probabilities_), np.hstack(want))
     np.testing.assert_allclose(model.weights_[perm], case["weights"], atol=1e-4)
     for got, ref in zip(model.probabilities_, want, strict=True):
         np.testing.assert_allclose(got[perm], ref, atol=1e-4)
