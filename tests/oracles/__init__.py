@@ -1,0 +1,1 @@
+"""Reference implementations and stored reference numbers that emkit's oracle tests compare to."""
