@@ -65,7 +65,10 @@ class CategoricalItemsFamily(FamilyBase):
         return [flat[:, a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
 
     def check_data(self, X, name="X"):
-        """Codes ``0 .. M_j - 1`` per column, NaN for a missing answer; returned as float64."""
+        """Codes ``0 .. M_j - 1`` per column, NaN for a missing answer; returned as float64.
+
+        The family also reads :meth:`integer_codes` (-1 for missing), its fastest input.
+        """
         X = np.asarray(X, dtype=np.float64)
         top = np.asarray(self.n_categories, dtype=np.float64)
         ok = np.isnan(X) | ((X >= 0) & (X < top) & (X == np.floor(X)))
@@ -73,12 +76,19 @@ class CategoricalItemsFamily(FamilyBase):
         reject_bad_values(X, ~ok, name, what, "encode each column's categories as 0, 1, ...")
         return X
 
+    def integer_codes(self, X):
+        """Codes as a C-ordered integer array, -1 for a missing answer (NaN or negative)."""
+        X = np.asarray(X)
+        if X.dtype.kind in "iu":
+            return np.ascontiguousarray(X)
+        dtype = np.int16 if self.offsets[-1] < 2**15 else np.int32
+        return np.where(np.isnan(X) | (X < 0), -1, X).astype(dtype)
+
     def _codes(self, X):
         """Flat column index of every answer (missing answers point at column 0) and the mask."""
-        X = np.asarray(X, dtype=np.float64)
-        observed = ~np.isnan(X)
-        codes = np.where(observed, X, 0.0).astype(np.intp)
-        return codes + self.offsets[:-1], observed
+        codes = self.integer_codes(X)
+        observed = codes >= 0
+        return np.where(observed, codes, 0).astype(np.intp) + self.offsets[:-1], observed
 
     def log_likelihood(self, params, X):
         """Log-probabilities of the rows' observed answers, shape (n, K)."""
@@ -93,12 +103,14 @@ class CategoricalItemsFamily(FamilyBase):
         """One compiled pass over the block (the generic NumPy pass with ``'numpy'`` kernels)."""
         if get_kernels() == "numpy":
             return super().expect_mixture(params, log_weights, X, w)
-        index, observed = self._codes(X)
-        index = np.where(observed, index, -1)
         logp_t = np.ascontiguousarray(log_probabilities(params.probabilities).T)
         weights = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
         ll, counts, table_t, worst, row = discrete_numba.items_estep(
-            index, weights, logp_t, np.ascontiguousarray(log_weights, dtype=np.float64)
+            self.integer_codes(X),
+            self.offsets[:-1].astype(np.int64),
+            weights,
+            logp_t,
+            np.ascontiguousarray(log_weights, dtype=np.float64),
         )
         return ll, ItemStats(counts, np.ascontiguousarray(table_t.T)), worst, row
 

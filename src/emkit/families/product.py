@@ -52,11 +52,15 @@ class ProductFamily(FamilyBase):
         return zip(self.families, self.columns, *per_part, strict=True)
 
     def check_data(self, X, name="X"):
-        """Each part's check on its columns; returns the float64 matrix the parts read."""
+        """Each part's check on its columns; returns the float64 matrix the parts read.
+
+        Every part reads its columns in this float form (a categorical part: NaN for a
+        missing answer), so a part's own converted array is not written back.
+        """
         out = np.array(X, dtype=np.float64)
         for family, cols in self._zip():
             try:
-                out[:, cols] = family.check_data(out[:, cols], name=name)
+                family.check_data(out[:, cols], name=name)
             except ValueError as err:
                 raise type(err)(_in_columns_of_x(str(err), cols)) from None
         return out

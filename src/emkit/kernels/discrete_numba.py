@@ -16,8 +16,11 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _normalise(lp):
-    """Log of ``sum(exp(lp))`` (max-shifted); ``-inf`` when every entry is."""
+def _posterior(lp, e):
+    """Log of ``sum(exp(lp))`` (max-shifted); ``e`` receives ``exp(lp - log_norm)``.
+
+    Returns ``-inf`` (and leaves ``e`` unset) when every entry of ``lp`` is ``-inf``.
+    """
     top = -np.inf
     for k in range(lp.shape[0]):
         if lp[k] > top:
@@ -26,18 +29,24 @@ def _normalise(lp):
         return -np.inf
     s = 0.0
     for k in range(lp.shape[0]):
-        s += math.exp(lp[k] - top)
+        e[k] = math.exp(lp[k] - top)
+        s += e[k]
+    inv = 1.0 / s
+    for k in range(lp.shape[0]):
+        e[k] *= inv
     return top + math.log(s)
 
 
 @njit(cache=True, nogil=True)
-def items_estep(index, w, logp_t, log_weights):
+def items_estep(codes, offsets, w, logp_t, log_weights):
     """Fused E-step of categorical items.
 
     Parameters
     ----------
-    index : ndarray of shape (n, J), int64
-        Flat category column of each answer (``offsets[j] + code``), -1 when missing.
+    codes : ndarray of shape (n, J), integer
+        Category code of each answer (``0 .. M_j - 1``), -1 when missing.
+    offsets : ndarray of shape (J,), int64
+        First column of each item in the flat category axis.
     w : ndarray of shape (n,) or (0,)
         Row weights (empty for unit weights).
     logp_t : ndarray of shape (M, K)
@@ -48,12 +57,13 @@ def items_estep(index, w, logp_t, log_weights):
     -------
     ll, counts (K,), table_t (M, K), worst_score, worst_index
     """
-    n, J = index.shape
+    n, J = codes.shape
     M, K = logp_t.shape
     weighted = w.shape[0] > 0
     counts = np.zeros(K)
     table = np.zeros((M, K))
     lp = np.empty(K)
+    r = np.empty(K)
     ll = 0.0
     worst = np.inf
     worst_i = -1
@@ -62,11 +72,12 @@ def items_estep(index, w, logp_t, log_weights):
         for k in range(K):
             lp[k] = log_weights[k]
         for j in range(J):
-            c = index[i, j]
+            c = codes[i, j]
             if c >= 0:
+                c += offsets[j]
                 for k in range(K):
                     lp[k] += logp_t[c, k]
-        norm = _normalise(lp)
+        norm = _posterior(lp, r)
         if wi > 0.0:
             ll += wi * norm
             if norm < worst:
@@ -75,12 +86,14 @@ def items_estep(index, w, logp_t, log_weights):
         if norm == -np.inf or wi == 0.0:
             continue
         for k in range(K):
-            r = math.exp(lp[k] - norm) * wi
-            counts[k] += r
-            for j in range(J):
-                c = index[i, j]
-                if c >= 0:
-                    table[c, k] += r
+            r[k] *= wi
+            counts[k] += r[k]
+        for j in range(J):
+            c = codes[i, j]
+            if c >= 0:
+                c += offsets[j]
+                for k in range(K):
+                    table[c, k] += r[k]
     return ll, counts, table, worst, worst_i
 
 
@@ -130,7 +143,7 @@ def poisson_estep(X, w, log_rates_t, rate_sums, log_weights, log_factorial):
                 const += log_factorial[int(x)] if x < L else math.lgamma(x + 1.0)
                 for k in range(K):
                     lp[k] += x * log_rates_t[f, k]
-        norm = _normalise(lp)
+        norm = _posterior(lp, r)
         if wi > 0.0:
             ll += wi * (norm - const)
             if norm - const < worst:
@@ -139,7 +152,7 @@ def poisson_estep(X, w, log_rates_t, rate_sums, log_weights, log_factorial):
         if norm == -np.inf or wi == 0.0:
             continue
         for k in range(K):
-            r[k] = math.exp(lp[k] - norm) * wi
+            r[k] *= wi
             counts[k] += r[k]
         for f in range(d):
             x = X[i, f]

@@ -98,7 +98,7 @@ class CategoricalMixture(BaseMixture):
             cat.encode(c, cats, j)
             for j, (c, cats) in enumerate(zip(columns, self.categories_, strict=True))
         ]
-        return np.column_stack(codes)
+        return self._make_family().integer_codes(np.column_stack(codes))
 
     def _given_categories(self, n_columns):
         """The ``categories`` parameter as a list of arrays, or None for 'auto'."""

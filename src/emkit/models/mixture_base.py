@@ -353,6 +353,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ parameters
     def _set_params(self, params, dtype):
+        # Parameters are float32 for float32 data, float64 otherwise (also for integer codes).
+        dtype = dtype if dtype == np.float32 else np.float64
         self.weights_ = params.weights.astype(dtype)
         self._set_components(params.components, dtype)
 
