@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from emkit.kernels.vecmath import exp_nonpos
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _posterior(lp, e):
@@ -29,7 +31,7 @@ def _posterior(lp, e):
         return -np.inf
     s = 0.0
     for k in range(lp.shape[0]):
-        e[k] = math.exp(lp[k] - top)
+        e[k] = exp_nonpos(lp[k] - top)
         s += e[k]
     inv = 1.0 / s
     for k in range(lp.shape[0]):
