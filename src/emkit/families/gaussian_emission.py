@@ -3,9 +3,12 @@
 Densities, statistics and sampling are the Gaussian family's; this module adds the MAP M-step
 under a Normal prior on the means (``means_prior``, ``means_weight``) and an inverse-gamma
 (diag, spherical) or inverse-Wishart (full, tied) prior on the covariances (``covars_prior``,
-``covars_weight``), in the parametrisation Gaussian HMM users know, and ``min_covar`` as a floor
-on the variances. The statistics stay centred on the iteration's means; the scatter about the
-new means is obtained from them exactly.
+``covars_weight``), in the parametrisation Gaussian HMM users know. The update is the exact
+maximiser (maximum likelihood without priors): no floor is applied to the variances, and a
+covariance that is not positive definite (a state collapsed onto too few distinct points) goes
+through the Gaussian family's repair, a minimal diagonal jitter with a warning. The statistics
+stay centred on the iteration's means; the scatter about the new means is obtained from them
+exactly.
 """
 
 from __future__ import annotations
@@ -53,8 +56,6 @@ class GaussianEmission:
     Parameters
     ----------
     covariance_type : {'spherical', 'diag', 'full', 'tied'}
-    min_covar : float
-        Floor on the variances (the diagonal of full and tied covariances).
     means_prior, means_weight : float or array-like
         Mean (broadcastable to (K, d)) and precision weight (scalar or (K,)) of the Normal
         prior on the means; ``means_weight=0`` is a flat prior.
@@ -72,7 +73,6 @@ class GaussianEmission:
     def __init__(
         self,
         covariance_type="diag",
-        min_covar=1e-3,
         means_prior=0.0,
         means_weight=0.0,
         covars_prior=1e-2,
@@ -80,7 +80,6 @@ class GaussianEmission:
     ):
         self.gaussian = GaussianFamily(covariance_type, reg_covar=0.0)
         self.covariance_type = covariance_type
-        self.min_covar = float(min_covar)
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior
@@ -158,14 +157,12 @@ class GaussianEmission:
             if ct == "diag":
                 cw = _per_state(cw, len(n))
                 num = cp + mw * diff**2 + scatter
-                cov = num / np.maximum(np.maximum(cw - 1.0, 0.0) + n[:, None], _MIN_DENOMINATOR)
-                return np.maximum(cov, self.min_covar)
+                return num / np.maximum(np.maximum(cw - 1.0, 0.0) + n[:, None], _MIN_DENOMINATOR)
             if ct == "spherical":
                 cw = _per_state(cw, len(n))[:, 0]
                 prior = np.broadcast_to(cp if cp.ndim != 1 else cp[:, None], (len(n), d))
                 num = prior.mean(axis=1) + (mw[:, 0] * (diff**2).sum(axis=1) + scatter) / d
-                cov = num / np.maximum(np.maximum(cw - 1.0, 0.0) + n, _MIN_DENOMINATOR)
-                return np.maximum(cov, self.min_covar)
+                return num / np.maximum(np.maximum(cw - 1.0, 0.0) + n, _MIN_DENOMINATOR)
             outer = mw[:, :, None] * diff[:, :, None] * diff[:, None, :]
             cvw = np.maximum(cw - d, 0.0)
             if ct == "full":
@@ -173,8 +170,4 @@ class GaussianEmission:
                 cov = (cp + outer + scatter) / (cvw + n)[:, None, None]
             else:
                 cov = (cp + outer.sum(axis=0) + scatter) / (cvw + n.sum())
-        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-        idx = np.arange(d)
-        diag = cov[..., idx, idx]
-        cov[..., idx, idx] = np.maximum(diag, self.min_covar)
-        return cov
+        return 0.5 * (cov + np.swapaxes(cov, -1, -2))

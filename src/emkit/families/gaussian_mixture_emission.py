@@ -9,7 +9,9 @@ The M-step is the MAP estimate under a Dirichlet prior on the mixture weights
 inverse-gamma (diag, spherical) or inverse-Wishart (full, tied) prior on the covariances
 (``covars_prior``, ``covars_weight``), in the parametrisation Gaussian-mixture HMM users know.
 The covariances are the scatter about the *new* means, which makes each iteration an exact
-M-step.
+M-step (the exact MAP, or maximum likelihood without priors): no floor is applied, and a
+covariance that is not positive definite goes through the Gaussian family's repair (a minimal
+diagonal jitter, with a warning).
 """
 
 from __future__ import annotations
@@ -56,8 +58,6 @@ class GaussianMixtureEmission:
     ----------
     n_mix : int
     covariance_type : {'spherical', 'diag', 'full', 'tied'}
-    min_covar : float
-        Floor on the variances.
     weights_prior : float or array-like broadcastable to (K, M)
         Dirichlet concentration of the mixture weights.
     means_prior, means_weight : float or array-like
@@ -72,7 +72,6 @@ class GaussianMixtureEmission:
         self,
         n_mix,
         covariance_type="diag",
-        min_covar=1e-3,
         weights_prior=1.0,
         means_prior=0.0,
         means_weight=0.0,
@@ -83,7 +82,6 @@ class GaussianMixtureEmission:
         self.covariance_type = covariance_type
         inner = "full" if covariance_type == "tied" else covariance_type
         self.gaussian = GaussianFamily(inner, reg_covar=0.0)
-        self.min_covar = float(min_covar)
         self.weights_prior = weights_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
@@ -256,10 +254,6 @@ class GaussianMixtureEmission:
                 cov = num / (d * (n + 1.0) + 2.0 * (a + 1.0))
         if ct in ("full", "tied"):
             cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-            idx = np.arange(d)
-            cov[..., idx, idx] = np.maximum(cov[..., idx, idx], self.min_covar)
-        else:
-            cov = np.maximum(cov, self.min_covar)
         if ct == "tied":
             bad = ~np.all(np.isfinite(cov.reshape(K, -1)), axis=1) | dead.all(axis=1)
             cov[bad] = old[bad]

@@ -72,7 +72,8 @@ class GaussianHMM(BaseHMM):
         Number of states.
     covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
     min_covar : float, default=1e-3
-        Floor on the variances; also added to the diagonal of the initial covariance.
+        Added to the diagonal of the initial covariance (as in hmmlearn, it is not a floor
+        in the M-step, which is the exact maximiser).
     startprob_prior : float or array-like of shape (n_components,), default=1.0
         Dirichlet concentration of ``startprob_``.
     transmat_prior : float or array-like of shape (n_components, n_components), default=1.0
@@ -133,23 +134,25 @@ class GaussianHMM(BaseHMM):
         init_params="stmc",
         implementation="log",
     ):
-        self.n_components = n_components
+        super().__init__(
+            n_components,
+            startprob_prior,
+            transmat_prior,
+            algorithm,
+            random_state,
+            n_iter,
+            tol,
+            verbose,
+            params,
+            init_params,
+            implementation,
+        )
         self.covariance_type = covariance_type
         self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
 
     @property
     def covars_(self):
@@ -171,12 +174,15 @@ class GaussianHMM(BaseHMM):
     def _emission(self):
         return GaussianEmission(
             self.covariance_type,
-            self.min_covar,
-            self.means_prior,
-            self.means_weight,
-            self.covars_prior,
-            self.covars_weight,
+            means_prior=self.means_prior,
+            means_weight=self.means_weight,
+            covars_prior=self.covars_prior,
+            covars_weight=self.covars_weight,
         )
+
+    def _emission_fit_scalars(self, n_features):
+        K, d = self.n_components, n_features
+        return {"m": K * d, "c": int(STRATEGIES[self.covariance_type].n_parameters(K, d))}
 
     def _n_emission_features(self):
         return np.shape(self.means_)[1]
@@ -190,7 +196,10 @@ class GaussianHMM(BaseHMM):
             )
         means = v.check_array_param(means, "means_", means.shape)
         shape = STRATEGIES[ct].shape(K, means.shape[1])
-        cov = check_covariances(self._covars_, "covars_", ct, shape)
+        cov = self._covars_
+        if ct == "spherical" and np.size(cov) == K:
+            cov = np.reshape(cov, (K,))  # hmmlearn accepts (K, 1), (K, 1, 1, 1), ...
+        cov = check_covariances(cov, "covars_", ct, shape)
         try:
             return GaussianParams.from_covariances(means, cov, ct)
         except NotPositiveDefiniteError as err:

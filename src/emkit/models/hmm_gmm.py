@@ -38,7 +38,8 @@ class GMMHMM(BaseHMM):
     n_mix : int, default=1
         Mixture components per state.
     min_covar : float, default=1e-3
-        Floor on the variances; also added to the diagonal of the initial covariance.
+        Added to the diagonal of the initial covariance (as in hmmlearn, it is not a floor
+        in the M-step, which is the exact maximiser).
     startprob_prior, transmat_prior : float or array-like, default=1.0
     weights_prior : float or array-like of shape (n_components, n_mix), default=1.0
         Dirichlet concentration of the mixture weights.
@@ -95,25 +96,27 @@ class GMMHMM(BaseHMM):
         init_params="stmcw",
         implementation="log",
     ):
-        self.n_components = n_components
+        super().__init__(
+            n_components,
+            startprob_prior,
+            transmat_prior,
+            algorithm,
+            random_state,
+            n_iter,
+            tol,
+            verbose,
+            params,
+            init_params,
+            implementation,
+        )
         self.n_mix = n_mix
         self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.weights_prior = weights_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
-        self.algorithm = algorithm
         self.covariance_type = covariance_type
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
 
     # ------------------------------------------------------------------ hooks
     def _check_hyperparams(self):
@@ -126,13 +129,19 @@ class GMMHMM(BaseHMM):
         return GaussianMixtureEmission(
             self.n_mix,
             self.covariance_type,
-            self.min_covar,
-            self.weights_prior,
-            self.means_prior,
-            self.means_weight,
-            self.covars_prior,
-            self.covars_weight,
+            weights_prior=self.weights_prior,
+            means_prior=self.means_prior,
+            means_weight=self.means_weight,
+            covars_prior=self.covars_prior,
+            covars_weight=self.covars_weight,
         )
+
+    def _emission_fit_scalars(self, n_features):
+        K, M, d = self.n_components, self.n_mix, n_features
+        n_cov = int(np.prod(gmm_covariance_shape(self.covariance_type, K, M, d)))
+        if self.covariance_type in ("full", "tied"):
+            n_cov = n_cov * (d + 1) // (2 * d)  # the free entries of symmetric matrices
+        return {"m": K * M * d, "c": n_cov, "w": K * (M - 1)}
 
     def _n_emission_features(self):
         return np.shape(self.means_)[2]
