@@ -457,8 +457,14 @@ class BaseHMM(BaseEstimator):
         return X, states
 
     def get_stationary_distribution(self):
-        """Stationary distribution of ``transmat_``, shape (n_components,)."""
-        self._check_fitted()
+        """Stationary distribution of ``transmat_``, shape (n_components,).
+
+        Only ``transmat_`` needs to be set.
+        """
+        if not hasattr(self, "transmat_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance has no transmat_; call fit or set it"
+            )
         K = self.n_components
         return latent.stationary_distribution(
             check_distribution(self.transmat_, "transmat_", (K, K))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
@@ -33,6 +34,28 @@ def spread_covariance(cv, covariance_type, n_components):
     if covariance_type == "diag":
         return np.tile(np.diag(cv), (n_components, 1))
     return np.tile(cv, (n_components, 1, 1))
+
+
+# Below this many rows the initial k-means runs on one thread: its OpenMP threads cost more to
+# wake (and spin for much longer on a busy machine) than the clustering itself.
+_SERIAL_KMEANS_ROWS = 50_000
+
+
+def kmeans_centres(X, n_clusters, random_state):
+    """Centres of scikit-learn's k-means (10 restarts) of the rows ``X``, as hmmlearn's init.
+
+    Returns
+    -------
+    centres : ndarray of shape (n_clusters, n_features)
+    labels : ndarray of shape (n_samples,)
+    """
+    km = KMeans(n_clusters=n_clusters, random_state=random_state, n_init=10)
+    if X.shape[0] < _SERIAL_KMEANS_ROWS:
+        with threadpool_limits(1):
+            labels = km.fit_predict(X)
+    else:
+        labels = km.fit_predict(X)
+    return km.cluster_centers_, labels
 
 
 def initial_covariance(X, min_covar):
@@ -232,8 +255,7 @@ class GaussianHMM(BaseHMM):
                     f"n_samples={n} is smaller than n_components={K}; the means cannot be "
                     "initialised: pass more rows or fewer states"
                 )
-            km = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
-            self.means_ = km.fit(X).cluster_centers_
+            self.means_ = kmeans_centres(X, K, self.random_state)[0]
         if self._needs_init("c", "covars_"):
             cv = initial_covariance(X, self.min_covar)
             self._covars_ = spread_covariance(cv, self.covariance_type, K)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
 from emkit.families.gaussian_mixture_emission import GaussianMixtureEmission
 from emkit.models.hmm_base import BaseHMM, check_distribution
-from emkit.models.hmm_gaussian import check_covariances, initial_covariance
+from emkit.models.hmm_gaussian import check_covariances, initial_covariance, kmeans_centres
 
 
 def gmm_covariance_shape(covariance_type, K, M, d):
@@ -193,15 +192,13 @@ class GMMHMM(BaseHMM):
                     f"n_samples={n} is smaller than n_components={K}; the means cannot be "
                     "initialised: pass more rows or fewer states"
                 )
-            main = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
-            labels = main.fit_predict(X)
-            centroid = main.cluster_centers_.mean(axis=0)
+            centres, labels = kmeans_centres(X, K, self.random_state)
+            centroid = centres.mean(axis=0)
             means = []
             for k in range(K):
                 cluster = X[labels == k]
                 if cluster.shape[0] >= M:
-                    km = KMeans(n_clusters=M, random_state=self.random_state, n_init=10)
-                    means.append(km.fit(cluster).cluster_centers_)
+                    means.append(kmeans_centres(cluster, M, self.random_state)[0])
                 else:
                     if cv is None:
                         cv = initial_covariance(X, self.min_covar)
