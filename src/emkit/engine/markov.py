@@ -383,8 +383,7 @@ class MarkovEM:
             times = f"in {count} iteration{'s' if count > 1 else ''}"
             if kind == "empty":
                 notes.append(
-                    f"state {k} received no posterior mass {times}; it kept its emission "
-                    "parameters"
+                    f"state {k} received no posterior mass {times}; it kept its emission parameters"
                 )
             else:
                 notes.append(
