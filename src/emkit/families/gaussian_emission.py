@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from emkit.families.covariance import STRATEGIES
 from emkit.families.gaussian import GaussianFamily
 from emkit.kernels import recentre as recentre_kernels
-
-# Smallest denominator of the diag/spherical covariance update.
-_MIN_DENOMINATOR = 1e-5
 
 
 def _per_state(value, K):
@@ -139,35 +137,14 @@ class GaussianEmission:
             return type(params).from_prec_chol(
                 means, params.covariances, params.prec_chol, self.covariance_type
             )
-        cov = self._covariances(stats, means, mw, mp, d)
-        if self.covariance_type != "tied":
-            bad = np.flatnonzero(~np.all(np.isfinite(cov.reshape(K, -1)), axis=1))
-            keep = np.union1d(empty, bad).astype(np.intp)
-            cov[keep] = params.covariances[keep]
-        return self.make_params(means, cov)
-
-    def _covariances(self, stats, means, mw, mp, d):
-        ct = self.covariance_type
-        n = stats.counts
-        scatter = centred_about(stats, means, ct)
-        diff = means - mp
-        cp = np.asarray(self.covars_prior, dtype=np.float64)
-        cw = np.asarray(self.covars_weight, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if ct == "diag":
-                cw = _per_state(cw, len(n))
-                num = cp + mw * diff**2 + scatter
-                return num / np.maximum(np.maximum(cw - 1.0, 0.0) + n[:, None], _MIN_DENOMINATOR)
-            if ct == "spherical":
-                cw = _per_state(cw, len(n))[:, 0]
-                prior = np.broadcast_to(cp if cp.ndim != 1 else cp[:, None], (len(n), d))
-                num = prior.mean(axis=1) + (mw[:, 0] * (diff**2).sum(axis=1) + scatter) / d
-                return num / np.maximum(np.maximum(cw - 1.0, 0.0) + n, _MIN_DENOMINATOR)
-            outer = mw[:, :, None] * diff[:, :, None] * diff[:, None, :]
-            cvw = np.maximum(cw - d, 0.0)
-            if ct == "full":
-                cvw = np.broadcast_to(cvw, (len(n),))
-                cov = (cp + outer + scatter) / (cvw + n)[:, None, None]
-            else:
-                cov = (cp + outer.sum(axis=0) + scatter) / (cvw + n.sum())
-        return 0.5 * (cov + np.swapaxes(cov, -1, -2))
+        strat = STRATEGIES[self.covariance_type]
+        cov = strat.conjugate_covariance(
+            centred_about(stats, means, self.covariance_type),
+            means - mp,
+            mw[:, 0],
+            n,
+            np.asarray(self.covars_prior, dtype=np.float64),
+            np.asarray(self.covars_weight, dtype=np.float64),
+        )
+        keep = np.union1d(empty, strat.nonfinite(cov)).astype(np.intp)
+        return self.make_params(means, strat.restore(cov, params.covariances, keep))

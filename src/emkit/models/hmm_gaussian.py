@@ -16,24 +16,13 @@ from emkit.models.hmm_base import BaseHMM
 
 def full_covariances(cov, covariance_type, n_components, n_features):
     """Covariances of any layout as full matrices, shape (n_components, d, d)."""
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.tile(cov, (n_components, 1, 1))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.eye(n_features)[None, :, :] * np.ravel(cov)[:, None, None]
+    strat = STRATEGIES[covariance_type]
+    return strat.dense(strat.user_layout(cov, n_components), n_components, n_features)
 
 
 def spread_covariance(cv, covariance_type, n_components):
     """One dense covariance repeated in the layout of ``covariance_type``."""
-    if covariance_type == "spherical":
-        return np.full(n_components, float(np.mean(np.diag(cv))))
-    if covariance_type == "tied":
-        return cv.copy()
-    if covariance_type == "diag":
-        return np.tile(np.diag(cv), (n_components, 1))
-    return np.tile(cv, (n_components, 1, 1))
+    return STRATEGIES[covariance_type].spread(cv, n_components)
 
 
 # Below this many rows the initial k-means runs on one thread: its OpenMP threads cost more to
@@ -72,8 +61,9 @@ def initial_covariance(X, min_covar):
 def check_covariances(value, name, covariance_type, shape):
     """Validate user covariances of one layout; returns them as float64."""
     cov = v.check_array_param(value, name, shape)
-    if covariance_type in ("full", "tied"):
-        mats = cov.reshape((-1, *cov.shape[-2:]))
+    mats = STRATEGIES[covariance_type].stored_matrices(cov)
+    if mats is not None:
+        mats = mats.reshape((-1, *mats.shape[-2:]))
         bad = np.flatnonzero(~np.all(np.isclose(mats, np.swapaxes(mats, 1, 2)), axis=(1, 2)))
         if bad.size:
             raise ValidationError(f"{name} matrix {int(bad[0])} is not symmetric")
@@ -181,6 +171,7 @@ class GaussianHMM(BaseHMM):
     def covars_(self):
         """Covariances as full matrices, shape (n_components, n_features, n_features)."""
         cov = self._covars_
+        v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         d = np.shape(self.means_)[1] if hasattr(self, "means_") else self.n_features
         return full_covariances(cov, self.covariance_type, self.n_components, d)
 
@@ -219,9 +210,7 @@ class GaussianHMM(BaseHMM):
             )
         means = v.check_array_param(means, "means_", means.shape)
         shape = STRATEGIES[ct].shape(K, means.shape[1])
-        cov = self._covars_
-        if ct == "spherical" and np.size(cov) == K:
-            cov = np.reshape(cov, (K,))  # hmmlearn accepts (K, 1), (K, 1, 1, 1), ...
+        cov = STRATEGIES[ct].user_layout(self._covars_, K)
         cov = check_covariances(cov, "covars_", ct, shape)
         try:
             return GaussianParams.from_covariances(means, cov, ct)

@@ -6,7 +6,7 @@ import numpy as np
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
-from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
+from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian_mixture_emission import GaussianMixtureEmission
 from emkit.models.hmm_base import BaseHMM, check_distribution
 from emkit.models.hmm_gaussian import check_covariances, initial_covariance, kmeans_centres
@@ -14,12 +14,7 @@ from emkit.models.hmm_gaussian import check_covariances, initial_covariance, kme
 
 def gmm_covariance_shape(covariance_type, K, M, d):
     """Shape of a GMMHMM's ``covars_`` for K states of M components in d features."""
-    return {
-        "spherical": (K, M),
-        "diag": (K, M, d),
-        "full": (K, M, d, d),
-        "tied": (K, d, d),
-    }[covariance_type]
+    return STRATEGIES[covariance_type].mixture_shape(K, M, d)
 
 
 class GMMHMM(BaseHMM):
@@ -137,9 +132,7 @@ class GMMHMM(BaseHMM):
 
     def _emission_fit_scalars(self, n_features):
         K, M, d = self.n_components, self.n_mix, n_features
-        n_cov = int(np.prod(gmm_covariance_shape(self.covariance_type, K, M, d)))
-        if self.covariance_type in ("full", "tied"):
-            n_cov = n_cov * (d + 1) // (2 * d)  # the free entries of symmetric matrices
+        n_cov = int(STRATEGIES[self.covariance_type].mixture_n_parameters(K, M, d))
         return {"m": K * M * d, "c": n_cov, "w": K * (M - 1)}
 
     def _n_emission_features(self):
@@ -160,11 +153,10 @@ class GMMHMM(BaseHMM):
         try:
             return self._emission().make_params(weights, means, cov)
         except NotPositiveDefiniteError as err:
-            where = f"state {err.index // M}"
-            if ct != "tied":
-                where += f", mixture component {err.index % M}"
+            # The inner components are the states' mixture components, in order.
             raise ValidationError(
-                f"covars_ of {where} is not positive definite ('{ct}' covariance_type)"
+                f"covars_ of state {err.index // M}, mixture component {err.index % M} is not "
+                f"positive definite ('{ct}' covariance_type)"
             ) from None
 
     def _set_emission_params(self, params):
@@ -210,12 +202,4 @@ class GMMHMM(BaseHMM):
         if self._needs_init("c", "covars_"):
             if cv is None:
                 cv = initial_covariance(X, self.min_covar)
-            ct = self.covariance_type
-            if ct == "tied":
-                self.covars_ = np.tile(cv, (K, 1, 1))
-            elif ct == "full":
-                self.covars_ = np.tile(cv, (K, M, 1, 1))
-            elif ct == "diag":
-                self.covars_ = np.tile(np.diag(cv), (K, M, 1))
-            else:
-                self.covars_ = np.full((K, M), float(np.mean(np.diag(cv))))
+            self.covars_ = STRATEGIES[self.covariance_type].mixture_spread(cv, K, M)
