@@ -160,3 +160,23 @@ def test_weighted_score_and_criteria_equal_repeated_sequences(cls):
     )
     with pytest.raises(ValidationError, match="sample_weight"):
         model.score(X, lengths, sample_weight=[1.0, 2.0])
+
+
+def test_baum_welch_runs_through_the_one_em_driver_with_either_convergence_rule():
+    from emkit.engine.em import run_em
+    from emkit.engine.markov import ConvergenceMonitor, SequenceSource, baum_welch
+
+    X = gaussian_data(seed=7)
+    model = ek.GaussianHMM(2, n_iter=0, random_state=0).fit(X)  # initialised, not iterated
+    problem, params = model._problem(model._fixed()), model._params()
+    source = SequenceSource(X, np.array([X.shape[0]]))
+    seen = []
+    monitor = ConvergenceMonitor(1e-6, 40, False)
+    baum_welch(problem, source, params, monitor, 40, callback=lambda i, s, p: seen.append(s))
+    # hmmlearn's rule: the monitor saw every E-step's total log-likelihood, in order.
+    assert [s.log_likelihood for s in seen] == list(monitor.history)
+    assert monitor.converged and monitor.history[-1] - monitor.history[-2] < 1e-6
+    # scikit-learn's rule on the same problem: |change of the mean log-likelihood| < tol.
+    result = run_em(problem, source, params, max_iter=40, tol=1e-6 / X.shape[0])
+    np.testing.assert_allclose(result.lower_bounds, np.asarray(monitor.history) / X.shape[0])
+    assert result.converged and abs(np.diff(result.lower_bounds)[-1]) < 1e-6 / X.shape[0]
