@@ -105,6 +105,27 @@ def _check_prior(value, name, shape):
     return arr
 
 
+# The hyperparameters every HMM has; BaseHMM.__init__ sets them.
+SHARED_HYPERPARAMETERS = (
+    "n_components",
+    "startprob_prior",
+    "transmat_prior",
+    "algorithm",
+    "random_state",
+    "n_iter",
+    "tol",
+    "verbose",
+    "params",
+    "init_params",
+    "implementation",
+)
+
+
+def shared_hyperparameters(arguments):
+    """The shared hyperparameters out of a subclass constructor's ``locals()``."""
+    return {name: arguments[name] for name in SHARED_HYPERPARAMETERS}
+
+
 def check_X_input(X):
     """Open a ``.npy`` path as a memory map (the models then read it whole); pass others through.
 

@@ -11,7 +11,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.categorical import CategoricalFamily, CategoricalParams
 from emkit.families.poisson import PoissonFamily, PoissonParams
-from emkit.models.hmm_base import BaseHMM, check_distribution
+from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparameters
 
 
 def _numeric_array(X, what):
@@ -95,19 +95,7 @@ class CategoricalHMM(BaseHMM):
         init_params="ste",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
+        super().__init__(**shared_hyperparameters(locals()))
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
 
@@ -221,19 +209,7 @@ class PoissonHMM(BaseHMM):
         init_params="stl",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
+        super().__init__(**shared_hyperparameters(locals()))
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
 

@@ -11,7 +11,7 @@ from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianParams
 from emkit.families.gaussian_emission import GaussianEmission
-from emkit.models.hmm_base import BaseHMM
+from emkit.models.hmm_base import BaseHMM, shared_hyperparameters
 
 
 def full_covariances(cov, covariance_type, n_components, n_features):
@@ -147,19 +147,7 @@ class GaussianHMM(BaseHMM):
         init_params="stmc",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
+        super().__init__(**shared_hyperparameters(locals()))
         self.covariance_type = covariance_type
         self.min_covar = min_covar
         self.means_prior = means_prior

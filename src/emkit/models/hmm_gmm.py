@@ -8,7 +8,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian_mixture_emission import GaussianMixtureEmission
-from emkit.models.hmm_base import BaseHMM, check_distribution
+from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparameters
 from emkit.models.hmm_gaussian import check_covariances, initial_covariance, kmeans_centres
 
 
@@ -90,19 +90,7 @@ class GMMHMM(BaseHMM):
         init_params="stmcw",
         implementation="log",
     ):
-        super().__init__(
-            n_components,
-            startprob_prior,
-            transmat_prior,
-            algorithm,
-            random_state,
-            n_iter,
-            tol,
-            verbose,
-            params,
-            init_params,
-            implementation,
-        )
+        super().__init__(**shared_hyperparameters(locals()))
         self.n_mix = n_mix
         self.min_covar = min_covar
         self.weights_prior = weights_prior
