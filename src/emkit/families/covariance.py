@@ -213,6 +213,11 @@ class _HMMLayout:
         """Which per-state blocks to keep when the (K, M) components in ``dead`` got no mass."""
         return dead
 
+    @staticmethod
+    def mixture_block_name(index, M):
+        """Which covariance inner component ``index`` is, for messages."""
+        return f"state {index // M}, mixture component {index % M}"
+
 
 class Full(_HMMLayout):
     """One full covariance matrix per component: shape (K, d, d)."""
@@ -492,6 +497,11 @@ class Tied(_HMMLayout):
     def mixture_dead(dead):
         """A state's shared covariance is kept only when all its components got no mass."""
         return dead.all(axis=1)
+
+    @staticmethod
+    def mixture_block_name(index, M):
+        """The state whose shared covariance inner component ``index`` is."""
+        return f"state {index // M}"
 
     @staticmethod
     def mixture_conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):

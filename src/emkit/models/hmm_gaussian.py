@@ -58,6 +58,24 @@ def initial_covariance(X, min_covar):
     return cv + min_covar * np.eye(X.shape[1])
 
 
+def validate_real_X(model, X, fitting):
+    """Real-valued ``X`` of a Gaussian HMM as float64, its features matching ``means_``."""
+    try:
+        X = np.asarray(v.check_X(model, X, reset=fitting), dtype=np.float64)
+    except TypeError:
+        raise TypeError(
+            f"X must be an array-like of numbers of shape (n_samples, n_features), a "
+            f"numpy.memmap or the path of a .npy file; got {type(X).__name__}"
+        ) from None
+    keeps_means = hasattr(model, "means_") and not (fitting and "m" in model.init_params)
+    if keeps_means and np.shape(model.means_)[-1] != X.shape[1]:
+        raise ValidationError(
+            f"X has {X.shape[1]} features but means_ has {np.shape(model.means_)[-1]}; pass "
+            "data with the model's number of features"
+        )
+    return X
+
+
 def check_covariances(value, name, covariance_type, shape):
     """Validate user covariances of one layout; returns them as float64."""
     cov = v.check_array_param(value, name, shape)
@@ -213,14 +231,7 @@ class GaussianHMM(BaseHMM):
         self._covars_ = params.covariances
 
     def _validate_X(self, X, fitting):
-        X = np.asarray(v.check_X(self, X, reset=fitting), dtype=np.float64)
-        keeps_means = hasattr(self, "means_") and not (fitting and "m" in self.init_params)
-        if keeps_means and np.shape(self.means_)[-1] != X.shape[1]:
-            raise ValidationError(
-                f"X has {X.shape[1]} features but means_ has {np.shape(self.means_)[-1]}; pass "
-                "data with the model's number of features"
-            )
-        return X
+        return validate_real_X(self, X, fitting)
 
     def _init_emission(self, X, lengths):
         n, d = X.shape

@@ -9,7 +9,12 @@ from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian_mixture_emission import GaussianMixtureEmission
 from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparameters
-from emkit.models.hmm_gaussian import check_covariances, initial_covariance, kmeans_centres
+from emkit.models.hmm_gaussian import (
+    check_covariances,
+    initial_covariance,
+    kmeans_centres,
+    validate_real_X,
+)
 
 
 def gmm_covariance_shape(covariance_type, K, M, d):
@@ -141,10 +146,9 @@ class GMMHMM(BaseHMM):
         try:
             return self._emission().make_params(weights, means, cov)
         except NotPositiveDefiniteError as err:
-            # The inner components are the states' mixture components, in order.
+            where = STRATEGIES[ct].mixture_block_name(err.index, M)
             raise ValidationError(
-                f"covars_ of state {err.index // M}, mixture component {err.index % M} is not "
-                f"positive definite ('{ct}' covariance_type)"
+                f"covars_ of {where} is not positive definite ('{ct}' covariance_type)"
             ) from None
 
     def _set_emission_params(self, params):
@@ -153,13 +157,7 @@ class GMMHMM(BaseHMM):
         self.covars_ = params.covariances
 
     def _validate_X(self, X, fitting):
-        X = np.asarray(v.check_X(self, X, reset=fitting), dtype=np.float64)
-        keeps = hasattr(self, "means_") and not (fitting and "m" in self.init_params)
-        if keeps and np.shape(self.means_)[-1] != X.shape[1]:
-            raise ValidationError(
-                f"X has {X.shape[1]} features but means_ has {np.shape(self.means_)[-1]}"
-            )
-        return X
+        return validate_real_X(self, X, fitting)
 
     def _init_emission(self, X, lengths):
         n, d = X.shape
