@@ -88,3 +88,41 @@ def test_one_state_sd_001_with_default_priors_is_the_closed_form_map():
     ml = one_state_model("diag", covars_prior=0.0).fit(X)
     np.testing.assert_allclose(ml.covars_[0, 0, 0], X.var(), rtol=1e-10)
     np.testing.assert_allclose(ml.score(X), stats.norm(mean, X.std()).logpdf(X).sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_a_state_collapsed_on_one_point_is_repaired_once_per_fit(ct):
+    import warnings
+
+    from emkit.exceptions import DegenerateComponentWarning
+
+    rng = np.random.RandomState(5)
+    X = np.vstack([rng.randn(60, 2), np.full((20, 2), 8.0), rng.randn(60, 2)])
+    model = ek.GaussianHMM(
+        2, covariance_type=ct, n_iter=6, tol=-np.inf, init_params="", covars_prior=0.0
+    )
+    model.startprob_ = np.array([0.5, 0.5])
+    model.transmat_ = np.array([[0.9, 0.1], [0.1, 0.9]])
+    model.means_ = np.array([[0.0, 0.0], [8.0, 8.0]])
+    model.covars_ = STARTS[ct]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    degenerate = [w for w in caught if issubclass(w.category, DegenerateComponentWarning)]
+    if ct == "tied":  # the shared covariance is estimated from every state: nothing collapses
+        assert degenerate == []
+        return
+    assert len(degenerate) == 1
+    assert "not positive definite" in str(degenerate[0].message)
+    assert "iterations" in str(degenerate[0].message)
+    assert np.all(np.isfinite(model.covars_)) and np.isfinite(model.score(X))
+    np.testing.assert_allclose(model.means_[1], [8.0, 8.0], atol=1e-12)
+    assert np.all(np.linalg.eigvalsh(model.covars_[1]) > 0)
+
+
+STARTS = {
+    "spherical": np.ones(2),
+    "diag": np.ones((2, 2)),
+    "full": np.stack([np.eye(2)] * 2),
+    "tied": np.eye(2),
+}

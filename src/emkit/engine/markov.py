@@ -449,9 +449,7 @@ class _RepeatedWarnings:
             message = str(record.message)
             if counts[key] > 1:
                 message = f"{message} (in {counts[key]} iterations)"
-            warnings.warn_explicit(
-                message, record.category, record.filename, record.lineno, module=None
-            )
+            warnings.warn_explicit(message, record.category, record.filename, record.lineno)
         return False
 
 
