@@ -151,7 +151,7 @@ class _HMMLayout:
     """
 
     @classmethod
-    def dense(cls, cov, K, d):
+    def full_matrices(cls, cov, K, d):
         """Every component's dense (d, d) covariance, shape (K, d, d)."""
         return np.stack([cls.component_covariance(cov, k, d) for k in range(K)])
 
@@ -431,7 +431,7 @@ class Tied(_HMMLayout):
     inner = "full"
 
     @classmethod
-    def dense(cls, cov, K, d):
+    def full_matrices(cls, cov, K, d):
         """The shared covariance repeated, shape (K, d, d)."""
         return np.tile(cov, (K, 1, 1))
 

@@ -17,7 +17,7 @@ from emkit.models.hmm_base import BaseHMM, shared_hyperparameters
 def full_covariances(cov, covariance_type, n_components, n_features):
     """Covariances of any layout as full matrices, shape (n_components, d, d)."""
     strat = STRATEGIES[covariance_type]
-    return strat.dense(strat.user_layout(cov, n_components), n_components, n_features)
+    return strat.full_matrices(strat.user_layout(cov, n_components), n_components, n_features)
 
 
 def spread_covariance(cv, covariance_type, n_components):
