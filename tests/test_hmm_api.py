@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from emkit import hmm as ek
+from emkit.engine.em import run_em
+from emkit.engine.markov import SequenceSource, baum_welch
 from emkit.exceptions import ValidationError
 
 
@@ -163,15 +165,12 @@ def test_weighted_score_and_criteria_equal_repeated_sequences(cls):
 
 
 def test_baum_welch_runs_through_the_one_em_driver_with_either_convergence_rule():
-    from emkit.engine.em import run_em
-    from emkit.engine.markov import ConvergenceMonitor, SequenceSource, baum_welch
-
     X = gaussian_data(seed=7)
     model = ek.GaussianHMM(2, n_iter=0, random_state=0).fit(X)  # initialised, not iterated
     problem, params = model._problem(model._fixed()), model._params()
     source = SequenceSource(X, np.array([X.shape[0]]))
     seen = []
-    monitor = ConvergenceMonitor(1e-6, 40, False)
+    monitor = ek.ConvergenceMonitor(1e-6, 40, False)
     baum_welch(problem, source, params, monitor, 40, callback=lambda i, s, p: seen.append(s))
     # hmmlearn's rule: the monitor saw every E-step's total log-likelihood, in order.
     assert [s.log_likelihood for s in seen] == list(monitor.history)

@@ -1,10 +1,13 @@
 """The HMM M-step is the exact maximiser: no variance floor, monotone likelihood, closed forms."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from emkit import hmm as ek
+from emkit.exceptions import DegenerateComponentWarning
 
 COV_TYPES = ("spherical", "diag", "full", "tied")
 
@@ -92,10 +95,6 @@ def test_one_state_sd_001_with_default_priors_is_the_closed_form_map():
 
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_a_state_collapsed_on_one_point_is_repaired_once_per_fit(ct):
-    import warnings
-
-    from emkit.exceptions import DegenerateComponentWarning
-
     rng = np.random.RandomState(5)
     X = np.vstack([rng.randn(60, 2), np.full((20, 2), 8.0), rng.randn(60, 2)])
     model = ek.GaussianHMM(

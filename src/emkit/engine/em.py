@@ -7,7 +7,9 @@ A *problem* is any object with
 - ``maximize(stats, params, iteration) -> params``.
 
 A *source* yields blocks (see :mod:`emkit.engine.sources`). The driver never sees the whole
-data or a full responsibility matrix.
+data or a full responsibility matrix. A *convergence rule* (``update(stats) -> bool``) decides
+when to stop: scikit-learn's :class:`MeanLogLikelihoodChange` by default, hmmlearn's
+monitor for hidden Markov models (:class:`emkit.engine.markov.MonitorRule`).
 """
 
 from __future__ import annotations
