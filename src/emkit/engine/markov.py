@@ -16,6 +16,7 @@ empty) -> params`` and ``param_names``.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
 from collections import Counter, deque
@@ -428,6 +429,10 @@ class MonitorRule:
         return self.monitor.converged
 
 
+# A decimal number in a warning (a jitter amount), ignored when grouping repeated warnings.
+_DECIMAL = re.compile(r"\d+(?:\.\d+)?e[-+]?\d+|\d+\.\d+")
+
+
 class _RepeatedWarnings:
     """Collect the warnings of an EM loop and give each distinct one once, with its count."""
 
@@ -442,7 +447,8 @@ class _RepeatedWarnings:
         counts = Counter()
         first = {}
         for record in self.records:
-            key = (record.category, str(record.message))
+            # The same warning of different iterations may quote different amounts.
+            key = (record.category, _DECIMAL.sub("#", str(record.message)))
             counts[key] += 1
             first.setdefault(key, record)
         for key, record in first.items():
