@@ -1,14 +1,15 @@
 """HMM API details shared with hmmlearn: monitor_, init warnings, letters, inputs, weights."""
 
 import logging
+import warnings
 
 import numpy as np
 import pytest
 
 from emkit import hmm as ek
 from emkit.engine.em import run_em
-from emkit.engine.markov import SequenceSource, baum_welch
-from emkit.exceptions import ValidationError
+from emkit.engine.markov import SequenceSource, _RepeatedWarnings, baum_welch
+from emkit.exceptions import DegenerateComponentWarning, ValidationError
 
 
 def gaussian_data(seed=0, T=300, d=2):
@@ -179,3 +180,16 @@ def test_baum_welch_runs_through_the_one_em_driver_with_either_convergence_rule(
     result = run_em(problem, source, params, max_iter=40, tol=1e-6 / X.shape[0])
     np.testing.assert_allclose(result.lower_bounds, np.asarray(monitor.history) / X.shape[0])
     assert result.converged and abs(np.diff(result.lower_bounds)[-1]) < 1e-6 / X.shape[0]
+
+
+def test_warnings_repeated_over_iterations_are_given_once_with_their_count():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _RepeatedWarnings():
+            for amount in (1e-10, 1e-9, 2.5e-9):
+                warnings.warn(f"component 1: added {amount:.3g}", DegenerateComponentWarning)
+            warnings.warn("component 2: added 1e-10", DegenerateComponentWarning)
+    assert [str(w.message) for w in caught] == [
+        "component 1: added 1e-10 (in 3 iterations)",
+        "component 2: added 1e-10",
+    ]
