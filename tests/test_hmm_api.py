@@ -187,8 +187,10 @@ def test_warnings_repeated_over_iterations_are_given_once_with_their_count():
         warnings.simplefilter("always")
         with _RepeatedWarnings():
             for amount in (1e-10, 1e-9, 2.5e-9):
-                warnings.warn(f"component 1: added {amount:.3g}", DegenerateComponentWarning)
-            warnings.warn("component 2: added 1e-10", DegenerateComponentWarning)
+                warnings.warn(
+                    f"component 1: added {amount:.3g}", DegenerateComponentWarning, stacklevel=1
+                )
+            warnings.warn("component 2: added 1e-10", DegenerateComponentWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == [
         "component 1: added 1e-10 (in 3 iterations)",
         "component 2: added 1e-10",
