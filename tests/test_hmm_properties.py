@@ -143,13 +143,21 @@ def test_zeros_in_transmat_stay_zero():
 
 def test_state_without_mass_keeps_valid_parameters_with_warning():
     _, X, _ = sample_gaussian(seed=6, K=3)
-    model = ek.GaussianHMM(3, covariance_type="diag", n_iter=3, init_params="")
+    model = ek.GaussianHMM(3, covariance_type="diag", n_iter=7, tol=-1.0, init_params="")
     model.startprob_ = np.array([0.5, 0.5, 0.0])
     model.transmat_ = np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.5, 0.0, 0.5]])
     model.means_ = np.array([X[0], X[1], [1e4, 1e4]])
     model.covars_ = np.ones((3, 2))
-    with pytest.warns(DegenerateComponentWarning, match=r"state\(s\) 2"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model.fit(X)
+    # Once per fit, with the number of iterations, not once per iteration.
+    degenerate = [w for w in caught if issubclass(w.category, DegenerateComponentWarning)]
+    assert len(degenerate) == 1
+    message = str(degenerate[0].message)
+    assert "state 2 received no posterior mass in 7 iterations" in message
+    assert "state 2 had no expected transitions out of it in 7 iterations" in message
+    assert degenerate[0].filename == __file__
     assert np.all(np.isfinite(model.means_)) and np.all(np.isfinite(model.covars_))
     np.testing.assert_allclose(model.transmat_.sum(axis=1), 1.0)
     np.testing.assert_array_equal(model.means_[2], [1e4, 1e4])

@@ -161,14 +161,14 @@ def test_non_finite_expected_counts_raise_and_keep_the_model(monkeypatch):
     X = np.random.RandomState(0).randn(60, 2)
     model = ek.GaussianHMM(2, n_iter=3, random_state=0).fit(X)
     before = model.means_.copy()
-    real_expect = engine_markov.expect
+    real_expect = engine_markov.MarkovEM.expect_block
 
-    def poisoned(problem, params, source):
-        stats = real_expect(problem, params, source)
+    def poisoned(problem, params, X, block):
+        stats = real_expect(problem, params, X, block)
         stats.trans[0, 0] = np.nan
         return stats
 
-    monkeypatch.setattr(engine_markov, "expect", poisoned)
+    monkeypatch.setattr(engine_markov.MarkovEM, "expect_block", poisoned)
     with pytest.raises(FloatingPointError, match="non-finite expected counts"):
         model.fit(X)
     np.testing.assert_array_equal(model.means_, before)

@@ -7,7 +7,9 @@ A *problem* is any object with
 - ``maximize(stats, params, iteration) -> params``.
 
 A *source* yields blocks (see :mod:`emkit.engine.sources`). The driver never sees the whole
-data or a full responsibility matrix.
+data or a full responsibility matrix. A *convergence rule* (``update(stats) -> bool``) decides
+when to stop: scikit-learn's :class:`MeanLogLikelihoodChange` by default, hmmlearn's
+monitor for hidden Markov models (:class:`emkit.engine.markov.MonitorRule`).
 """
 
 from __future__ import annotations
@@ -74,9 +76,65 @@ def expect(problem, params, source):
     return add_in_order(map(one, source.blocks()))
 
 
-def run_em(problem, source, params, *, max_iter, tol, lower_bound=-math.inf, progress=None):
-    """Iterate EM from ``params`` until the mean log-likelihood changes by less than ``tol``."""
+class MeanLogLikelihoodChange:
+    """scikit-learn's convergence rule: ``|change of the mean per-sample log-likelihood| < tol``.
+
+    Parameters
+    ----------
+    tol : float
+    lower_bound : float, default=-inf
+        The bound the first change is measured from (a warm start's).
+    """
+
+    def __init__(self, tol, lower_bound=-math.inf):
+        self.tol = tol
+        self.lower_bound = lower_bound
+        self.change = math.nan
+
+    def update(self, stats):
+        """Take one E-step's statistics; returns whether EM has converged."""
+        previous = self.lower_bound
+        self.lower_bound = stats.log_likelihood / stats.total_weight
+        self.change = self.lower_bound - previous
+        return abs(self.change) < self.tol
+
+
+def run_em(
+    problem,
+    source,
+    params,
+    *,
+    max_iter,
+    tol=None,
+    lower_bound=-math.inf,
+    progress=None,
+    convergence=None,
+    callback=None,
+):
+    """Iterate EM from ``params`` until the convergence rule is met or ``max_iter`` is reached.
+
+    Parameters
+    ----------
+    problem, source, params
+        See the module notes.
+    max_iter : int
+    tol : float, optional
+        Tolerance of the default rule, :class:`MeanLogLikelihoodChange`.
+    lower_bound : float, default=-inf
+        Mean log-likelihood the default rule measures the first change from.
+    progress : Progress, optional
+    convergence : object, optional
+        A rule with ``update(stats) -> bool`` called after each M-step with that iteration's
+        E-step statistics (true stops EM); replaces the default rule.
+    callback : callable, optional
+        ``callback(iteration, stats, params)`` after each M-step.
+
+    Returns
+    -------
+    EMResult
+    """
     progress = progress or Progress()
+    rule = convergence if convergence is not None else MeanLogLikelihoodChange(tol, lower_bound)
     bounds = []
     converged = False
     n_iter = 0
@@ -86,10 +144,11 @@ def run_em(problem, source, params, *, max_iter, tol, lower_bound=-math.inf, pro
         params = problem.maximize(stats, params, n_iter)
         lower_bound = stats.log_likelihood / stats.total_weight
         bounds.append(lower_bound)
-        change = lower_bound - previous
-        progress.iteration(n_iter, change)
-        if abs(change) < tol:
-            converged = True
+        progress.iteration(n_iter, lower_bound - previous)
+        converged = bool(rule.update(stats))
+        if callback is not None:
+            callback(n_iter, stats, params)
+        if converged:
             break
     return EMResult(params, lower_bound, bounds, n_iter, converged)
 

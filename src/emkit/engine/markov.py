@@ -5,7 +5,7 @@ family. The E-step of a block of whole sequences turns the family's per-frame li
 posteriors with :mod:`emkit.latent.markov` and returns additive :class:`MarkovStats`; the
 M-step gives Dirichlet MAP start and transition probabilities (zeros stay zero, so left-right
 structures are kept) and the family's MAP emission parameters, leaving the parameters named in
-``fixed`` as they are. The E-step over blocks is :func:`emkit.engine.em.expect`.
+``fixed`` as they are. EM itself is :func:`emkit.engine.em.run_em`.
 
 An emission family offers ``log_likelihood(params, X) -> (n, K)`` (or, when its
 likelihoods are probabilities in [0, 1], ``likelihood(params, X)``, which is then preferred),
@@ -16,14 +16,15 @@ empty) -> params`` and ``param_names``.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from emkit.engine.em import expect
+from emkit.engine.em import run_em
 from emkit.engine.mixture import EMPTY_FRACTION
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.latent import markov as latent
@@ -270,6 +271,8 @@ class MarkovEM:
         self.fit_emission = not set(emission.param_names) <= self.fixed
         # Frame and message buffers reused by every block and iteration of a fit.
         self.workspace = latent.Workspace()
+        # (kind, state) -> iterations in which that state was degenerate (see maximize).
+        self.degenerate = Counter()
 
     def frames(self, params, X, workspace=None):
         """Emission likelihoods of the rows ``X`` as :class:`~emkit.latent.markov.Frames`.
@@ -343,9 +346,11 @@ class MarkovEM:
         """M-step: Dirichlet MAP start and transition probabilities, MAP emissions.
 
         A state with no posterior mass keeps its emission parameters, and a transition row
-        with neither expected transitions nor prior mass keeps its previous values, with a
-        :class:`~emkit.exceptions.DegenerateComponentWarning` naming the states.
+        with neither expected transitions nor prior mass keeps its previous values; both are
+        counted in :attr:`degenerate` (see :meth:`warn_degenerate`). Non-finite statistics
+        raise ``FloatingPointError`` before any parameter changes.
         """
+        _check_finite(stats, iteration)
         threshold = EMPTY_FRACTION * stats.total_weight
         startprob = params.startprob
         if "startprob" not in self.fixed:
@@ -364,30 +369,35 @@ class MarkovEM:
         emission = params.emission
         if self.fit_emission:
             emission = self.emission.maximize(stats.emission, params.emission, self.fixed, empty)
-        _warn_empty(empty, np.flatnonzero(kept_rows), iteration)
+        self.degenerate.update(("empty", int(k)) for k in empty)
+        self.degenerate.update(("kept_row", int(k)) for k in np.flatnonzero(kept_rows))
         return MarkovParams(startprob, transmat, emission)
 
+    def warn_degenerate(self, stacklevel=2):
+        """One :class:`~emkit.exceptions.DegenerateComponentWarning` for the fit so far.
 
-def _warn_empty(empty, kept_rows, iteration):
-    notes = []
-    if empty.size:
-        names = ", ".join(str(k) for k in empty)
-        notes.append(
-            f"state(s) {names} received no posterior mass and keep their emission parameters"
-        )
-    if kept_rows.size:
-        names = ", ".join(str(k) for k in kept_rows)
-        notes.append(
-            f"state(s) {names} had no expected transitions out of them and keep "
-            "their transmat_ rows"
-        )
-    if notes:
-        warnings.warn(
-            f"at iteration {iteration}: " + "; ".join(notes) + ". Consider fewer states or "
-            "a different initialisation.",
-            DegenerateComponentWarning,
-            stacklevel=4,
-        )
+        Names each state that received no posterior mass, or had no expected transitions out
+        of it, with the number of iterations it did; then forgets the counts.
+        """
+        notes = []
+        for (kind, k), count in sorted(self.degenerate.items()):
+            times = f"in {count} iteration{'s' if count > 1 else ''}"
+            if kind == "empty":
+                notes.append(
+                    f"state {k} received no posterior mass {times}; it kept its emission parameters"
+                )
+            else:
+                notes.append(
+                    f"state {k} had no expected transitions out of it {times}; it kept its "
+                    "transmat_ row"
+                )
+        self.degenerate.clear()
+        if notes:
+            warnings.warn(
+                "; ".join(notes) + ". Consider fewer states or a different initialisation.",
+                DegenerateComponentWarning,
+                stacklevel=stacklevel + 1,
+            )
 
 
 def _check_finite(stats, iteration):
@@ -402,8 +412,59 @@ def _check_finite(stats, iteration):
         )
 
 
-def baum_welch(problem, source, params, monitor, n_iter):
+class MonitorRule:
+    """hmmlearn's convergence rule, kept by a :class:`ConvergenceMonitor`.
+
+    Each iteration's total log-likelihood is reported to the monitor (reset first); EM stops
+    when the monitor says it has converged.
+    """
+
+    def __init__(self, monitor):
+        self.monitor = monitor
+        monitor._reset()
+
+    def update(self, stats):
+        """Report one E-step's log-likelihood; returns ``monitor.converged``."""
+        self.monitor.report(stats.log_likelihood)
+        return self.monitor.converged
+
+
+# A decimal number in a warning (a jitter amount), ignored when grouping repeated warnings.
+_DECIMAL = re.compile(r"\d+(?:\.\d+)?e[-+]?\d+|\d+\.\d+")
+
+
+class _RepeatedWarnings:
+    """Collect the warnings of an EM loop and give each distinct one once, with its count."""
+
+    def __enter__(self):
+        self._catch = warnings.catch_warnings(record=True)
+        self.records = self._catch.__enter__()
+        warnings.simplefilter("always", DegenerateComponentWarning)
+        return self
+
+    def __exit__(self, *exc):
+        self._catch.__exit__(*exc)
+        counts = Counter()
+        first = {}
+        for record in self.records:
+            # The same warning of different iterations may quote different amounts.
+            key = (record.category, _DECIMAL.sub("#", str(record.message)))
+            counts[key] += 1
+            first.setdefault(key, record)
+        for key, record in first.items():
+            message = str(record.message)
+            if counts[key] > 1:
+                message = f"{message} (in {counts[key]} iterations)"
+            warnings.warn_explicit(message, record.category, record.filename, record.lineno)
+        return False
+
+
+def baum_welch(problem, source, params, monitor, n_iter, callback=None):
     """Iterate EM from ``params`` until ``monitor`` reports convergence or ``n_iter`` is reached.
+
+    Runs :func:`emkit.engine.em.run_em` with hmmlearn's convergence rule
+    (:class:`MonitorRule`). A warning that an iteration raises (a degenerate state or mixture
+    component) is given once per fit, with the number of iterations it occurred in.
 
     Parameters
     ----------
@@ -413,18 +474,19 @@ def baum_welch(problem, source, params, monitor, n_iter):
     monitor : ConvergenceMonitor
         Reset, then fed the log-likelihood of every E-step.
     n_iter : int
+    callback : callable, optional
+        ``callback(iteration, stats, params)`` after each M-step.
 
     Returns
     -------
     MarkovParams
         Parameters after the last M-step.
     """
-    monitor._reset()
-    for iteration in range(1, n_iter + 1):
-        stats = expect(problem, params, source)
-        _check_finite(stats, iteration)
-        params = problem.maximize(stats, params, iteration)
-        monitor.report(stats.log_likelihood)
-        if monitor.converged:
-            break
-    return params
+    rule = MonitorRule(monitor)
+    problem.degenerate.clear()
+    with _RepeatedWarnings():
+        result = run_em(
+            problem, source, params, max_iter=n_iter, convergence=rule, callback=callback
+        )
+    problem.warn_degenerate(stacklevel=4)
+    return result.params

@@ -129,7 +129,97 @@ def _cov_from_prec_chol_matrix(prec_chol):
     return inv.T @ inv
 
 
-class Full:
+def _per_component(value, K):
+    """A scalar or (K,)-sized prior weight as shape (K,)."""
+    arr = np.asarray(value, dtype=np.float64)
+    return np.broadcast_to(arr.reshape(-1) if arr.size == K else arr, (K,))
+
+
+# Smallest denominator of the conjugate variance update of diag and spherical layouts.
+_MIN_VARIANCE_DENOMINATOR = 1e-5
+
+
+def _symmetric(cov):
+    return 0.5 * (cov + np.swapaxes(cov, -1, -2))
+
+
+class _HMMLayout:
+    """Layout helpers shared by the strategies (dense views, validation, restoring components).
+
+    The hidden Markov models' emissions use them so that they never branch on the
+    covariance type.
+    """
+
+    @classmethod
+    def full_matrices(cls, cov, K, d):
+        """Every component's dense (d, d) covariance, shape (K, d, d)."""
+        return np.stack([cls.component_covariance(cov, k, d) for k in range(K)])
+
+    @staticmethod
+    def user_layout(cov, K):
+        """User-set covariances in this layout (spherical also takes any array of K values)."""
+        return cov
+
+    @staticmethod
+    def stored_matrices(cov):
+        """The square matrices stored in ``cov`` (to check symmetry); None for diagonals."""
+        return None
+
+    @staticmethod
+    def restore(cov, old, components):
+        """``cov`` with ``components`` set back to their values in ``old`` (a copy)."""
+        out = np.array(cov, copy=True)
+        out[components] = old[components]
+        return out
+
+    @staticmethod
+    def nonfinite(cov):
+        """Components whose covariance has a non-finite entry, as indices."""
+        K = cov.shape[0]
+        return np.flatnonzero(~np.all(np.isfinite(cov.reshape(K, -1)), axis=1))
+
+    # --------------------------------------------------- mixtures of ``M`` per state
+    # Each of ``K`` states holds ``M`` components; 'tied' means one full covariance per state
+    # shared by its components (so the inner family is 'full' over ``K`` blocks).
+    inner = None  # name of the strategy of the K * M inner components
+
+    @classmethod
+    def mixture_shape(cls, K, M, d):
+        """Shape of the covariances of K states of M components each."""
+        return (K, M, *cls.shape(1, d)[1:])
+
+    @staticmethod
+    def mixture_to_inner(cov, M):
+        """The K * M inner components' covariances from the per-state layout."""
+        return cov.reshape((-1, *cov.shape[2:]))
+
+    @staticmethod
+    def inner_to_mixture(inner, shape, M):
+        """The per-state layout from the K * M inner components' covariances."""
+        return inner.reshape(shape)
+
+    @classmethod
+    def mixture_spread(cls, cv, K, M):
+        """One dense covariance repeated for every component of every state."""
+        return cls.spread(cv, K * M).reshape(cls.mixture_shape(K, M, cv.shape[0]))
+
+    @classmethod
+    def mixture_n_parameters(cls, K, M, d):
+        """Free covariance parameters of K states of M components."""
+        return cls.n_parameters(K * M, d)
+
+    @staticmethod
+    def mixture_dead(dead):
+        """Which per-state blocks to keep when the (K, M) components in ``dead`` got no mass."""
+        return dead
+
+    @staticmethod
+    def mixture_block_name(index, M):
+        """Which covariance inner component ``index`` is, for messages."""
+        return f"state {index // M}, mixture component {index % M}"
+
+
+class Full(_HMMLayout):
     """One full covariance matrix per component: shape (K, d, d)."""
 
     name = "full"
@@ -215,8 +305,53 @@ class Full:
         out[k] = pooled
         return out
 
+    inner = "full"
 
-class Tied:
+    @staticmethod
+    def spread(cv, K):
+        """One dense covariance ``cv`` (d, d) repeated for K components."""
+        return np.tile(cv, (K, 1, 1))
+
+    @staticmethod
+    def stored_matrices(cov):
+        """The (K, d, d) matrices."""
+        return cov
+
+    @staticmethod
+    def conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP covariances under an inverse-Wishart prior (hmmlearn's GaussianHMM form).
+
+        ``(prior + mean_weight * diff diff^T + scatter) / (max(weight - d, 0) + counts)``.
+        """
+        K, d = diff.shape
+        w = _per_component(mean_weight, K)
+        outer = w[:, None, None] * diff[:, :, None] * diff[:, None, :]
+        dof = np.maximum(_per_component(weight, K) - d, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _symmetric((prior + outer + scatter) / (dof + counts)[:, None, None])
+
+    @staticmethod
+    def mixture_conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP covariances of (K, M) components (hmmlearn's GMMHMM form, full).
+
+        ``scatter`` (K*M, d, d), ``diff`` (K, M, d), ``mean_weight`` and ``counts`` (K, M),
+        ``prior`` broadcastable to (K, M, d, d), ``weight`` to (K, M).
+        """
+        K, M, d = diff.shape
+        psi = np.broadcast_to(prior, (K, M, d, d))
+        nu = np.broadcast_to(weight, (K, M))
+        outer = mean_weight[:, :, None, None] * diff[..., :, None] * diff[..., None, :]
+        num = np.swapaxes(psi, -1, -2) + outer + scatter.reshape(K, M, d, d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _symmetric(num / (counts + 1.0 + nu + d + 1.0)[:, :, None, None])
+
+    @staticmethod
+    def mixture_defaults(d, M):
+        """``(covars_prior, covars_weight)`` that make the mixture update maximum likelihood."""
+        return 0.0, -(d + 2.0)
+
+
+class Tied(_HMMLayout):
     """One covariance shared by all components: shape (d, d)."""
 
     name = "tied"
@@ -299,8 +434,99 @@ class Tied:
         """The shared covariance is left as it is."""
         return cov
 
+    inner = "full"
 
-class Diag:
+    @classmethod
+    def full_matrices(cls, cov, K, d):
+        """The shared covariance repeated, shape (K, d, d)."""
+        return np.tile(cov, (K, 1, 1))
+
+    @staticmethod
+    def spread(cv, K):
+        """The shared covariance: a copy of ``cv``."""
+        return np.array(cv, copy=True)
+
+    @staticmethod
+    def stored_matrices(cov):
+        """The one (d, d) matrix, as shape (1, d, d)."""
+        return cov[None]
+
+    @staticmethod
+    def restore(cov, old, components):
+        """The shared covariance stays (it is estimated from every component)."""
+        return cov
+
+    @staticmethod
+    def nonfinite(cov):
+        """Components with a non-finite covariance: none or all, as the one matrix is."""
+        return np.array([], dtype=np.intp)
+
+    @staticmethod
+    def conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP tied covariance under an inverse-Wishart prior (hmmlearn's GaussianHMM form).
+
+        ``(prior + sum_k mean_weight_k diff_k diff_k^T + scatter) / (max(weight - d, 0) + n)``.
+        """
+        K, d = diff.shape
+        w = _per_component(mean_weight, K)
+        outer = np.einsum("k,ki,kj->ij", w, diff, diff)
+        dof = np.maximum(np.asarray(weight, dtype=np.float64) - d, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _symmetric((prior + outer + scatter) / (dof + counts.sum()))
+
+    @staticmethod
+    def mixture_shape(K, M, d):
+        """One (d, d) covariance per state: shape (K, d, d)."""
+        return (K, d, d)
+
+    @staticmethod
+    def mixture_to_inner(cov, M):
+        """Each state's covariance repeated for its M components, (K * M, d, d)."""
+        return np.repeat(cov, M, axis=0)
+
+    @staticmethod
+    def inner_to_mixture(inner, shape, M):
+        """One covariance per state (the first of its M equal copies)."""
+        return inner[::M]
+
+    @classmethod
+    def mixture_spread(cls, cv, K, M):
+        """One dense covariance for each state."""
+        return np.tile(cv, (K, 1, 1))
+
+    @staticmethod
+    def mixture_n_parameters(K, M, d):
+        """One symmetric matrix per state."""
+        return K * d * (d + 1) / 2.0
+
+    @staticmethod
+    def mixture_dead(dead):
+        """A state's shared covariance is kept only when all its components got no mass."""
+        return dead.all(axis=1)
+
+    @staticmethod
+    def mixture_block_name(index, M):
+        """The state whose shared covariance inner component ``index`` is."""
+        return f"state {index // M}"
+
+    @staticmethod
+    def mixture_conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP per-state covariances shared by M components (hmmlearn's GMMHMM form, tied)."""
+        K, M, d = diff.shape
+        psi = np.broadcast_to(prior, (K, d, d))
+        nu = np.broadcast_to(weight, (K,))
+        outer = np.einsum("km,kmi,kmj->kij", mean_weight, diff, diff)
+        num = np.swapaxes(psi, -1, -2) + outer + scatter.reshape(K, M, d, d).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _symmetric(num / (counts.sum(axis=1) + M + nu + d + 1.0)[:, None, None])
+
+    @staticmethod
+    def mixture_defaults(d, M):
+        """``(covars_prior, covars_weight)`` that make the mixture update maximum likelihood."""
+        return 0.0, -(M + d + 1.0)
+
+
+class Diag(_HMMLayout):
     """One diagonal covariance per component: shape (K, d)."""
 
     name = "diag"
@@ -385,8 +611,42 @@ class Diag:
         out[k] = np.diag(pooled)
         return out
 
+    inner = "diag"
 
-class Spherical:
+    @staticmethod
+    def spread(cv, K):
+        """The diagonal of ``cv`` for K components."""
+        return np.tile(np.diag(cv), (K, 1))
+
+    @staticmethod
+    def conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP variances under inverse-gamma priors (hmmlearn's GaussianHMM form).
+
+        ``(prior + mean_weight * diff**2 + scatter) / max(max(weight - 1, 0) + counts, 1e-5)``.
+        """
+        K = diff.shape[0]
+        w = _per_component(mean_weight, K)[:, None]
+        den = np.maximum(_per_component(weight, K) - 1.0, 0.0) + counts
+        num = prior + w * diff**2 + scatter
+        return num / np.maximum(den, _MIN_VARIANCE_DENOMINATOR)[:, None]
+
+    @staticmethod
+    def mixture_conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP variances of (K, M) components (hmmlearn's GMMHMM form, diag)."""
+        K, M, d = diff.shape
+        a = np.broadcast_to(prior, (K, M, d))
+        b = np.broadcast_to(weight, (K, M, d))
+        num = mean_weight[:, :, None] * diff**2 + 2.0 * b + scatter.reshape(K, M, d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return num / (counts[:, :, None] + 1.0 + 2.0 * (a + 1.0))
+
+    @staticmethod
+    def mixture_defaults(d, M):
+        """``(covars_prior, covars_weight)`` that make the mixture update maximum likelihood."""
+        return -1.5, 0.0
+
+
+class Spherical(_HMMLayout):
     """One variance per component: shape (K,)."""
 
     name = "spherical"
@@ -458,6 +718,47 @@ class Spherical:
         out = cov.copy()
         out[k] = float(np.mean(np.diag(pooled)))
         return out
+
+    inner = "spherical"
+
+    @staticmethod
+    def spread(cv, K):
+        """The mean variance of ``cv`` for K components."""
+        return np.full(K, float(np.mean(np.diag(cv))))
+
+    @staticmethod
+    def user_layout(cov, K):
+        """Any array of K variances (hmmlearn accepts (K, 1), (K, 1, 1, 1), ...) as (K,)."""
+        return np.reshape(cov, (K,)) if np.size(cov) == K else cov
+
+    @staticmethod
+    def conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP variances under inverse-gamma priors (hmmlearn's GaussianHMM form, spherical).
+
+        The mean over features of the diagonal update.
+        """
+        K, d = diff.shape
+        w = _per_component(mean_weight, K)
+        cp = np.asarray(prior, dtype=np.float64)
+        prior_mean = np.broadcast_to(cp if cp.ndim != 1 else cp[:, None], (K, d)).mean(axis=1)
+        num = prior_mean + (w * (diff**2).sum(axis=1) + scatter) / d
+        den = np.maximum(_per_component(weight, K) - 1.0, 0.0) + counts
+        return num / np.maximum(den, _MIN_VARIANCE_DENOMINATOR)
+
+    @staticmethod
+    def mixture_conjugate_covariance(scatter, diff, mean_weight, counts, prior, weight):
+        """MAP variances of (K, M) components (hmmlearn's GMMHMM form, spherical)."""
+        K, M, d = diff.shape
+        a = np.broadcast_to(prior, (K, M))
+        b = np.broadcast_to(weight, (K, M))
+        num = mean_weight * (diff**2).sum(axis=2) + 2.0 * b + scatter.reshape(K, M)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return num / (d * (counts + 1.0) + 2.0 * (a + 1.0))
+
+    @staticmethod
+    def mixture_defaults(d, M):
+        """``(covars_prior, covars_weight)`` that make the mixture update maximum likelihood."""
+        return -(d + 2.0) / 2.0, 0.0
 
 
 STRATEGIES = {s.name: s for s in (Full, Tied, Diag, Spherical)}

@@ -3,20 +3,21 @@
 Densities, statistics and sampling are the Gaussian family's; this module adds the MAP M-step
 under a Normal prior on the means (``means_prior``, ``means_weight``) and an inverse-gamma
 (diag, spherical) or inverse-Wishart (full, tied) prior on the covariances (``covars_prior``,
-``covars_weight``), in the parametrisation Gaussian HMM users know, and ``min_covar`` as a floor
-on the variances. The statistics stay centred on the iteration's means; the scatter about the
-new means is obtained from them exactly.
+``covars_weight``), in the parametrisation Gaussian HMM users know. The update is the exact
+maximiser (maximum likelihood without priors): no floor is applied to the variances, and a
+covariance that is not positive definite (a state collapsed onto too few distinct points) goes
+through the Gaussian family's repair, a minimal diagonal jitter with a warning. The statistics
+stay centred on the iteration's means; the scatter about the new means is obtained from them
+exactly.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from emkit.families.covariance import STRATEGIES
 from emkit.families.gaussian import GaussianFamily
 from emkit.kernels import recentre as recentre_kernels
-
-# Smallest denominator of the diag/spherical covariance update.
-_MIN_DENOMINATOR = 1e-5
 
 
 def _per_state(value, K):
@@ -53,8 +54,6 @@ class GaussianEmission:
     Parameters
     ----------
     covariance_type : {'spherical', 'diag', 'full', 'tied'}
-    min_covar : float
-        Floor on the variances (the diagonal of full and tied covariances).
     means_prior, means_weight : float or array-like
         Mean (broadcastable to (K, d)) and precision weight (scalar or (K,)) of the Normal
         prior on the means; ``means_weight=0`` is a flat prior.
@@ -72,7 +71,6 @@ class GaussianEmission:
     def __init__(
         self,
         covariance_type="diag",
-        min_covar=1e-3,
         means_prior=0.0,
         means_weight=0.0,
         covars_prior=1e-2,
@@ -80,7 +78,6 @@ class GaussianEmission:
     ):
         self.gaussian = GaussianFamily(covariance_type, reg_covar=0.0)
         self.covariance_type = covariance_type
-        self.min_covar = float(min_covar)
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior
@@ -140,41 +137,14 @@ class GaussianEmission:
             return type(params).from_prec_chol(
                 means, params.covariances, params.prec_chol, self.covariance_type
             )
-        cov = self._covariances(stats, means, mw, mp, d)
-        if self.covariance_type != "tied":
-            bad = np.flatnonzero(~np.all(np.isfinite(cov.reshape(K, -1)), axis=1))
-            keep = np.union1d(empty, bad).astype(np.intp)
-            cov[keep] = params.covariances[keep]
-        return self.make_params(means, cov)
-
-    def _covariances(self, stats, means, mw, mp, d):
-        ct = self.covariance_type
-        n = stats.counts
-        scatter = centred_about(stats, means, ct)
-        diff = means - mp
-        cp = np.asarray(self.covars_prior, dtype=np.float64)
-        cw = np.asarray(self.covars_weight, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if ct == "diag":
-                cw = _per_state(cw, len(n))
-                num = cp + mw * diff**2 + scatter
-                cov = num / np.maximum(np.maximum(cw - 1.0, 0.0) + n[:, None], _MIN_DENOMINATOR)
-                return np.maximum(cov, self.min_covar)
-            if ct == "spherical":
-                cw = _per_state(cw, len(n))[:, 0]
-                prior = np.broadcast_to(cp if cp.ndim != 1 else cp[:, None], (len(n), d))
-                num = prior.mean(axis=1) + (mw[:, 0] * (diff**2).sum(axis=1) + scatter) / d
-                cov = num / np.maximum(np.maximum(cw - 1.0, 0.0) + n, _MIN_DENOMINATOR)
-                return np.maximum(cov, self.min_covar)
-            outer = mw[:, :, None] * diff[:, :, None] * diff[:, None, :]
-            cvw = np.maximum(cw - d, 0.0)
-            if ct == "full":
-                cvw = np.broadcast_to(cvw, (len(n),))
-                cov = (cp + outer + scatter) / (cvw + n)[:, None, None]
-            else:
-                cov = (cp + outer.sum(axis=0) + scatter) / (cvw + n.sum())
-        cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-        idx = np.arange(d)
-        diag = cov[..., idx, idx]
-        cov[..., idx, idx] = np.maximum(diag, self.min_covar)
-        return cov
+        strat = STRATEGIES[self.covariance_type]
+        cov = strat.conjugate_covariance(
+            centred_about(stats, means, self.covariance_type),
+            means - mp,
+            mw[:, 0],
+            n,
+            np.asarray(self.covars_prior, dtype=np.float64),
+            np.asarray(self.covars_weight, dtype=np.float64),
+        )
+        keep = np.union1d(empty, strat.nonfinite(cov)).astype(np.intp)
+        return self.make_params(means, strat.restore(cov, params.covariances, keep))

@@ -9,7 +9,9 @@ The M-step is the MAP estimate under a Dirichlet prior on the mixture weights
 inverse-gamma (diag, spherical) or inverse-Wishart (full, tied) prior on the covariances
 (``covars_prior``, ``covars_weight``), in the parametrisation Gaussian-mixture HMM users know.
 The covariances are the scatter about the *new* means, which makes each iteration an exact
-M-step.
+M-step (the exact MAP, or maximum likelihood without priors): no floor is applied, and a
+covariance that is not positive definite goes through the Gaussian family's repair (a minimal
+diagonal jitter, with a warning).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emkit.exceptions import DegenerateComponentWarning
+from emkit.families.covariance import STRATEGIES
 from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.families.gaussian_emission import centred_about
 from emkit.kernels.logsumexp import normalize_rows
@@ -56,8 +59,6 @@ class GaussianMixtureEmission:
     ----------
     n_mix : int
     covariance_type : {'spherical', 'diag', 'full', 'tied'}
-    min_covar : float
-        Floor on the variances.
     weights_prior : float or array-like broadcastable to (K, M)
         Dirichlet concentration of the mixture weights.
     means_prior, means_weight : float or array-like
@@ -72,7 +73,6 @@ class GaussianMixtureEmission:
         self,
         n_mix,
         covariance_type="diag",
-        min_covar=1e-3,
         weights_prior=1.0,
         means_prior=0.0,
         means_weight=0.0,
@@ -81,9 +81,8 @@ class GaussianMixtureEmission:
     ):
         self.n_mix = int(n_mix)
         self.covariance_type = covariance_type
-        inner = "full" if covariance_type == "tied" else covariance_type
-        self.gaussian = GaussianFamily(inner, reg_covar=0.0)
-        self.min_covar = float(min_covar)
+        self.strategy = STRATEGIES[covariance_type]
+        self.gaussian = GaussianFamily(self.strategy.inner, reg_covar=0.0)
         self.weights_prior = weights_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
@@ -92,9 +91,7 @@ class GaussianMixtureEmission:
 
     # ------------------------------------------------------------------ parameters
     def _inner_covariances(self, covariances):
-        if self.covariance_type == "tied":
-            return np.repeat(covariances, self.n_mix, axis=0)
-        return covariances.reshape((-1, *covariances.shape[2:]))
+        return self.strategy.mixture_to_inner(covariances, self.n_mix)
 
     def make_params(self, weights, means, covariances):
         """Parameters from user-layout arrays; raises ``NotPositiveDefiniteError``."""
@@ -110,10 +107,7 @@ class GaussianMixtureEmission:
     def _repaired(self, weights, means, cov):
         K, M, d = means.shape
         g = self.gaussian.make_params(means.reshape(K * M, d), self._inner_covariances(cov))
-        if self.covariance_type == "tied":
-            user = g.covariances[::M]
-        else:
-            user = g.covariances.reshape(cov.shape)
+        user = self.strategy.inner_to_mixture(g.covariances, cov.shape, M)
         return GaussianMixtureParams(weights, user, g)
 
     # ------------------------------------------------------------------ E-step pieces
@@ -152,17 +146,6 @@ class GaussianMixtureEmission:
         return self.gaussian.accumulate(params.gaussian, X, w.reshape(-1, K * M))
 
     # ------------------------------------------------------------------ M-step
-    def _default_covars_prior(self, d):
-        return {"full": 0.0, "tied": 0.0, "diag": -1.5, "spherical": -(d + 2.0) / 2.0}[
-            self.covariance_type
-        ]
-
-    def _default_covars_weight(self, d):
-        M = self.n_mix
-        return {"full": -(d + 2.0), "tied": -(M + d + 1.0), "diag": 0.0, "spherical": 0.0}[
-            self.covariance_type
-        ]
-
     def maximize(self, stats, params, fixed=frozenset(), empty=()):
         """MAP weights, means and covariances.
 
@@ -219,54 +202,21 @@ class GaussianMixtureEmission:
 
     def _covariances(self, stats, means, n, lam, mu0, d, dead, old):
         K, M = n.shape
-        ct = self.covariance_type
-        prior = (
-            self.covars_prior if self.covars_prior is not None else self._default_covars_prior(d)
+        default_prior, default_weight = self.strategy.mixture_defaults(d, M)
+        prior = default_prior if self.covars_prior is None else self.covars_prior
+        weight = default_weight if self.covars_weight is None else self.covars_weight
+        scatter = centred_about(stats, means.reshape(K * M, d), self.strategy.inner)
+        cov = self.strategy.mixture_conjugate_covariance(
+            scatter,
+            means - mu0,
+            lam,
+            n,
+            np.asarray(prior, dtype=np.float64),
+            np.asarray(weight, dtype=np.float64),
         )
-        weight = (
-            self.covars_weight if self.covars_weight is not None else self._default_covars_weight(d)
-        )
-        prior = np.asarray(prior, dtype=np.float64)
-        weight = np.asarray(weight, dtype=np.float64)
-        inner = self.gaussian.covariance_type
-        scatter = centred_about(stats, means.reshape(K * M, d), inner)
-        diff = means - mu0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if ct == "full":
-                psi = np.broadcast_to(prior, (K, M, d, d))
-                nu = np.broadcast_to(weight, (K, M))
-                outer = lam[:, :, None, None] * diff[..., :, None] * diff[..., None, :]
-                num = np.swapaxes(psi, -1, -2) + outer + scatter.reshape(K, M, d, d)
-                cov = num / (n + 1.0 + nu + d + 1.0)[:, :, None, None]
-            elif ct == "tied":
-                psi = np.broadcast_to(prior, (K, d, d))
-                nu = np.broadcast_to(weight, (K,))
-                outer = np.einsum("km,kmi,kmj->kij", lam, diff, diff)
-                num = np.swapaxes(psi, -1, -2) + outer + scatter.reshape(K, M, d, d).sum(axis=1)
-                cov = num / (n.sum(axis=1) + M + nu + d + 1.0)[:, None, None]
-            elif ct == "diag":
-                a = np.broadcast_to(prior, (K, M, d))
-                b = np.broadcast_to(weight, (K, M, d))
-                num = lam[:, :, None] * diff**2 + 2.0 * b + scatter.reshape(K, M, d)
-                cov = num / (n[:, :, None] + 1.0 + 2.0 * (a + 1.0))
-            else:
-                a = np.broadcast_to(prior, (K, M))
-                b = np.broadcast_to(weight, (K, M))
-                num = lam * (diff**2).sum(axis=2) + 2.0 * b + scatter.reshape(K, M)
-                cov = num / (d * (n + 1.0) + 2.0 * (a + 1.0))
-        if ct in ("full", "tied"):
-            cov = 0.5 * (cov + np.swapaxes(cov, -1, -2))
-            idx = np.arange(d)
-            cov[..., idx, idx] = np.maximum(cov[..., idx, idx], self.min_covar)
-        else:
-            cov = np.maximum(cov, self.min_covar)
-        if ct == "tied":
-            bad = ~np.all(np.isfinite(cov.reshape(K, -1)), axis=1) | dead.all(axis=1)
-            cov[bad] = old[bad]
-        else:
-            flat = cov.reshape(K, M, -1)
-            bad = ~np.all(np.isfinite(flat), axis=2) | dead
-            cov[bad] = old[bad]
+        keep = self.strategy.mixture_dead(dead)
+        bad = ~np.all(np.isfinite(cov.reshape((*keep.shape, -1))), axis=-1) | keep
+        cov[bad] = old[bad]
         return cov
 
     @staticmethod
@@ -286,12 +236,7 @@ class GaussianMixtureEmission:
     def n_parameters(self, n_components, n_features):
         """Free parameters of weights, means and covariances."""
         K, M, d = n_components, self.n_mix, n_features
-        cov = {
-            "spherical": K * M,
-            "diag": K * M * d,
-            "full": K * M * d * (d + 1) // 2,
-            "tied": K * d * (d + 1) // 2,
-        }[self.covariance_type]
+        cov = int(self.strategy.mixture_n_parameters(K, M, d))
         return K * (M - 1) + K * M * d + cov
 
     def sample(self, params, k, n, rng):

@@ -8,6 +8,7 @@ parameters map to the public attributes, how to validate ``X`` and how to initia
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 from functools import partial
@@ -27,12 +28,14 @@ from emkit.engine.markov import (
 )
 from emkit.exceptions import NotFittedError, ValidationError
 from emkit.latent import markov as latent
-from emkit.models._inputs import sample_sequences
+from emkit.models._inputs import open_array, sample_sequences
 from emkit.models._state import unchanged_on_error
 
 DECODER_ALGORITHMS = ("viterbi", "map")
 IMPLEMENTATIONS = ("log", "scaling")
-_MARKOV_LETTERS = {"s": "startprob", "t": "transmat"}
+_MARKOV_LETTERS = (("s", "startprob"), ("t", "transmat"))
+
+_log = logging.getLogger(__name__)
 
 
 def check_lengths(lengths, n_samples):
@@ -102,16 +105,78 @@ def _check_prior(value, name, shape):
     return arr
 
 
+# The hyperparameters every HMM has; BaseHMM.__init__ sets them.
+SHARED_HYPERPARAMETERS = (
+    "n_components",
+    "startprob_prior",
+    "transmat_prior",
+    "algorithm",
+    "random_state",
+    "n_iter",
+    "tol",
+    "verbose",
+    "params",
+    "init_params",
+    "implementation",
+)
+
+
+def shared_hyperparameters(arguments):
+    """The shared hyperparameters out of a subclass constructor's ``locals()``."""
+    return {name: arguments[name] for name in SHARED_HYPERPARAMETERS}
+
+
+def check_X_input(X):
+    """Open a ``.npy`` path as a memory map (the models then read it whole); pass others through.
+
+    ``X`` may be an array-like, a ``numpy.memmap`` or a path to a ``.npy`` file.
+    """
+    return open_array(X)
+
+
 class BaseHMM(BaseEstimator):
     """Hidden Markov model estimator: shared fitting, scoring, decoding and sampling.
 
-    Subclasses define ``_emission_letters`` (``(letter, fixed name)`` pairs), ``_emission``
-    (the family), ``_emission_params``/``_set_emission_params``, ``_emission_attributes``,
-    ``_validate_X`` and ``_init_emission``.
+    The hyperparameters every HMM shares are set here; a subclass passes them through and sets
+    its emission's own. Subclasses define ``_emission_letters`` (``(letter, fixed name)``
+    pairs), ``_emission`` (the family), ``_emission_params``/``_set_emission_params``,
+    ``_emission_attributes``, ``_validate_X``, ``_init_emission`` and ``_n_fit_scalars``.
+
+    ``X`` may be an array-like, a ``numpy.memmap`` or a path to a ``.npy`` file (read into
+    memory); a Dask array is fitted block by block.
     """
 
     _emission_letters: tuple = ()
     _emission_attributes: tuple = ()
+
+    def __init__(
+        self,
+        n_components=1,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="",
+        init_params="",
+        implementation="log",
+    ):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        # hmmlearn's estimators have a monitor before fit (a fit replaces it with a fresh one
+        # of the current tol, n_iter and verbose unless it was replaced by a custom monitor).
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
 
     # ------------------------------------------------------------------ validation
     def _check_hyperparams(self):
@@ -125,18 +190,30 @@ class BaseHMM(BaseEstimator):
             raise ValidationError(f"tol must be a number, got {self.tol!r}")
         v.check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS)
         v.check_choice(self.implementation, "implementation", IMPLEMENTATIONS)
+        letters = self._letters()
         for name in ("params", "init_params"):
-            if not isinstance(getattr(self, name), str):
+            value = getattr(self, name)
+            if not isinstance(value, str):
                 raise ValidationError(
-                    f"{name} must be a string of parameter letters, got {getattr(self, name)!r}"
+                    f"{name} must be a string of parameter letters, got {value!r}"
+                )
+            unknown = sorted(set(value) - set(letters))
+            if unknown:
+                allowed = ", ".join(f"'{code}' {what}" for code, what in letters.items())
+                raise ValidationError(
+                    f"{name}={value!r} has unknown letter(s) {', '.join(map(repr, unknown))}; "
+                    f"{type(self).__name__} accepts {allowed}"
                 )
         K = self.n_components
         _check_prior(self.startprob_prior, "startprob_prior", (K,))
         _check_prior(self.transmat_prior, "transmat_prior", (K, K))
 
+    def _letters(self):
+        """``{letter: parameter name}`` of the ``params``/``init_params`` letters."""
+        return dict(_MARKOV_LETTERS + tuple(self._emission_letters))
+
     def _fixed(self):
-        letters = {**_MARKOV_LETTERS, **dict(self._emission_letters)}
-        return frozenset(name for code, name in letters.items() if code not in self.params)
+        return frozenset(name for code, name in self._letters().items() if code not in self.params)
 
     def _check_fitted(self):
         missing = [
@@ -171,7 +248,7 @@ class BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), numpy.memmap or path to a .npy file
             The sequences, stacked.
         lengths : array-like of int of shape (n_sequences,), default=None
             Length of each sequence; they sum to ``n_samples``. None is one sequence.
@@ -188,10 +265,64 @@ class BaseHMM(BaseEstimator):
         return self
 
     def _needs_init(self, code, name):
-        return code in self.init_params or not hasattr(self, name)
+        if code in self.init_params:
+            if hasattr(self, name):
+                _log.warning(
+                    "Even though the %r attribute is set, it will be overwritten during "
+                    "initialization because 'init_params' contains %r",
+                    name,
+                    code,
+                )
+            return True
+        return not hasattr(self, name)
+
+    def _initialise(self, X, lengths):
+        """Initialise the parameters that ``init_params`` names or that are not set."""
+        K = self.n_components
+        rng = v.check_random_state(self.random_state)
+        init = np.full(K, 1.0 / K)
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = rng.dirichlet(init)
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = rng.dirichlet(init, size=K)
+        self._init_emission(X, lengths)
+        counts = self._n_fit_scalars(X.shape[1])
+        n_scalars = sum(counts.get(code, 0) for code in self.params)
+        if X.size < n_scalars:
+            _log.warning(
+                "Fitting a model with %d free scalar parameters with only %d data points will "
+                "result in a degenerate solution.",
+                n_scalars,
+                X.size,
+            )
+
+    def _n_fit_scalars(self, n_features):
+        """Free scalars fitted per ``params`` letter."""
+        K = self.n_components
+        return {"s": K - 1, "t": K * (K - 1), **self._emission_fit_scalars(n_features)}
+
+    def _init(self, X, lengths=None):
+        """Initialise the parameters as :meth:`fit` does before its first iteration.
+
+        hmmlearn's name for this step; ``lengths`` may be an int (one sequence) or a list.
+        """
+        self._check_hyperparams()
+        X = self._validate_X(check_X_input(X), fitting=True)
+        lengths = check_lengths(lengths, X.shape[0])
+        self._initialise(X, lengths)
+
+    def _check(self):
+        """Validate the hyperparameters and the parameters set on the estimator.
+
+        hmmlearn's name for this step; raises ``ValidationError`` (a ``ValueError``).
+        """
+        self._check_hyperparams()
+        self._check_fitted()
+        self._params()
 
     def _fit(self, X, lengths, sample_weight):
         self._check_hyperparams()
+        X = check_X_input(X)
         dask_X = X if is_dask_collection(X) else None
         if dask_X is not None:
             lengths = check_lengths(lengths, int(dask_X.shape[0]))
@@ -201,14 +332,7 @@ class BaseHMM(BaseEstimator):
             X = self._validate_X(X, fitting=True)
             lengths = init_lengths = check_lengths(lengths, X.shape[0])
         weights = v.check_sample_weight(sample_weight, len(lengths), unit="sequence")
-        K = self.n_components
-        rng = v.check_random_state(self.random_state)
-        init = np.full(K, 1.0 / K)
-        if self._needs_init("s", "startprob_"):
-            self.startprob_ = rng.dirichlet(init)
-        if self._needs_init("t", "transmat_"):
-            self.transmat_ = rng.dirichlet(init, size=K)
-        self._init_emission(X, init_lengths)
+        self._initialise(X, init_lengths)
         params = self._params()
         problem = self._problem(self._fixed())
         if dask_X is None:
@@ -235,7 +359,7 @@ class BaseHMM(BaseEstimator):
     def _prepare(self, X, lengths):
         self._check_fitted()
         self._check_hyperparams()
-        X = self._validate_X(X, fitting=False)
+        X = self._validate_X(check_X_input(X), fitting=False)
         lengths = check_lengths(lengths, X.shape[0])
         params = self._params()
         problem = self._problem()
@@ -253,15 +377,33 @@ class BaseHMM(BaseEstimator):
         post = latent.forward_backward(frames, offsets, params.startprob, params.transmat)
         return float(post.log_prob.sum()), post.gamma
 
-    def score(self, X, lengths=None):
-        """Log-likelihood of ``X`` (summed over the sequences)."""
-        return self._score(X, lengths)[0]
+    def score(self, X, lengths=None, sample_weight=None):
+        """Log-likelihood of ``X``, summed over the sequences.
 
-    def _score(self, X, lengths):
-        """Log-likelihood of ``X`` and its number of rows."""
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), numpy.memmap or path to a .npy file
+        lengths : array-like of int of shape (n_sequences,), default=None
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Per-sequence weights (as in :meth:`fit`): the sum is weighted, so integer weights
+            score the same as repeated sequences.
+
+        Returns
+        -------
+        float
+        """
+        return self._score(X, lengths, sample_weight)[0]
+
+    def _score(self, X, lengths, sample_weight=None):
+        """Weighted log-likelihood of ``X`` and its weighted number of rows."""
         params, frames, offsets = self._prepare(X, lengths)
         lp = latent.log_likelihood(frames, offsets, params.startprob, params.transmat)
-        return float(lp.sum()), int(offsets[-1])
+        weights = v.check_sample_weight(sample_weight, len(lp), unit="sequence")
+        if weights is None:
+            return float(lp.sum()), int(offsets[-1])
+        # A zero-weight sequence counts for nothing, even one the model finds impossible.
+        used = weights > 0
+        return float(np.dot(weights[used], lp[used])), float(np.dot(weights, np.diff(offsets)))
 
     def decode(self, X, lengths=None, algorithm=None):
         """Most likely state sequence of ``X``.
@@ -314,6 +456,7 @@ class BaseHMM(BaseEstimator):
         state_sequence : ndarray of shape (n_samples,)
         """
         self._check_fitted()
+        self._check_hyperparams()
         v.check_int(n_samples, "n_samples", 1)
         K = self.n_components
         if currstate is not None:
@@ -335,8 +478,14 @@ class BaseHMM(BaseEstimator):
         return X, states
 
     def get_stationary_distribution(self):
-        """Stationary distribution of ``transmat_``, shape (n_components,)."""
-        self._check_fitted()
+        """Stationary distribution of ``transmat_``, shape (n_components,).
+
+        Only ``transmat_`` needs to be set.
+        """
+        if not hasattr(self, "transmat_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance has no transmat_; call fit or set it"
+            )
         K = self.n_components
         return latent.stationary_distribution(
             check_distribution(self.transmat_, "transmat_", (K, K))
@@ -347,13 +496,20 @@ class BaseHMM(BaseEstimator):
         K = self.n_components
         return K - 1 + K * (K - 1) + self._emission().n_parameters(K, self._n_emission_features())
 
-    def aic(self, X, lengths=None):
-        """Akaike information criterion on ``X`` (lower is better)."""
-        return criteria.aic(self.score(X, lengths), self._n_parameters())
+    def aic(self, X, lengths=None, sample_weight=None):
+        """Akaike information criterion on ``X`` (lower is better).
 
-    def bic(self, X, lengths=None):
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        log_likelihood, n = self._score(X, lengths)  # X validated once
+        ``sample_weight`` weights the sequences' log-likelihoods as in :meth:`score`.
+        """
+        return criteria.aic(self.score(X, lengths, sample_weight), self._n_parameters())
+
+    def bic(self, X, lengths=None, sample_weight=None):
+        """Bayesian information criterion on ``X`` (lower is better).
+
+        ``sample_weight`` weights the sequences' log-likelihoods as in :meth:`score`, and the
+        number of samples is the weighted number of rows.
+        """
+        log_likelihood, n = self._score(X, lengths, sample_weight)  # X validated once
         return criteria.bic(log_likelihood, self._n_parameters(), n)
 
     # ------------------------------------------------------------------ model files

@@ -11,7 +11,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.categorical import CategoricalFamily, CategoricalParams
 from emkit.families.poisson import PoissonFamily, PoissonParams
-from emkit.models.hmm_base import BaseHMM, check_distribution
+from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparameters
 
 
 def _numeric_array(X, what):
@@ -20,7 +20,9 @@ def _numeric_array(X, what):
     try:
         arr = np.asarray(X)
     except (TypeError, ValueError):
-        raise TypeError(f"X must be an array-like of {what}") from None
+        raise TypeError(
+            f"X must be an array-like, a numpy.memmap or the path of a .npy file of {what}"
+        ) from None
     if arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
@@ -93,24 +95,23 @@ class CategoricalHMM(BaseHMM):
         init_params="ste",
         implementation="log",
     ):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
+        super().__init__(**shared_hyperparameters(locals()))
         self.emissionprob_prior = emissionprob_prior
         self.n_features = n_features
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
 
     def _n_symbols(self):
         if self.n_features is not None:
             return int(self.n_features)
-        return int(np.shape(self.emissionprob_)[1])
+        shape = np.shape(self.emissionprob_)
+        if len(shape) != 2 or shape[1] == 0:
+            raise ValidationError(
+                f"emissionprob_ has shape {shape}; expected (n_components={self.n_components}, "
+                "n_features): one row of symbol probabilities per state"
+            )
+        return int(shape[1])
+
+    def _emission_fit_scalars(self, n_features):
+        return {"e": self.n_components * (self._n_symbols() - 1)}
 
     def _check_hyperparams(self):
         super()._check_hyperparams()
@@ -208,22 +209,15 @@ class PoissonHMM(BaseHMM):
         init_params="stl",
         implementation="log",
     ):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
+        super().__init__(**shared_hyperparameters(locals()))
         self.lambdas_prior = lambdas_prior
         self.lambdas_weight = lambdas_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
 
     def _emission(self):
         return PoissonFamily(self.lambdas_prior, self.lambdas_weight)
+
+    def _emission_fit_scalars(self, n_features):
+        return {"l": self.n_components * n_features}
 
     def _n_emission_features(self):
         return np.shape(self.lambdas_)[1]

@@ -4,35 +4,47 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianParams
 from emkit.families.gaussian_emission import GaussianEmission
-from emkit.models.hmm_base import BaseHMM
+from emkit.models.hmm_base import BaseHMM, shared_hyperparameters
 
 
 def full_covariances(cov, covariance_type, n_components, n_features):
     """Covariances of any layout as full matrices, shape (n_components, d, d)."""
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.tile(cov, (n_components, 1, 1))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.eye(n_features)[None, :, :] * np.ravel(cov)[:, None, None]
+    strat = STRATEGIES[covariance_type]
+    return strat.full_matrices(strat.user_layout(cov, n_components), n_components, n_features)
 
 
 def spread_covariance(cv, covariance_type, n_components):
     """One dense covariance repeated in the layout of ``covariance_type``."""
-    if covariance_type == "spherical":
-        return np.full(n_components, float(np.mean(np.diag(cv))))
-    if covariance_type == "tied":
-        return cv.copy()
-    if covariance_type == "diag":
-        return np.tile(np.diag(cv), (n_components, 1))
-    return np.tile(cv, (n_components, 1, 1))
+    return STRATEGIES[covariance_type].spread(cv, n_components)
+
+
+# Below this many rows the initial k-means runs on one thread: its OpenMP threads cost more to
+# wake (and spin for much longer on a busy machine) than the clustering itself.
+_SERIAL_KMEANS_ROWS = 50_000
+
+
+def kmeans_centres(X, n_clusters, random_state):
+    """Centres of scikit-learn's k-means (10 restarts) of the rows ``X``, as hmmlearn's init.
+
+    Returns
+    -------
+    centres : ndarray of shape (n_clusters, n_features)
+    labels : ndarray of shape (n_samples,)
+    """
+    km = KMeans(n_clusters=n_clusters, random_state=random_state, n_init=10)
+    if X.shape[0] < _SERIAL_KMEANS_ROWS:
+        with threadpool_limits(1):
+            labels = km.fit_predict(X)
+    else:
+        labels = km.fit_predict(X)
+    return km.cluster_centers_, labels
 
 
 def initial_covariance(X, min_covar):
@@ -46,11 +58,30 @@ def initial_covariance(X, min_covar):
     return cv + min_covar * np.eye(X.shape[1])
 
 
+def validate_real_X(model, X, fitting):
+    """Real-valued ``X`` of a Gaussian HMM as float64, its features matching ``means_``."""
+    try:
+        X = np.asarray(v.check_X(model, X, reset=fitting), dtype=np.float64)
+    except TypeError:
+        raise TypeError(
+            f"X must be an array-like of numbers of shape (n_samples, n_features), a "
+            f"numpy.memmap or the path of a .npy file; got {type(X).__name__}"
+        ) from None
+    keeps_means = hasattr(model, "means_") and not (fitting and "m" in model.init_params)
+    if keeps_means and np.shape(model.means_)[-1] != X.shape[1]:
+        raise ValidationError(
+            f"X has {X.shape[1]} features but means_ has {np.shape(model.means_)[-1]}; pass "
+            "data with the model's number of features"
+        )
+    return X
+
+
 def check_covariances(value, name, covariance_type, shape):
     """Validate user covariances of one layout; returns them as float64."""
     cov = v.check_array_param(value, name, shape)
-    if covariance_type in ("full", "tied"):
-        mats = cov.reshape((-1, *cov.shape[-2:]))
+    mats = STRATEGIES[covariance_type].stored_matrices(cov)
+    if mats is not None:
+        mats = mats.reshape((-1, *mats.shape[-2:]))
         bad = np.flatnonzero(~np.all(np.isclose(mats, np.swapaxes(mats, 1, 2)), axis=(1, 2)))
         if bad.size:
             raise ValidationError(f"{name} matrix {int(bad[0])} is not symmetric")
@@ -72,7 +103,8 @@ class GaussianHMM(BaseHMM):
         Number of states.
     covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
     min_covar : float, default=1e-3
-        Floor on the variances; also added to the diagonal of the initial covariance.
+        Added to the diagonal of the initial covariance (as in hmmlearn, it is not a floor
+        in the M-step, which is the exact maximiser).
     startprob_prior : float or array-like of shape (n_components,), default=1.0
         Dirichlet concentration of ``startprob_``.
     transmat_prior : float or array-like of shape (n_components, n_components), default=1.0
@@ -133,28 +165,19 @@ class GaussianHMM(BaseHMM):
         init_params="stmc",
         implementation="log",
     ):
-        self.n_components = n_components
+        super().__init__(**shared_hyperparameters(locals()))
         self.covariance_type = covariance_type
         self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
 
     @property
     def covars_(self):
         """Covariances as full matrices, shape (n_components, n_features, n_features)."""
         cov = self._covars_
+        v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         d = np.shape(self.means_)[1] if hasattr(self, "means_") else self.n_features
         return full_covariances(cov, self.covariance_type, self.n_components, d)
 
@@ -171,12 +194,15 @@ class GaussianHMM(BaseHMM):
     def _emission(self):
         return GaussianEmission(
             self.covariance_type,
-            self.min_covar,
-            self.means_prior,
-            self.means_weight,
-            self.covars_prior,
-            self.covars_weight,
+            means_prior=self.means_prior,
+            means_weight=self.means_weight,
+            covars_prior=self.covars_prior,
+            covars_weight=self.covars_weight,
         )
+
+    def _emission_fit_scalars(self, n_features):
+        K, d = self.n_components, n_features
+        return {"m": K * d, "c": int(STRATEGIES[self.covariance_type].n_parameters(K, d))}
 
     def _n_emission_features(self):
         return np.shape(self.means_)[1]
@@ -190,7 +216,8 @@ class GaussianHMM(BaseHMM):
             )
         means = v.check_array_param(means, "means_", means.shape)
         shape = STRATEGIES[ct].shape(K, means.shape[1])
-        cov = check_covariances(self._covars_, "covars_", ct, shape)
+        cov = STRATEGIES[ct].user_layout(self._covars_, K)
+        cov = check_covariances(cov, "covars_", ct, shape)
         try:
             return GaussianParams.from_covariances(means, cov, ct)
         except NotPositiveDefiniteError as err:
@@ -204,14 +231,7 @@ class GaussianHMM(BaseHMM):
         self._covars_ = params.covariances
 
     def _validate_X(self, X, fitting):
-        X = np.asarray(v.check_X(self, X, reset=fitting), dtype=np.float64)
-        keeps_means = hasattr(self, "means_") and not (fitting and "m" in self.init_params)
-        if keeps_means and np.shape(self.means_)[-1] != X.shape[1]:
-            raise ValidationError(
-                f"X has {X.shape[1]} features but means_ has {np.shape(self.means_)[-1]}; pass "
-                "data with the model's number of features"
-            )
-        return X
+        return validate_real_X(self, X, fitting)
 
     def _init_emission(self, X, lengths):
         n, d = X.shape
@@ -223,8 +243,7 @@ class GaussianHMM(BaseHMM):
                     f"n_samples={n} is smaller than n_components={K}; the means cannot be "
                     "initialised: pass more rows or fewer states"
                 )
-            km = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
-            self.means_ = km.fit(X).cluster_centers_
+            self.means_ = kmeans_centres(X, K, self.random_state)[0]
         if self._needs_init("c", "covars_"):
             cv = initial_covariance(X, self.min_covar)
             self._covars_ = spread_covariance(cv, self.covariance_type, K)

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
-from emkit.families.covariance import COVARIANCE_TYPES, NotPositiveDefiniteError
+from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian_mixture_emission import GaussianMixtureEmission
-from emkit.models.hmm_base import BaseHMM, check_distribution
-from emkit.models.hmm_gaussian import check_covariances, initial_covariance
+from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparameters
+from emkit.models.hmm_gaussian import (
+    check_covariances,
+    initial_covariance,
+    kmeans_centres,
+    validate_real_X,
+)
 
 
 def gmm_covariance_shape(covariance_type, K, M, d):
     """Shape of a GMMHMM's ``covars_`` for K states of M components in d features."""
-    return {
-        "spherical": (K, M),
-        "diag": (K, M, d),
-        "full": (K, M, d, d),
-        "tied": (K, d, d),
-    }[covariance_type]
+    return STRATEGIES[covariance_type].mixture_shape(K, M, d)
 
 
 class GMMHMM(BaseHMM):
@@ -38,7 +37,8 @@ class GMMHMM(BaseHMM):
     n_mix : int, default=1
         Mixture components per state.
     min_covar : float, default=1e-3
-        Floor on the variances; also added to the diagonal of the initial covariance.
+        Added to the diagonal of the initial covariance (as in hmmlearn, it is not a floor
+        in the M-step, which is the exact maximiser).
     startprob_prior, transmat_prior : float or array-like, default=1.0
     weights_prior : float or array-like of shape (n_components, n_mix), default=1.0
         Dirichlet concentration of the mixture weights.
@@ -95,25 +95,15 @@ class GMMHMM(BaseHMM):
         init_params="stmcw",
         implementation="log",
     ):
-        self.n_components = n_components
+        super().__init__(**shared_hyperparameters(locals()))
         self.n_mix = n_mix
         self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.weights_prior = weights_prior
         self.means_prior = means_prior
         self.means_weight = means_weight
         self.covars_prior = covars_prior
         self.covars_weight = covars_weight
-        self.algorithm = algorithm
         self.covariance_type = covariance_type
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
 
     # ------------------------------------------------------------------ hooks
     def _check_hyperparams(self):
@@ -126,13 +116,17 @@ class GMMHMM(BaseHMM):
         return GaussianMixtureEmission(
             self.n_mix,
             self.covariance_type,
-            self.min_covar,
-            self.weights_prior,
-            self.means_prior,
-            self.means_weight,
-            self.covars_prior,
-            self.covars_weight,
+            weights_prior=self.weights_prior,
+            means_prior=self.means_prior,
+            means_weight=self.means_weight,
+            covars_prior=self.covars_prior,
+            covars_weight=self.covars_weight,
         )
+
+    def _emission_fit_scalars(self, n_features):
+        K, M, d = self.n_components, self.n_mix, n_features
+        n_cov = int(STRATEGIES[self.covariance_type].mixture_n_parameters(K, M, d))
+        return {"m": K * M * d, "c": n_cov, "w": K * (M - 1)}
 
     def _n_emission_features(self):
         return np.shape(self.means_)[2]
@@ -152,9 +146,7 @@ class GMMHMM(BaseHMM):
         try:
             return self._emission().make_params(weights, means, cov)
         except NotPositiveDefiniteError as err:
-            where = f"state {err.index // M}"
-            if ct != "tied":
-                where += f", mixture component {err.index % M}"
+            where = STRATEGIES[ct].mixture_block_name(err.index, M)
             raise ValidationError(
                 f"covars_ of {where} is not positive definite ('{ct}' covariance_type)"
             ) from None
@@ -165,13 +157,7 @@ class GMMHMM(BaseHMM):
         self.covars_ = params.covariances
 
     def _validate_X(self, X, fitting):
-        X = np.asarray(v.check_X(self, X, reset=fitting), dtype=np.float64)
-        keeps = hasattr(self, "means_") and not (fitting and "m" in self.init_params)
-        if keeps and np.shape(self.means_)[-1] != X.shape[1]:
-            raise ValidationError(
-                f"X has {X.shape[1]} features but means_ has {np.shape(self.means_)[-1]}"
-            )
-        return X
+        return validate_real_X(self, X, fitting)
 
     def _init_emission(self, X, lengths):
         n, d = X.shape
@@ -184,15 +170,13 @@ class GMMHMM(BaseHMM):
                     f"n_samples={n} is smaller than n_components={K}; the means cannot be "
                     "initialised: pass more rows or fewer states"
                 )
-            main = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
-            labels = main.fit_predict(X)
-            centroid = main.cluster_centers_.mean(axis=0)
+            centres, labels = kmeans_centres(X, K, self.random_state)
+            centroid = centres.mean(axis=0)
             means = []
             for k in range(K):
                 cluster = X[labels == k]
                 if cluster.shape[0] >= M:
-                    km = KMeans(n_clusters=M, random_state=self.random_state, n_init=10)
-                    means.append(km.fit(cluster).cluster_centers_)
+                    means.append(kmeans_centres(cluster, M, self.random_state)[0])
                 else:
                     if cv is None:
                         cv = initial_covariance(X, self.min_covar)
@@ -204,12 +188,4 @@ class GMMHMM(BaseHMM):
         if self._needs_init("c", "covars_"):
             if cv is None:
                 cv = initial_covariance(X, self.min_covar)
-            ct = self.covariance_type
-            if ct == "tied":
-                self.covars_ = np.tile(cv, (K, 1, 1))
-            elif ct == "full":
-                self.covars_ = np.tile(cv, (K, M, 1, 1))
-            elif ct == "diag":
-                self.covars_ = np.tile(np.diag(cv), (K, M, 1))
-            else:
-                self.covars_ = np.full((K, M), float(np.mean(np.diag(cv))))
+            self.covars_ = STRATEGIES[self.covariance_type].mixture_spread(cv, K, M)
