@@ -34,10 +34,10 @@ class _ScriptedProblem:
     def __init__(self, scripts):
         self.scripts = scripts
 
-    def expect_block(self, params, X, w):
+    def expect_block(self, params, block):
         restart, step = params
         bound = self.scripts[restart][min(step, len(self.scripts[restart]) - 1)]
-        return _Stats(bound * X.shape[0], float(X.shape[0]))
+        return _Stats(bound * block.X.shape[0], float(block.X.shape[0]))
 
     def maximize(self, stats, params, iteration):
         restart, step = params
@@ -109,9 +109,9 @@ def test_array_source_blocks_cover_every_row_once_in_order(chunk_size):
     w = np.arange(10.0)
     source = ArraySource(X, w, chunk_size)
     blocks = list(source.blocks())
-    assert all(len(b) <= chunk_size for b, _ in blocks)
-    np.testing.assert_array_equal(np.vstack([b for b, _ in blocks]), X)
-    np.testing.assert_array_equal(np.concatenate([wb for _, wb in blocks]), w)
+    assert all(len(b.X) <= chunk_size for b in blocks)
+    np.testing.assert_array_equal(np.vstack([b.X for b in blocks]), X)
+    np.testing.assert_array_equal(np.concatenate([b.weights for b in blocks]), w)
     assert source.total_weight() == 45.0
     assert ArraySource(X, None, chunk_size).total_weight() == 10.0
 

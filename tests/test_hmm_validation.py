@@ -163,8 +163,8 @@ def test_non_finite_expected_counts_raise_and_keep_the_model(monkeypatch):
     before = model.means_.copy()
     real_expect = engine_markov.MarkovEM.expect_block
 
-    def poisoned(problem, params, X, block):
-        stats = real_expect(problem, params, X, block)
+    def poisoned(problem, params, block):
+        stats = real_expect(problem, params, block)
         stats.trans[0, 0] = np.nan
         return stats
 

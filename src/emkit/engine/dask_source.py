@@ -12,6 +12,8 @@ import operator
 
 import numpy as np
 
+from emkit.engine.sources import ArraySource, Block, sample_indices
+
 DASK_HINT = (
     "emkit's Dask support needs the optional dependencies: pip install 'emkit[dask]' "
     "(dask[array] and distributed)"
@@ -34,7 +36,10 @@ def is_dask_collection(X):
 
 
 def _block_stats(problem, params, X, aux):
-    return problem.expect_block(params, np.asarray(X), aux)
+    """``expect_block`` of rows ``X`` with their ``aux``: row weights, or a Block template."""
+    rows = np.asarray(X)
+    block = aux.with_rows(rows) if isinstance(aux, Block) else Block(rows, aux)
+    return problem.expect_block(params, block)
 
 
 def _tree_sum(dask, parts):
@@ -50,8 +55,9 @@ def _tree_sum(dask, parts):
 def expect_remote(dask, problem, params, x_blocks, aux_blocks):
     """Map ``problem.expect_block`` over persisted blocks and tree-sum the statistics.
 
-    ``aux_blocks`` holds each block's second ``expect_block`` argument (row weights, or a
-    block of sequences), as Dask objects or plain values.
+    ``aux_blocks`` holds what comes with each block's rows: its row weights (Dask objects or
+    None), or a :class:`~emkit.engine.sources.Block` template without rows (e.g. the
+    boundaries of its sequences).
     """
     shared_problem = dask.delayed(problem, pure=True)
     shared_params = dask.delayed(params, pure=True)
@@ -107,24 +113,27 @@ class DaskSource:
         return self.X.dtype
 
     def blocks(self):
-        """Yield ``(X_block, weight_block)`` one computed block at a time (client side)."""
+        """Yield each :class:`~emkit.engine.sources.Block`, computed one at a time (client side)."""
         for xb, wb in zip(self._x_blocks, self._w_blocks, strict=True):
             if wb is None:
-                yield np.asarray(xb.compute()), None
+                yield Block(np.asarray(xb.compute()))
             else:
                 x, w = self._dask.compute(xb, wb)
-                yield np.asarray(x), np.asarray(w)
+                yield Block(np.asarray(x), np.asarray(w))
 
     def expect(self, problem, params):
         """Summed E-step statistics of every block, computed on the cluster."""
         return expect_remote(self._dask, problem, params, self._x_blocks, self._w_blocks)
 
-    def rows(self, idx):
-        """Rows ``idx`` (sorted positions) and their weights, as in-memory arrays."""
+    def sample(self, rng, size):
+        """An in-memory source of ``min(size, n_samples)`` rows drawn uniformly."""
+        idx = sample_indices(rng, self.n_samples, min(self.n_samples, size))
         if self.sample_weight is None:
-            return np.asarray(self.X[idx].compute()), None
-        rows, w = self._dask.compute(self.X[idx], self.sample_weight[idx])
-        return np.asarray(rows), np.asarray(w)
+            rows, w = np.asarray(self.X[idx].compute()), None
+        else:
+            rows, w = self._dask.compute(self.X[idx], self.sample_weight[idx])
+            rows, w = np.asarray(rows), np.asarray(w)
+        return ArraySource(rows, w, max(1, max(self.X.chunks[0])))
 
 
 class DaskBlockSource:
@@ -132,22 +141,22 @@ class DaskBlockSource:
 
     Parameters
     ----------
-    pairs : iterable of (dask.array.Array, object)
-        Each block's rows (a lazy slice of a Dask array) and the second argument its
-        ``expect_block`` receives (for HMMs a :class:`~emkit.engine.markov.SequenceBlock`).
+    blocks : iterable of Block
+        Blocks whose rows are lazy slices of a Dask array (for HMMs, blocks of whole
+        sequences with their boundaries and weights).
     check : callable, optional
         Applied to every block's rows on the workers before they are persisted (validation);
         its return value is the block used.
     """
 
-    def __init__(self, pairs, check=None):
+    def __init__(self, blocks, check=None):
         dask, _ = require_dask()
         self._dask = dask
         rows, self._aux = [], []
-        for x, aux in pairs:
-            block = x.rechunk(x.shape).to_delayed().ravel()[0]
-            rows.append(dask.delayed(check, pure=True)(block) if check else block)
-            self._aux.append(aux)
+        for block in blocks:
+            x = block.X.rechunk(block.X.shape).to_delayed().ravel()[0]
+            rows.append(dask.delayed(check, pure=True)(x) if check else x)
+            self._aux.append(block.with_rows(None))
         self._rows = list(dask.persist(*rows))
 
     def expect(self, problem, params):

@@ -2,7 +2,8 @@
 
 A *problem* is any object with
 
-- ``expect_block(params, X_block, w_block) -> stats`` where stats add with ``+`` and expose
+- ``expect_block(params, block) -> stats`` (a :class:`~emkit.engine.sources.Block`) where
+  stats add with ``+`` and expose
   ``log_likelihood`` (weighted sum over the block's rows) and ``total_weight``;
 - ``maximize(stats, params, iteration) -> params``.
 
@@ -59,7 +60,7 @@ def expect(problem, params, source):
         return source.expect(problem, params)
 
     def one(block):
-        return problem.expect_block(params, *block)
+        return problem.expect_block(params, block)
 
     def add_in_order(per_block):
         total = None

@@ -86,12 +86,12 @@ def params_from_assignment(family, source, resp_of, K):
 
     def weighted_blocks():
         start = 0
-        for X_block, w_block in source.blocks():
-            stop = start + X_block.shape[0]
+        for block in source.blocks():
+            stop = start + block.X.shape[0]
             r = resp_of(start, stop)
-            if w_block is not None:
-                r = r * w_block[:, None]
-            yield X_block, r
+            if block.weights is not None:
+                r = r * block.weights[:, None]
+            yield block.X, r
             start = stop
 
     comps, stats = family.initial_params(weighted_blocks, K)

@@ -26,6 +26,7 @@ import numpy as np
 
 from emkit.engine.em import run_em
 from emkit.engine.mixture import EMPTY_FRACTION
+from emkit.engine.sources import Block
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.latent import markov as latent
 
@@ -164,33 +165,6 @@ class MarkovStats:
         )
 
 
-@dataclass(frozen=True)
-class SequenceBlock:
-    """Whole sequences stacked in a block of rows.
-
-    Attributes
-    ----------
-    offsets : ndarray of shape (S + 1,), int64
-        Sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]`` of the block.
-    weights : ndarray of shape (S,) or None
-        Per-sequence weights (None for all ones).
-    """
-
-    offsets: np.ndarray
-    weights: np.ndarray | None = None
-
-    @property
-    def lengths(self):
-        """Length of each sequence, shape (S,)."""
-        return np.diff(self.offsets)
-
-    def row_weights(self):
-        """Weight of each row (its sequence's), shape (n,), or None when unweighted."""
-        if self.weights is None:
-            return None
-        return np.repeat(self.weights, self.lengths)
-
-
 class SequenceSource:
     """Blocks of whole sequences from an array of stacked sequences.
 
@@ -225,11 +199,11 @@ class SequenceSource:
         return out
 
     def blocks(self):
-        """Yield ``(X_block, SequenceBlock)`` for each block of whole sequences."""
+        """Yield a :class:`~emkit.engine.sources.Block` of whole sequences for each bound."""
         for first, stop in self.bounds():
             a, b = self.offsets[first], self.offsets[stop]
             w = None if self.weights is None else self.weights[first:stop]
-            yield self.X[a:b], SequenceBlock(self.offsets[first : stop + 1] - a, w)
+            yield Block(self.X[a:b], offsets=self.offsets[first : stop + 1] - a, sequence_weights=w)
 
 
 def _dirichlet_map(counts, prior, current):
@@ -319,21 +293,22 @@ class MarkovEM:
             workspace=self.workspace,
         )
 
-    def expect_block(self, params, X, block):
-        """E-step statistics of the sequences of one block."""
+    def expect_block(self, params, block):
+        """E-step statistics of the whole sequences of one :class:`~emkit.engine.sources.Block`."""
+        X, seq_weights = block.X, block.sequence_weights
         # An emission whose statistics reuse its likelihood pass (a mixture per state) hands
         # both over at once, so the rows are scored once per iteration.
         split = getattr(self.emission, "log_likelihood_parts", None)
         log_frame = parts = None
         if split is not None and self.fit_emission:
             log_frame, parts = split(params.emission, X)
-        post = self.posteriors(params, X, block.offsets, block.weights, log_frame)
-        if block.weights is None:
+        post = self.posteriors(params, X, block.offsets, seq_weights, log_frame)
+        if seq_weights is None:
             ll = float(np.sum(post.log_prob))
             total = float(X.shape[0])
         else:
-            ll = float(np.dot(block.weights, post.log_prob))
-            total = float(np.dot(block.weights, block.lengths))
+            ll = float(np.dot(seq_weights, post.log_prob))
+            total = float(np.dot(seq_weights, block.lengths))
         em = None
         if self.fit_emission:
             rw = block.row_weights()

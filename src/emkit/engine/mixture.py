@@ -103,8 +103,9 @@ class MixtureEM:
         log_prob = self.family.log_likelihood(params.components, X)
         return latent.posterior(log_prob, params.log_weights)
 
-    def expect_block(self, params, X, w):
-        """E-step statistics of one block of rows with weights ``w`` (None for all ones)."""
+    def expect_block(self, params, block):
+        """E-step statistics of one :class:`~emkit.engine.sources.Block` of rows."""
+        X, w = block.X, block.weights
         # The family's one-pass kernel: no (n, K) responsibility matrix.
         ll, stats, score, index = self.family.expect_mixture(
             params.components, params.log_weights, X, w

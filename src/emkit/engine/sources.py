@@ -1,6 +1,19 @@
-"""Data sources: blocks of rows (with optional per-row weights) fed to the E-step."""
+"""Blocks and sources: how every way of feeding data reaches the E-step.
+
+A :class:`Block` carries some rows and their per-row extras (weights; for stacked sequences
+the sequence boundaries and per-sequence weights). New per-row information is a new Block
+field, never a new code path in the models. A *source* (the :class:`Source` protocol) yields
+Blocks and draws an in-memory sample of rows for initialisation; nothing outside a source
+reaches into its array. :class:`ArraySource` serves arrays in memory and memory maps;
+``emkit.engine.dask_source`` and ``emkit.engine.markov.SequenceSource`` serve Dask arrays and
+stacked sequences.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -14,6 +27,83 @@ def default_chunk_size(n_features, n_components):
     # responsibilities) and two length-d residuals; no n x K x d temporary is ever formed.
     per_row = 8 * (3 * n_components + 2 * n_features + 4)
     return int(max(256, TARGET_BLOCK_BYTES // per_row))
+
+
+@dataclass(frozen=True)
+class Block:
+    """Rows of a source and what comes with each of them.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n, n_features)
+        The rows (None in a template whose rows travel separately, see :meth:`with_rows`).
+    weights : ndarray of shape (n,) or None
+        Row weights (None for all ones).
+    offsets : ndarray of shape (S + 1,) or None
+        Stacked sequences: sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]``.
+    sequence_weights : ndarray of shape (S,) or None
+        Per-sequence weights of stacked sequences (None for all ones).
+    """
+
+    X: np.ndarray | None
+    weights: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    sequence_weights: np.ndarray | None = None
+
+    @property
+    def lengths(self):
+        """Length of each stacked sequence, shape (S,)."""
+        return np.diff(self.offsets)
+
+    def row_weights(self):
+        """Weight of each row: ``weights``, or each row's sequence weight; None if unweighted."""
+        if self.weights is not None or self.sequence_weights is None:
+            return self.weights
+        return np.repeat(self.sequence_weights, self.lengths)
+
+    def with_rows(self, X):
+        """The same block with rows ``X``."""
+        return replace(self, X=X)
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the engine needs of a data source."""
+
+    @property
+    def n_samples(self) -> int:
+        """Number of rows."""
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns."""
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the rows."""
+
+    def blocks(self) -> Iterator[Block]:
+        """The blocks of rows, in order."""
+
+    def sample(self, rng, size) -> ArraySource:
+        """An in-memory source of ``size`` rows drawn uniformly without replacement."""
+
+
+def sample_indices(rng, n, size):
+    """Sorted positions of ``size`` distinct rows out of ``n``, drawn uniformly.
+
+    Uses O(size) memory (a full permutation of a 10^8-row file would not fit the budget).
+    """
+    if size >= n:
+        return np.arange(n)
+    if 4 * size >= n:
+        return np.sort(rng.permutation(n)[:size])
+    chosen = np.empty(0, dtype=np.int64)
+    while chosen.size < size:
+        draw = rng.randint(0, n, size=2 * (size - chosen.size) + 16, dtype=np.int64)
+        chosen = np.union1d(chosen, draw)
+    keep = rng.permutation(chosen.size)[:size]
+    return np.sort(chosen[keep])
 
 
 class ArraySource:
@@ -59,7 +149,17 @@ class ArraySource:
         return [(s, min(s + c, n)) for s in range(0, n, c)]
 
     def blocks(self):
-        """Yield ``(X_block, weight_block)``; ``weight_block`` is None when unweighted."""
+        """Yield a :class:`Block` of rows ``start:stop`` for each ``(start, stop)`` of bounds."""
         for start, stop in self.bounds():
             w = None if self.sample_weight is None else self.sample_weight[start:stop]
-            yield np.asarray(self.X[start:stop]), w
+            yield Block(np.asarray(self.X[start:stop]), w)
+
+    def rows(self):
+        """All rows and weights as one in-memory :class:`Block` (a memory map is read)."""
+        return Block(np.asarray(self.X), self.sample_weight)
+
+    def sample(self, rng, size):
+        """An in-memory source of ``min(size, n_samples)`` rows drawn uniformly."""
+        idx = sample_indices(rng, self.n_samples, min(self.n_samples, size))
+        w = None if self.sample_weight is None else self.sample_weight[idx]
+        return ArraySource(np.asarray(self.X[idx]), w, self.chunk_size)

@@ -123,34 +123,6 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None
     return source
 
 
-def sample_indices(rng, n, size):
-    """Sorted positions of ``size`` distinct rows out of ``n``, drawn uniformly.
-
-    Uses O(size) memory (a full permutation of a 10^8-row file would not fit the budget).
-    """
-    if size >= n:
-        return np.arange(n)
-    if 4 * size >= n:
-        return np.sort(rng.permutation(n)[:size])
-    chosen = np.empty(0, dtype=np.int64)
-    while chosen.size < size:
-        draw = rng.randint(0, n, size=2 * (size - chosen.size) + 16, dtype=np.int64)
-        chosen = np.union1d(chosen, draw)
-    keep = rng.permutation(chosen.size)[:size]
-    return np.sort(chosen[keep])
-
-
-def init_sample(source, rng):
-    """An in-memory source of a uniform sample of rows, for initialising a streamed fit."""
-    idx = sample_indices(rng, source.n_samples, min(source.n_samples, INIT_SAMPLE_ROWS))
-    if isinstance(source, DaskSource):
-        rows, w = source.rows(idx)
-    else:
-        rows = np.asarray(source.X[idx])
-        w = None if source.sample_weight is None else source.sample_weight[idx]
-    return ArraySource(rows, w, getattr(source, "chunk_size", rows.shape[0]))
-
-
 def sample_sequences(X, lengths, random_state):
     """Whole sequences drawn uniformly until about ``INIT_SAMPLE_ROWS`` rows, in memory.
 

@@ -40,7 +40,7 @@ from emkit.engine.online import stepwise_update
 from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
-from emkit.models._inputs import init_sample, is_out_of_core, streamed_source
+from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, streamed_source
 from emkit.models._state import unchanged_on_error
 
 _COMMON_NAMES = (
@@ -208,7 +208,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             decay=self.learning_decay,
             offset=self.learning_offset,
         )
-        self._set_params(params, source.X.dtype)
+        self._set_params(params, source.dtype)
         self._stepwise = state
         self.n_steps_ = state.n_steps
         self.n_iter_ = state.n_steps
@@ -266,7 +266,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         family = self._make_family()
         problem = MixtureEM(family)
         rng = v.check_random_state(self.random_state)
-        init_source = init_sample(source, rng) if is_out_of_core(X) else source
+        init_source = source.sample(rng, INIT_SAMPLE_ROWS) if is_out_of_core(X) else source
 
         def initialize():
             return self._initial_params(family, init_source, rng, inits)
@@ -292,7 +292,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self._set_params(best.params, source.X.dtype)
+        self._set_params(best.params, source.dtype)
         self._stepwise = None
         self.converged_ = bool(best.converged)
         self.n_iter_ = best.n_iter
@@ -344,8 +344,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         K = self.n_components
         assigned = None
         if weights is None or not self._inits_complete(given):
-            features = family.init_features(source.X)
-            resp_of = assignment(self.init_params, features, source.sample_weight, K, rng)
+            rows = source.rows()
+            features = family.init_features(rows.X)
+            resp_of = assignment(self.init_params, features, rows.weights, K, rng)
             w0, assigned = params_from_assignment(family, source, resp_of, K)
             weights = w0 if weights is None else weights
         comps = self._init_components(given, assigned)
@@ -372,9 +373,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         source = self._source(X, sample_weight, reset=False)
         problem = MixtureEM(self._make_family())
         params = self._params()
-        for X_block, w_block in source.blocks():
-            log_norm, resp = problem.log_prob(params, X_block)
-            yield log_norm, resp, w_block
+        for block in source.blocks():
+            log_norm, resp = problem.log_prob(params, block.X)
+            yield log_norm, resp, block.weights
 
     def _map_dask(self, X, method, per_component, dtype=None):
         """Apply ``method`` lazily to each row block of a Dask array."""
