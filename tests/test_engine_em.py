@@ -184,3 +184,32 @@ def test_params_from_assignment_are_weighted_moments(covariance_type):
         "spherical": np.trace(full, axis1=1, axis2=2) / 2 + 1e-6,
     }[covariance_type]
     assert_close(comps.covariances, expected, 1e-9, "covariances")
+
+
+def test_every_source_honours_the_source_protocol():
+    from emkit.engine.dask_source import DaskSource
+    from emkit.engine.markov import SequenceSource
+    from emkit.engine.sources import Block, Source
+
+    da = pytest.importorskip("dask.array")
+    X = np.arange(40.0).reshape(20, 2)
+    w = np.linspace(0.0, 1.0, 20)
+    for source in (ArraySource(X, w, 6), DaskSource(da.from_array(X, chunks=(6, 2)), w)):
+        assert isinstance(source, Source)
+        assert (source.n_samples, source.n_features, source.dtype) == (20, 2, X.dtype)
+        blocks = list(source.blocks())
+        assert all(isinstance(b, Block) for b in blocks)
+        np.testing.assert_array_equal(np.vstack([b.X for b in blocks]), X)
+        np.testing.assert_array_equal(np.concatenate([b.weights for b in blocks]), w)
+        sample = source.sample(np.random.RandomState(0), 5)
+        rows = sample.rows()
+        assert rows.X.shape == (5, 2)
+        # the sampled rows are rows of X with their own weights
+        idx = (rows.X[:, 0] // 2).astype(int)
+        np.testing.assert_array_equal(rows.X, X[idx])
+        np.testing.assert_array_equal(rows.weights, w[idx])
+    seq = SequenceSource(X, [5, 7, 8], np.array([1.0, 2.0, 3.0]), block_rows=10)
+    blocks = list(seq.blocks())
+    assert [b.lengths.tolist() for b in blocks] == [[5], [7], [8]]  # whole sequences
+    rw = np.concatenate([b.row_weights() for b in blocks])
+    np.testing.assert_array_equal(rw, np.repeat([1.0, 2.0, 3.0], [5, 7, 8]))
