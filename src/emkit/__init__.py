@@ -1,15 +1,24 @@
-"""emkit: Expectation-Maximization for mixtures and hidden Markov models."""
+"""emkit: Expectation-Maximization for mixtures and hidden Markov models.
+
+The public names are loaded on first use (module ``__getattr__``), so ``import emkit`` reads
+no scikit-learn, numba or Dask and compiles nothing; ``from emkit import GaussianMixture``
+works as usual.
+"""
+
+import importlib
 
 from emkit._version import __version__
-from emkit.exceptions import (
-    DegenerateComponentWarning,
-    ModelFileError,
-    NotFittedError,
-    ValidationError,
-)
-from emkit.io import load, save
-from emkit.models.gaussian_mixture import GaussianMixture
 
+#: Public name -> module that defines it.
+_LAZY = {
+    "DegenerateComponentWarning": "emkit.exceptions",
+    "GaussianMixture": "emkit.models.gaussian_mixture",
+    "ModelFileError": "emkit.exceptions",
+    "NotFittedError": "emkit.exceptions",
+    "ValidationError": "emkit.exceptions",
+    "load": "emkit.io",
+    "save": "emkit.io",
+}
 
 __all__ = [
     "DegenerateComponentWarning",
@@ -21,3 +30,16 @@ __all__ = [
     "load",
     "save",
 ]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

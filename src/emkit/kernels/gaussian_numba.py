@@ -39,8 +39,8 @@ import functools
 import math
 
 import numpy as np
-from numba import njit
 
+from emkit.kernels._jit import njit
 from emkit.kernels.threads import run_in_rounds
 from emkit.kernels.vecmath import exp_nonpos, like
 

@@ -26,7 +26,8 @@ Conventions shared by both modules:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from emkit.kernels._jit import njit
 
 # Rescale the messages when their sum falls below LOW; give up (log-space fallback) below FAIL.
 LOW = 1e-100
