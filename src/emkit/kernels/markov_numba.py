@@ -240,7 +240,7 @@ def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma
             occ[i] = 0.0
             for j in range(K):
                 Ms[i, j] = 0.0
-        nq = 0
+        nq = np.int64(0)  # not a literal: one compiled variant of _flush
         bad = False
         for t in range(lo, hi):
             z = 0.0
@@ -263,7 +263,7 @@ def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma
                 nq += 1
                 if nq == 4:
                     _flush(Ms, P4, W4, nq)
-                    nq = 0
+                    nq = np.int64(0)
         if bad:
             failed[s] = True
             s += 1
