@@ -261,3 +261,75 @@ def test_read_only_install_refuses_a_shared_cache_folder(read_only_site, tmp_pat
     assert not done.stdout.split()[-1].startswith(str(cache))
     assert done.stderr.count("CacheWarning") == 1
     assert not any((cache / "emkit").iterdir())
+
+
+# ----------------------------------------------------------------- compile_all
+_DEFAULT_FITS = """
+import warnings
+import numpy as np
+import emkit.hmm as hmm
+from emkit import GaussianMixture
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X = rng.normal(size=(600, 3))
+X[:300] += 3
+for dtype in (np.float64, np.float32):
+    for cov in ("full", "tied", "diag", "spherical"):
+        gm = GaussianMixture(3, covariance_type=cov, random_state=0, max_iter=5)
+        gm.fit(X.astype(dtype), sample_weight=np.ones(600)).predict_proba(X.astype(dtype))
+        gm.fit(X.astype(dtype)).score_samples(X.astype(dtype))
+long = rng.normal(size=(12_000, 2))
+for K in range(1, 9):
+    model = hmm.GaussianHMM(K, n_iter=2, random_state=0).fit(long)
+    model.fit(long[:6000], lengths=[3000, 3000])
+model.decode(long[:500], algorithm="viterbi")
+model.decode(long[:500], algorithm="map")
+model.score(long[:500])
+model.sample(50, random_state=0)
+for cov in ("full", "tied", "spherical"):
+    hmm.GaussianHMM(3, covariance_type=cov, n_iter=2, random_state=0).fit(long[:3000])
+symbols = rng.integers(0, 4, size=(3000, 1))
+hmm.CategoricalHMM(3, n_iter=2, random_state=0).fit(symbols).predict(symbols)
+hmm.PoissonHMM(2, n_iter=2, random_state=0).fit(rng.poisson(3.0, size=(3000, 2)))
+hmm.GMMHMM(2, n_mix=2, n_iter=2, random_state=0).fit(long[:3000])
+"""
+
+
+def _cache_files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.slow
+def test_compile_all_builds_every_kernel_the_default_paths_use(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    src = str(PACKAGE.parent)
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    labels = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from emkit.kernels.compile import compile_all\n"
+            "compile_all(lambda i, n, label: print(i, n, label))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert labels[-1].endswith("done") and labels[0].startswith("0 ")
+    built = _cache_files(tmp_path / "cache")
+    assert built
+    subprocess.run([sys.executable, "-c", _DEFAULT_FITS], env=env, check=True)
+    # Nothing new compiled: every signature the fits needed was in the cache already.
+    assert _cache_files(tmp_path / "cache") == built
+
+
+def test_compile_all_reports_progress(monkeypatch):
+    from emkit.kernels import compile as kc
+
+    calls = []
+    monkeypatch.setattr(kc, "TASKS", (("a", lambda: calls.append("a")), ("b", lambda: None)))
+    seen = []
+    assert kc.compile_all(lambda i, n, label: seen.append((i, n, label))) == 2
+    assert calls == ["a"]
+    assert seen == [(0, 2, "a"), (1, 2, "b"), (2, 2, "done")]
