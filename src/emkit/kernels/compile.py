@@ -98,8 +98,8 @@ def _categorical():
     """Categorical emission probabilities and counts."""
     symbols = np.array([0, 2, 1, 2], dtype=np.int64)
     table = np.full((3, 2), 1.0 / 3.0)
-    categorical_numba.symbol_probabilities(symbols, table)
-    categorical_numba.symbol_probabilities(symbols, table, np.empty((4, 2)))
+    for out in (None, np.empty((4, 2))):  # ``out`` is passed, as None or an array
+        categorical_numba.symbol_probabilities(symbols, table, out)
     categorical_numba.symbol_counts(symbols, np.full((4, 2), 0.5), 3)
 
 
