@@ -86,6 +86,36 @@ def test_locator_only_serves_emkit_files(tmp_path):
     assert _jit.PrivateCacheLocator.from_function(module.f, str(source)) is None
 
 
+# ----------------------------------------------------------------- lazy top-level names
+def test_import_emkit_loads_nothing_heavy():
+    code = (
+        "import sys, emkit\n"
+        "heavy = ('sklearn', 'numba', 'dask', 'scipy', 'emkit.kernels', 'emkit.models')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+        "from emkit import GaussianMixture\n"
+        "print(GaussianMixture.__module__)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "emkit.models.gaussian_mixture"
+
+
+def test_lazy_names_resolve_to_their_modules():
+    from emkit import exceptions, io
+    from emkit.models.gaussian_mixture import GaussianMixture
+
+    assert emkit.GaussianMixture is GaussianMixture
+    assert emkit.ValidationError is exceptions.ValidationError
+    assert emkit.load is io.load and emkit.save is io.save
+    assert set(emkit.__all__) <= set(dir(emkit))
+    assert all(hasattr(emkit, name) for name in emkit.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        emkit.nope  # noqa: B018
+
+
 # ----------------------------------------------------------------- private cache folder
 @pytest.fixture
 def cache_home(tmp_path, monkeypatch):
