@@ -145,9 +145,11 @@ class PrivateCacheLocator(_UserWide):
     @classmethod
     def from_function(cls, py_func, py_file):
         """A locator for functions of emkit's own source files, else None."""
-        if os.path.commonpath([_PACKAGE, os.path.abspath(py_file)]) != _PACKAGE:
-            return None
-        return super().from_function(py_func, py_file)
+        try:
+            inside = os.path.commonpath([_PACKAGE, os.path.abspath(py_file)]) == _PACKAGE
+        except ValueError:  # another drive, say
+            inside = False
+        return super().from_function(py_func, py_file) if inside else None
 
 
 def _register():
