@@ -21,6 +21,7 @@ README between its ``benchmark-results`` markers.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -158,18 +159,55 @@ def _gmmx_fit(X, cov, K, iters, inits):
     return _timed(fit)
 
 
+#: Seconds a gmmx child process may take for one case before its column is left empty.
+GMMX_TIMEOUT = 900
+
+
+def gmmx_available():
+    """Whether gmmx (and so JAX) is installed; checked without importing JAX here."""
+    return importlib.util.find_spec("gmmx") is not None
+
+
+def _gmmx_child(case, iters, repeats):
+    """In a child process: gmmx's per-iteration and whole-fit seconds and final bound."""
+    _, cov, n, d, K, dtype, _ = case
+    X = make_data(n, d, K, dtype=np.dtype(dtype), seed=0)
+    inits = initial_params(X, K, cov)
+    XJ = _gmmx()[2].asarray(X, dtype=np.float32)
+    for it in (1, iters):  # jit-compile both loop lengths, untimed
+        _gmmx_fit(XJ, cov, K, it, inits)
+    times = {1: [], iters: []}
+    for _ in range(repeats):
+        for it in (1, iters):
+            seconds, bound = _gmmx_fit(XJ, cov, K, it, inits)
+            times[it].append(seconds)
+    per_iter = (np.median(times[iters]) - np.median(times[1])) / (iters - 1)
+    return {"s": float(per_iter), "fit_s": float(np.median(times[iters])), "bound": bound}
+
+
+def gmmx_case(case, iters, repeats):
+    """gmmx's figures for ``case`` from a child process (JAX kept out of this one), or a note."""
+    if not gmmx_available() or case[1] not in GMMX_COVARIANCES:
+        return None
+    cmd = [sys.executable, __file__, "--gmmx-child", json.dumps(case), str(iters), str(repeats)]
+    try:
+        return json.loads(
+            subprocess.run(
+                cmd, capture_output=True, text=True, check=True, timeout=GMMX_TIMEOUT
+            ).stdout.splitlines()[-1]
+        )
+    except subprocess.TimeoutExpired:
+        return {"note": f"gmmx did not finish within {GMMX_TIMEOUT} s"}
+    except (subprocess.CalledProcessError, IndexError, ValueError) as exc:
+        return {"note": f"gmmx failed: {str(getattr(exc, 'stderr', exc))[-200:]}"}
+
+
 def time_case(case, iters, repeats):
     """Per-iteration and whole-fit seconds of each library and their lower bounds."""
     name, cov, n, d, K, dtype, target = case
     X = make_data(n, d, K, dtype=np.dtype(dtype), seed=0)
     inits = initial_params(X, K, cov)
     libs = ["emkit", "sklearn"]
-    gmmx = _gmmx() is not None and cov in GMMX_COVARIANCES
-    if gmmx:
-        libs.append("gmmx")
-        XJ = _gmmx()[2].asarray(X, dtype=np.float32)
-        for it in (1, iters):  # jit-compile both loop lengths, untimed
-            _gmmx_fit(XJ, cov, K, it, inits)
     times = {(lib, it): [] for lib in libs for it in (1, iters)}
     bounds = {}
     with warnings.catch_warnings():
@@ -179,27 +217,24 @@ def time_case(case, iters, repeats):
             order = libs if r % 2 == 0 else libs[::-1]
             for it in (1, iters):
                 for lib in order:
-                    if lib == "gmmx":
-                        seconds, bound = _gmmx_fit(XJ, cov, K, it, inits)
-                    else:
-                        seconds, model = _fit(lib, X, cov, K, it, inits)
-                        bound = model.lower_bound_
+                    seconds, model = _fit(lib, X, cov, K, it, inits)
                     times[lib, it].append(seconds)
                     if it == iters:
-                        bounds[lib] = bound
+                        bounds[lib] = model.lower_bound_
     per_iter = {
         lib: (np.median(times[lib, iters]) - np.median(times[lib, 1])) / (iters - 1) for lib in libs
     }
     rel = abs(bounds["emkit"] - bounds["sklearn"]) / abs(bounds["sklearn"])
     extra = {}
-    if gmmx:
+    g = gmmx_case(case, iters, repeats)
+    if g is not None and "note" in g:
+        extra = {"gmmx_note": g["note"]}
+    elif g is not None:
         extra = {
-            "gmmx_s": float(per_iter["gmmx"]),
-            "gmmx_fit_s": float(np.median(times["gmmx", iters])),
-            "gmmx_ratio": float(per_iter["gmmx"] / per_iter["emkit"]),
-            "gmmx_rel_diff": float(
-                abs(bounds["gmmx"] - bounds["sklearn"]) / abs(bounds["sklearn"])
-            ),
+            "gmmx_s": g["s"],
+            "gmmx_fit_s": g["fit_s"],
+            "gmmx_ratio": float(g["s"] / per_iter["emkit"]),
+            "gmmx_rel_diff": float(abs(g["bound"] - bounds["sklearn"]) / abs(bounds["sklearn"])),
         }
     return {
         **extra,
@@ -402,10 +437,12 @@ def render(info, gemm, results, compile_s, mem, cross, iters, repeats):
         "its jitted EM loop, compiled beforehand)."
         + (
             ""
-            if _gmmx() is not None
+            if gmmx_available()
             else " gmmx is not installed (`pip install gmmx jax`): its columns are empty."
         )
-        + " gmmx computes in float32 and has full and diagonal covariances only.",
+        + " gmmx computes in float32 and has full and diagonal covariances only; it runs in "
+        "its own process.",
+        *[f"- {r['name']}: {r['gmmx_note']}" for r in results if "gmmx_note" in r],
     ]
     g = next((r for r in results if r["name"] == GFLOP_CASE), None)
     if g:
@@ -533,7 +570,13 @@ def main(argv=None):
         "--output", default=None, help="report path (default results.md; --quick: none)"
     )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
+    parser.add_argument("--no-first-run", action="store_true", help="skip the first-run table")
+    parser.add_argument("--gmmx-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.gmmx_child:
+        case, iters, repeats = args.gmmx_child
+        print(json.dumps(_gmmx_child(tuple(json.loads(case)), int(iters), int(repeats))))
+        return 0
 
     scale = 10 if args.quick else 1
     iters, repeats = (3, 2) if args.quick else (5, 3)
@@ -543,7 +586,7 @@ def main(argv=None):
     gemm = gemm_gflops()
     print(f"float64 GEMM: {gemm:.1f} GFLOP/s")
 
-    compile_s = first_run(repeats=1 if args.quick else 3)
+    compile_s = {} if args.no_first_run else first_run(repeats=1 if args.quick else 3)
     for what, c in compile_s.items():
         print(f"first run, {what}: {c['cold']:.2f} s cold cache, {c['warm']:.2f} s warm")
 
