@@ -160,7 +160,7 @@ def _gmmx_fit(X, cov, K, iters, inits):
 
 
 #: Seconds a gmmx child process may take for one case before its column is left empty.
-GMMX_TIMEOUT = 900
+GMMX_TIMEOUT = 300
 
 
 def gmmx_available():
