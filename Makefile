@@ -20,6 +20,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	touch $(STAMP_RUN) $@
 
 demo: $(STAMP_RUN)
+	$(BIN)/emkit compile
 	$(BIN)/emkit demo
 
 test: $(STAMP_DEV)

@@ -1,18 +1,28 @@
-"""emkit: Expectation-Maximization for mixtures and hidden Markov models."""
+"""emkit: Expectation-Maximization for mixtures and hidden Markov models.
+
+The public names are loaded on first use (module ``__getattr__``), so ``import emkit`` reads
+no scikit-learn, numba or Dask and compiles nothing; ``from emkit import GaussianMixture``
+works as usual.
+"""
+
+import importlib
 
 from emkit._version import __version__
-from emkit.exceptions import (
-    DegenerateComponentWarning,
-    ModelFileError,
-    NotFittedError,
-    ValidationError,
-)
-from emkit.io import load, save
-from emkit.models.bernoulli_mixture import BernoulliMixture
-from emkit.models.categorical_mixture import CategoricalMixture
-from emkit.models.gaussian_mixture import GaussianMixture
-from emkit.models.mixed_mixture import MixedMixture
-from emkit.models.poisson_mixture import PoissonMixture
+
+#: Public name -> module that defines it.
+_LAZY = {
+    "BernoulliMixture": "emkit.models.bernoulli_mixture",
+    "CategoricalMixture": "emkit.models.categorical_mixture",
+    "DegenerateComponentWarning": "emkit.exceptions",
+    "GaussianMixture": "emkit.models.gaussian_mixture",
+    "MixedMixture": "emkit.models.mixed_mixture",
+    "ModelFileError": "emkit.exceptions",
+    "NotFittedError": "emkit.exceptions",
+    "PoissonMixture": "emkit.models.poisson_mixture",
+    "ValidationError": "emkit.exceptions",
+    "load": "emkit.io",
+    "save": "emkit.io",
+}
 
 __all__ = [
     "BernoulliMixture",
@@ -28,3 +38,16 @@ __all__ = [
     "load",
     "save",
 ]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

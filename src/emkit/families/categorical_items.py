@@ -79,10 +79,11 @@ class CategoricalItemsFamily(FamilyBase):
     def integer_codes(self, X):
         """Codes as a C-ordered integer array, -1 for a missing answer (NaN or negative)."""
         X = np.asarray(X)
-        if X.dtype.kind in "iu":
-            return np.ascontiguousarray(X)
         dtype = np.int16 if self.offsets[-1] < 2**15 else np.int32
-        return np.where(np.isnan(X) | (X < 0), -1, X).astype(dtype)
+        if X.dtype == dtype:
+            return np.ascontiguousarray(X)
+        missing = (X < 0) if X.dtype.kind in "iu" else (np.isnan(X) | (X < 0))
+        return np.ascontiguousarray(np.where(missing, -1, X).astype(dtype))
 
     def _codes(self, X):
         """Flat column index of every answer (missing answers point at column 0) and the mask."""

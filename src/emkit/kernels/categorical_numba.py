@@ -6,7 +6,8 @@ Twin of :mod:`emkit.kernels.categorical_numpy` (same signature, same results to 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from emkit.kernels._jit import njit
 
 
 @njit(cache=True, nogil=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from emkit.kernels._jit import njit
 
 from emkit.kernels.vecmath import exp_nonpos
 

@@ -42,8 +42,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from emkit.kernels._jit import njit
 from emkit.kernels.threads import one_blas_thread, run_in_rounds
 from emkit.kernels.vecmath import exp_nonpos
 

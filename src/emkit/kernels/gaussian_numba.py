@@ -39,8 +39,8 @@ import functools
 import math
 
 import numpy as np
-from numba import njit
 
+from emkit.kernels._jit import njit
 from emkit.kernels.threads import run_in_rounds
 from emkit.kernels.vecmath import exp_nonpos, like
 
@@ -285,25 +285,33 @@ def _log_density_pair(c, c1, half, maha, maha1, k, LP, top):
 
 
 @njit(fastmath=_ELEMENTWISE, **_JIT)
-def _tile_log_prob(kind, XT64, ref, P3, cst, LP, D, Y, maha, top):
+def _tile_log_prob_full(tied, XT64, ref, P3, cst, LP, D, Y, maha, top):
     """``LP[k, t] = cst[k] - maha_k(t) / 2`` for every component; ``top[t] = max_k LP[k, t]``.
 
-    ``Y`` is scratch; for diagonal and spherical covariances its first row holds a second
-    ``maha`` (components go in pairs).
+    Full covariances, or the one tied factor ``P3[0]`` when ``tied``; ``Y`` is scratch.
     """
     K, nt = LP.shape
     half = cst.dtype.type(0.5)
     for t in range(nt):
         top[t] = -np.inf
-    if kind == FULL or kind == TIED:
-        for k in range(K):
-            _residual_tile(XT64, ref, k, D)
-            _maha_full(D, P3, k if kind == FULL else 0, Y, maha)
-            _log_density_rows(cst[k], half, maha, k, LP, top)
-        return
-    spherical = kind == SPHERICAL
+    for k in range(K):
+        _residual_tile(XT64, ref, k, D)
+        _maha_full(D, P3, 0 if tied else k, Y, maha)
+        _log_density_rows(cst[k], half, maha, k, LP, top)
+
+
+@njit(fastmath=_ELEMENTWISE, **_JIT)
+def _tile_log_prob_diag(spherical, XT64, ref, P3, cst, LP, Y, maha, top):
+    """:func:`_tile_log_prob_full` for diagonal (or ``spherical``) covariances.
+
+    The first row of the scratch ``Y`` holds a second ``maha`` (components go in pairs).
+    """
+    K, nt = LP.shape
+    half = cst.dtype.type(0.5)
+    for t in range(nt):
+        top[t] = -np.inf
     maha1 = Y[0]
-    k = 0
+    k = np.int64(0)  # not a literal: one compiled variant of the callees
     while k + 2 <= K:
         _maha_diag_pair(XT64, ref, P3, k, spherical, maha, maha1)
         _log_density_pair(cst[k], cst[k + 1], half, maha, maha1, k, LP, top)
@@ -555,25 +563,30 @@ def _weights(wt, resp, k, r):
 
 
 @njit(fastmath=_REDUCTION, **_JIT)
-def _tile_stats(kind, XT64, ref, resp, wt, counts, sums, scat, r, D64, Z):
+def _tile_stats_full(tied, XT64, ref, resp, wt, counts, sums, scat, r, D64, Z):
     """Add one tile's centred statistics under weights ``wt[t] * resp[k, t]``.
 
-    For diagonal and spherical covariances the first row of ``D64`` holds a second ``r``
-    (components go in pairs).
+    Full covariances (one scatter per component), or one pooled scatter when ``tied``.
     """
     K = resp.shape[0]
-    if kind == FULL or kind == TIED:
-        for k in range(K):
-            c = _weights(wt, resp, k, r)
-            if c == 0.0:
-                continue
-            counts[k] += c
-            _residuals(XT64, ref, k, r, D64, Z, sums)
-            _scatter_full(D64, Z, scat, k if kind == FULL else 0)
-        return
-    spherical = kind == SPHERICAL
+    for k in range(K):
+        c = _weights(wt, resp, k, r)
+        if c == 0.0:
+            continue
+        counts[k] += c
+        _residuals(XT64, ref, k, r, D64, Z, sums)
+        _scatter_full(D64, Z, scat, 0 if tied else k)
+
+
+@njit(fastmath=_REDUCTION, **_JIT)
+def _tile_stats_diag(spherical, XT64, ref, resp, wt, counts, sums, scat, r, D64):
+    """:func:`_tile_stats_full` for diagonal (or ``spherical``) covariances.
+
+    The first row of ``D64`` holds a second ``r`` (components go in pairs).
+    """
+    K = resp.shape[0]
     r1 = D64[0]
-    k = 0
+    k = np.int64(0)  # not a literal: one compiled variant of the callees
     while k < K:
         c = _weights(wt, resp, k, r)
         c1 = _weights(wt, resp, k + 1, r1) if k + 1 < K else 0.0
@@ -595,82 +608,106 @@ def _tile_stats(kind, XT64, ref, resp, wt, counts, sums, scat, r, D64, Z):
 LOG_PROB, ESTEP, SCATTER = 0, 1, 2
 
 
-@njit(**_JIT)
-def _run_parts(
-    mode, kind, X, w, W, ref, P3, cst, out, rows, lo, hi, first, counts, sums, scat, p_ll
-):
-    """Process parts ``lo:hi`` of ``X`` (``rows`` rows each); one body per dtype.
+def _make_parts_kernel(mode, diagonal):
+    """The compiled body of :func:`_parts_kernel`; ``mode`` and ``diagonal`` are constants."""
 
-    ``mode`` LOG_PROB writes log-densities into ``out`` (n, K); ESTEP runs the fused E-step
-    with row weights ``w`` (length 0: all ones); SCATTER accumulates statistics under given
-    weights ``W`` (n, K). Part ``p`` adds its statistics to slot ``p - first`` of ``counts``,
-    ``sums`` and ``scat``; ``p_ll[p]`` receives the part's log-likelihood, lowest row score
-    and that row's index.
-    """
-    n = X.shape[0]
-    K, dp = ref.shape
-    dt = cst.dtype
-    weighted = w.shape[0] > 0
-    XT64 = np.zeros((dp, TILE))
-    D = np.zeros((dp, TILE), dtype=dt)
-    Y = np.zeros((4, TILE), dtype=dt)
-    maha = np.zeros(TILE, dtype=dt)
-    LP = np.zeros((K, TILE), dtype=dt)
-    top = np.zeros(TILE, dtype=dt)
-    total = np.zeros(TILE, dtype=dt)
-    R = np.zeros((K, TILE))
-    r = np.zeros(TILE)
-    D64 = np.zeros((dp, TILE))
-    Z = np.zeros((dp, TILE))
-    wt = np.zeros(TILE)
-    for p in range(lo, hi):
-        q = p - first
-        if mode != LOG_PROB:
-            counts[q][:] = 0.0
-            sums[q][:] = 0.0
-            scat[q][:] = 0.0
-        ll = 0.0
-        worst = np.inf
-        index = -1
-        stop = min(n, (p + 1) * rows)
-        for r0 in range(p * rows, stop, TILE):
-            m = min(TILE, stop - r0)
-            _load_tile(X, r0, m, XT64)
-            if mode == SCATTER:
-                for k in range(K):
-                    for t in range(m):
-                        R[k, t] = W[r0 + t, k]
-                    for t in range(m, TILE):
-                        R[k, t] = 0.0
-                for t in range(TILE):
-                    wt[t] = 1.0
-                _tile_stats(kind, XT64, ref, R, wt, counts[q], sums[q], scat[q], r, D64, Z)
-                continue
-            _tile_log_prob(kind, XT64, ref, P3, cst, LP, D, Y, maha, top)
-            if mode == LOG_PROB:
-                for t in range(m):
+    def run_parts(kind, X, w, W, ref, P3, cst, out, rows, lo, hi, first, counts, sums, scat, p_ll):
+        """Process parts ``lo:hi`` of ``X`` (``rows`` rows each).
+
+        ``mode`` LOG_PROB writes log-densities into ``out`` (n, K); ESTEP runs the fused
+        E-step with row weights ``w`` (length 0: all ones); SCATTER accumulates statistics
+        under given weights ``W`` (n, K). Part ``p`` adds its statistics to slot
+        ``p - first`` of ``counts``, ``sums`` and ``scat``; ``p_ll[p]`` receives the part's
+        log-likelihood, lowest row score and that row's index.
+        """
+        n = X.shape[0]
+        K, dp = ref.shape
+        dt = cst.dtype
+        weighted = w.shape[0] > 0
+        flag = kind == SPHERICAL if diagonal else kind == TIED
+        XT64 = np.zeros((dp, TILE))
+        D = np.zeros((dp, TILE), dtype=dt)
+        Y = np.zeros((4, TILE), dtype=dt)
+        maha = np.zeros(TILE, dtype=dt)
+        LP = np.zeros((K, TILE), dtype=dt)
+        top = np.zeros(TILE, dtype=dt)
+        total = np.zeros(TILE, dtype=dt)
+        R = np.zeros((K, TILE))
+        r = np.zeros(TILE)
+        D64 = np.zeros((dp, TILE))
+        Z = np.zeros((dp, TILE))
+        wt = np.zeros(TILE)
+        for p in range(lo, hi):
+            q = p - first
+            if mode != LOG_PROB:
+                counts[q][:] = 0.0
+                sums[q][:] = 0.0
+                scat[q][:] = 0.0
+            ll = 0.0
+            worst = np.inf
+            index = -1
+            stop = min(n, (p + 1) * rows)
+            for r0 in range(p * rows, stop, TILE):
+                m = min(TILE, stop - r0)
+                _load_tile(X, r0, m, XT64)
+                if mode == SCATTER:
                     for k in range(K):
-                        out[r0 + t, k] = LP[k, t]
-                continue
-            for t in range(TILE):
-                wt[t] = 0.0
-            for t in range(m):
-                wt[t] = w[r0 + t] if weighted else 1.0
-            _tile_normalize(LP, top, total)
-            for t in range(m):
-                if wt[t] > 0.0:
-                    v = top[t]
-                    ll += wt[t] * v
-                    if v < worst:
-                        worst = v
-                        index = r0 + t
-            for t in range(m):
-                wt[t] *= total[t]  # responsibilities = exponentials / their sum
-            _tile_stats(kind, XT64, ref, LP, wt, counts[q], sums[q], scat[q], r, D64, Z)
-        if mode == ESTEP:
-            p_ll[p, 0] = ll
-            p_ll[p, 1] = worst
-            p_ll[p, 2] = index
+                        for t in range(m):
+                            R[k, t] = W[r0 + t, k]
+                        for t in range(m, TILE):
+                            R[k, t] = 0.0
+                    for t in range(TILE):
+                        wt[t] = 1.0
+                    resp = R
+                else:
+                    if diagonal:
+                        _tile_log_prob_diag(flag, XT64, ref, P3, cst, LP, Y, maha, top)
+                    else:
+                        _tile_log_prob_full(flag, XT64, ref, P3, cst, LP, D, Y, maha, top)
+                    if mode == LOG_PROB:
+                        for t in range(m):
+                            for k in range(K):
+                                out[r0 + t, k] = LP[k, t]
+                        continue
+                    for t in range(TILE):
+                        wt[t] = 0.0
+                    for t in range(m):
+                        wt[t] = w[r0 + t] if weighted else 1.0
+                    _tile_normalize(LP, top, total)
+                    for t in range(m):
+                        if wt[t] > 0.0:
+                            v = top[t]
+                            ll += wt[t] * v
+                            if v < worst:
+                                worst = v
+                                index = r0 + t
+                    for t in range(m):
+                        wt[t] *= total[t]  # responsibilities = exponentials / their sum
+                    resp = LP
+                if diagonal:
+                    _tile_stats_diag(flag, XT64, ref, resp, wt, counts[q], sums[q], scat[q], r, D64)
+                else:
+                    _tile_stats_full(
+                        flag, XT64, ref, resp, wt, counts[q], sums[q], scat[q], r, D64, Z
+                    )
+            if mode == ESTEP:
+                p_ll[p, 0] = ll
+                p_ll[p, 1] = worst
+                p_ll[p, 2] = index
+
+    return run_parts
+
+
+@functools.cache
+def _parts_kernel(mode, diagonal):
+    """The part loop for one ``mode`` and covariance family (diagonal/spherical or full/tied).
+
+    A closure over the two constants: numba prunes the branches they rule out before typing,
+    so each variant compiles only the kernels it calls (a full-covariance E-step never
+    compiles the diagonal ones, nor the log-density-only loop). Cached on disk like the others
+    (numba keys a closure's cache entries on the values it closes over).
+    """
+    return njit(**_JIT)(_make_parts_kernel(mode, diagonal))
 
 
 def _run(mode, kind, X, w, W, ref, p3, cst, out, scat_shape):
@@ -695,10 +732,10 @@ def _run(mode, kind, X, w, W, ref, p3, cst, out, scat_shape):
     scat = np.empty((slots, *scat_shape))
     totals = []
 
+    run_parts = _parts_kernel(mode, kind >= DIAG)
+
     def work(lo, hi, first):
-        _run_parts(
-            mode, kind, X, w, W, ref, p3, cst, out, rows, lo, hi, first, counts, sums, scat, p_ll
-        )
+        run_parts(kind, X, w, W, ref, p3, cst, out, rows, lo, hi, first, counts, sums, scat, p_ll)
 
     def collect(first, stop):
         # Slots are summed in a fixed (pairwise) order that depends on the round size only.

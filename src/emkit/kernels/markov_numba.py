@@ -26,7 +26,8 @@ Conventions shared by both modules:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from emkit.kernels._jit import njit
 
 # Rescale the messages when their sum falls below LOW; give up (log-space fallback) below FAIL.
 LOW = 1e-100
@@ -239,7 +240,7 @@ def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma
             occ[i] = 0.0
             for j in range(K):
                 Ms[i, j] = 0.0
-        nq = 0
+        nq = np.int64(0)  # not a literal: one compiled variant of _flush
         bad = False
         for t in range(lo, hi):
             z = 0.0
@@ -262,7 +263,7 @@ def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma
                 nq += 1
                 if nq == 4:
                     _flush(Ms, P4, W4, nq)
-                    nq = 0
+                    nq = np.int64(0)
         if bad:
             failed[s] = True
             s += 1

@@ -34,7 +34,7 @@ MIN_WORK_PER_THREAD = 2**20
 # Element-wise work (shift and exponential of the frames) per thread.
 MIN_ELEMENTS_PER_THREAD = 2**16
 # Batches of at least this many frames with at most 8 states use the kernels unrolled for their
-# number of states (generated and compiled once per machine, then loaded from numba's cache).
+# number of states (modules of emkit.kernels.unrolled, compiled once, then loaded from the cache).
 UNROLL_MIN_ROWS = 10_000
 
 
@@ -218,22 +218,16 @@ def _phase_kernels(k, n, K):
     """The message and posterior kernels for ``n`` frames of ``K`` states."""
     messages, posteriors = k.messages, k.posteriors
     if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
-        try:
-            messages = markov_unrolled.messages(K)
-            if K <= markov_unrolled.MAX_POSTERIOR_STATES:
-                posteriors = markov_unrolled.posteriors(K)
-        except OSError:  # pragma: no cover - no writable cache directory
-            pass
+        messages = markov_unrolled.messages(K)
+        if K <= markov_unrolled.MAX_POSTERIOR_STATES:
+            posteriors = markov_unrolled.posteriors(K)
     return messages, posteriors
 
 
 def _smooth_kernel(k, n, K):
     """The fused forward-backward kernel for ``n`` frames of ``K`` states, or None."""
     if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
-        try:
-            return markov_unrolled.smooth(K)
-        except OSError:  # pragma: no cover - no writable cache directory
-            pass
+        return markov_unrolled.smooth(K)
     return None
 
 
