@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from emkit.kernels._jit import njit
 
+from emkit.kernels._jit import njit
 from emkit.kernels.vecmath import exp_nonpos
 
 
