@@ -18,8 +18,10 @@ def register(subparsers):
     compile_.set_defaults(handler=run_compile)
 
 
-def _progress(*args, **kwargs):
-    print("  " + " ".join(str(a) for a in args), flush=True)
+def _progress(index, total, label):
+    """One line per group of kernels: ``[3/13] HMM kernels``."""
+    if index < total:
+        print(f"  [{index + 1}/{total}] {label}", flush=True)
 
 
 def run_compile(args):
@@ -30,11 +32,7 @@ def run_compile(args):
         raise CommandError(f"this emkit cannot build a kernel cache ({err})") from None
     print("emkit compile: building the kernel cache", flush=True)
     start = time.perf_counter()
-    built = compile_all(progress=_progress)
+    groups = compile_all(progress=_progress)
     seconds = time.perf_counter() - start
-    try:
-        count = f"{len(built)} kernels, " if built is not None else ""
-    except TypeError:
-        count = ""
-    print(f"done: {count}{seconds:.1f} s")
+    print(f"done: {groups} groups of kernels in {seconds:.1f} s")
     return 0
