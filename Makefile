@@ -28,8 +28,12 @@ test: $(STAMP_DEV)
 
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines) slow a current NumPy's BLAS:
 # cleared for the benchmark only; the report names the BLAS kernel that ran.
+# The mixture benchmark compares with StepMix (dev extra) and pomegranate (the bench extra,
+# which needs a CPU build of torch: pip install '.[bench]'); a missing library is skipped.
 bench: $(STAMP_DEV)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/run.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_mixtures.py \
+		| tee benchmarks/results_mixtures.md
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks
