@@ -81,7 +81,9 @@ def _imports(path):
 
 
 def _graph():
-    return {_module_name(p): _imports(p) for p in ROOT.rglob("*.py")}
+    return {
+        _module_name(p): _imports(p) for p in ROOT.rglob("*.py") if "__pycache__" not in p.parts
+    }
 
 
 def _part(module):
