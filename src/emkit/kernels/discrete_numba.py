@@ -39,9 +39,17 @@ def _posterior(lp, e):
     return top + math.log(s)
 
 
+#: Rows per tile of the categorical E-step: their exponentials run as one vectorised loop.
+TILE = 128
+
+
 @njit(cache=True, nogil=True)
 def items_estep(codes, offsets, w, logp_t, log_weights):
     """Fused E-step of categorical items.
+
+    Rows go through tiles of :data:`TILE`: the log-probabilities of a tile are formed row by
+    row, then shifted by each row's maximum and exponentiated in one loop over the whole tile
+    (which vectorises), then normalised and accumulated.
 
     Parameters
     ----------
@@ -64,38 +72,59 @@ def items_estep(codes, offsets, w, logp_t, log_weights):
     weighted = w.shape[0] > 0
     counts = np.zeros(K)
     table = np.zeros((M, K))
-    lp = np.empty(K)
-    r = np.empty(K)
+    e = np.empty(TILE * K)
+    top = np.empty(TILE)
     ll = 0.0
     worst = np.inf
     worst_i = -1
-    for i in range(n):
-        wi = w[i] if weighted else 1.0
-        for k in range(K):
-            lp[k] = log_weights[k]
-        for j in range(J):
-            c = codes[i, j]
-            if c >= 0:
-                c += offsets[j]
-                for k in range(K):
-                    lp[k] += logp_t[c, k]
-        norm = _posterior(lp, r)
-        if wi > 0.0:
-            ll += wi * norm
-            if norm < worst:
-                worst = norm
-                worst_i = i
-        if norm == -np.inf or wi == 0.0:
-            continue
-        for k in range(K):
-            r[k] *= wi
-            counts[k] += r[k]
-        for j in range(J):
-            c = codes[i, j]
-            if c >= 0:
-                c += offsets[j]
-                for k in range(K):
-                    table[c, k] += r[k]
+    for t0 in range(0, n, TILE):
+        m = min(TILE, n - t0)
+        for t in range(m):
+            i = t0 + t
+            base = t * K
+            for k in range(K):
+                e[base + k] = log_weights[k]
+            for j in range(J):
+                c = codes[i, j]
+                if c >= 0:
+                    c += offsets[j]
+                    for k in range(K):
+                        e[base + k] += logp_t[c, k]
+            best = e[base]
+            for k in range(1, K):
+                if e[base + k] > best:
+                    best = e[base + k]
+            top[t] = best
+            shift = best if best > -np.inf else 0.0
+            for k in range(K):
+                e[base + k] -= shift
+        for q in range(m * K):
+            e[q] = exp_nonpos(e[q])
+        for t in range(m):
+            i = t0 + t
+            base = t * K
+            wi = w[i] if weighted else 1.0
+            s = 0.0
+            for k in range(K):
+                s += e[base + k]
+            norm = top[t] + math.log(s) if top[t] > -np.inf else -np.inf
+            if wi > 0.0:
+                ll += wi * norm
+                if norm < worst:
+                    worst = norm
+                    worst_i = i
+            if norm == -np.inf or wi == 0.0:
+                continue
+            scale = wi / s
+            for k in range(K):
+                e[base + k] *= scale
+                counts[k] += e[base + k]
+            for j in range(J):
+                c = codes[i, j]
+                if c >= 0:
+                    c += offsets[j]
+                    for k in range(K):
+                        table[c, k] += e[base + k]
     return ll, counts, table, worst, worst_i
 
 
