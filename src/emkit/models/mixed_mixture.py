@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from emkit import _validation as v
@@ -21,8 +24,83 @@ from emkit.models.mixture_base import (
     common_arguments,
 )
 
+
+@dataclass(frozen=True)
+class _Part:
+    """How one family of a column group maps to the estimator.
+
+    ``family(model)`` builds it; ``put(model, family, params)`` sets the fitted attributes from
+    its parameters and ``get(model)`` rebuilds them; ``check(model, K, n_columns)`` validates
+    those attributes (a model file).
+    """
+
+    family: Callable
+    put: Callable
+    get: Callable
+    check: Callable
+
+
+def _put_gaussian(model, family, params):
+    model.means_, model.covariances_ = params.means, params.covariances
+
+
+def _get_gaussian(model):
+    # Factorises the covariances: one that is not positive definite raises.
+    return GaussianParams.from_covariances(model.means_, model.covariances_, model.covariance_type)
+
+
+def _check_gaussian(model, K, g):
+    state = vars(model)
+    check_state_array(state, "means_", (K, g))
+    shape = GaussianFamily(model.covariance_type).strategy.shape(K, g)
+    check_state_array(state, "covariances_", shape)
+    _get_gaussian(model)
+
+
+def _put_categorical(model, family, params):
+    model.probabilities_ = family.split(params.probabilities)
+
+
+def _put_poisson(model, family, params):
+    model.rates_ = params.lambdas
+
+
+def _put_bernoulli(model, family, params):
+    model.binary_probabilities_ = params.probabilities
+
+
+#: Family name -> its part of the estimator, in the order column groups are listed.
+_PARTS = {
+    "gaussian": _Part(
+        family=lambda m: GaussianFamily(m.covariance_type, m.reg_covar),
+        put=_put_gaussian,
+        get=_get_gaussian,
+        check=_check_gaussian,
+    ),
+    "categorical": _Part(
+        family=lambda m: CategoricalItemsFamily([len(c) for c in m.categories_]),
+        put=_put_categorical,
+        get=lambda m: ItemParams(np.concatenate(m.probabilities_, axis=1)),
+        check=lambda m, K, g: check_item_state(vars(m), K, g),
+    ),
+    "poisson": _Part(
+        family=lambda m: PoissonFamily(),
+        put=_put_poisson,
+        get=lambda m: PoissonParams(np.asarray(m.rates_, dtype=np.float64)),
+        check=lambda m, K, g: check_state_array(vars(m), "rates_", (K, g), low=0.0),
+    ),
+    "bernoulli": _Part(
+        family=lambda m: BernoulliFamily(),
+        put=_put_bernoulli,
+        get=lambda m: BernoulliParams(np.asarray(m.binary_probabilities_, dtype=np.float64)),
+        check=lambda m, K, g: check_state_array(
+            vars(m), "binary_probabilities_", (K, g), low=0.0, high=1.0
+        ),
+    ),
+}
+
 #: The families a column group can use.
-FAMILY_NAMES = ("gaussian", "categorical", "poisson", "bernoulli")
+FAMILY_NAMES = tuple(_PARTS)
 
 
 class MixedMixture(BaseMixture):
@@ -102,15 +180,8 @@ class MixedMixture(BaseMixture):
                 f"families has unknown family name(s) {unknown}; use {list(FAMILY_NAMES)}"
             )
 
-    def _part(self, name):
-        if name == "gaussian":
-            return GaussianFamily(self.covariance_type, self.reg_covar)
-        if name == "categorical":
-            return CategoricalItemsFamily([len(c) for c in self.categories_])
-        return PoissonFamily() if name == "poisson" else BernoulliFamily()
-
     def _make_family(self):
-        return ProductFamily([(self._part(n), self.columns_[n]) for n in self.columns_])
+        return ProductFamily([(_PARTS[n].family(self), self.columns_[n]) for n in self.columns_])
 
     def _resolve_columns(self, names, n_columns):
         """Column indices of each family; every column in exactly one group."""
@@ -182,36 +253,12 @@ class MixedMixture(BaseMixture):
         return super()._source(X, sample_weight, reset=reset)
 
     def _set_components(self, c, dtype):
-        for name, part, params in zip(
-            self.columns_, self._make_family().families, c.parts, strict=True
-        ):
-            if name == "gaussian":
-                self.means_, self.covariances_ = params.means, params.covariances
-            elif name == "categorical":
-                self.probabilities_ = part.split(params.probabilities)
-            elif name == "poisson":
-                self.rates_ = params.lambdas
-            else:
-                self.binary_probabilities_ = params.probabilities
+        families = self._make_family().families
+        for name, family, params in zip(self.columns_, families, c.parts, strict=True):
+            _PARTS[name].put(self, family, params)
 
     def _get_components(self):
-        parts = []
-        for name in self.columns_:
-            if name == "gaussian":
-                parts.append(
-                    GaussianParams.from_covariances(
-                        self.means_, self.covariances_, self.covariance_type
-                    )
-                )
-            elif name == "categorical":
-                parts.append(ItemParams(np.concatenate(self.probabilities_, axis=1)))
-            elif name == "poisson":
-                parts.append(PoissonParams(np.asarray(self.rates_, dtype=np.float64)))
-            else:
-                parts.append(
-                    BernoulliParams(np.asarray(self.binary_probabilities_, dtype=np.float64))
-                )
-        return ProductParams(tuple(parts))
+        return ProductParams(tuple(_PARTS[name].get(self) for name in self.columns_))
 
     def _check_component_state(self, K, d):
         state = vars(self)
@@ -219,20 +266,8 @@ class MixedMixture(BaseMixture):
             raise TypeError("columns_ must be a dict of family name to column indices")
         if self._resolve_columns(_names(state), d).keys() != self.columns_.keys():
             raise ValueError("columns_ does not match the families parameter")
-        sizes = {name: len(cols) for name, cols in self.columns_.items()}
-        if "gaussian" in sizes:
-            g = sizes["gaussian"]
-            check_state_array(state, "means_", (K, g))
-            shape = GaussianFamily(self.covariance_type).strategy.shape(K, g)
-            check_state_array(state, "covariances_", shape)
-            self._get_components()  # factorises the covariances: not positive definite raises
-        if "categorical" in sizes:
-            check_item_state(state, K, sizes["categorical"])
-        if "poisson" in sizes:
-            check_state_array(state, "rates_", (K, sizes["poisson"]), low=0.0)
-        if "bernoulli" in sizes:
-            shape = (K, sizes["bernoulli"])
-            check_state_array(state, "binary_probabilities_", shape, low=0.0, high=1.0)
+        for name, cols in self.columns_.items():
+            _PARTS[name].check(self, K, len(cols))
 
     def _decode_sample(self, X):
         if "categorical" not in self.columns_:
