@@ -28,6 +28,7 @@ from emkit.engine.markov import (
 )
 from emkit.exceptions import NotFittedError, ValidationError
 from emkit.latent import markov as latent
+from emkit.models._constructor import passed_on
 from emkit.models._inputs import open_array, sample_sequences
 from emkit.models._state import unchanged_on_error
 
@@ -123,7 +124,7 @@ SHARED_HYPERPARAMETERS = (
 
 def shared_hyperparameters(arguments):
     """The shared hyperparameters out of a subclass constructor's ``locals()``."""
-    return {name: arguments[name] for name in SHARED_HYPERPARAMETERS}
+    return passed_on(arguments, SHARED_HYPERPARAMETERS)
 
 
 def check_X_input(X):

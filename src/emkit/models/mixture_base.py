@@ -40,6 +40,7 @@ from emkit.engine.online import stepwise_update
 from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
+from emkit.models._constructor import passed_on
 from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, streamed_source
 from emkit.models._state import unchanged_on_error
 
@@ -62,7 +63,7 @@ _COMMON_NAMES = (
 
 def common_arguments(arguments):
     """The base estimator's keyword arguments out of a subclass constructor's ``locals()``."""
-    return {name: arguments[name] for name in _COMMON_NAMES}
+    return passed_on(arguments, _COMMON_NAMES)
 
 
 class BaseMixture(DensityMixin, BaseEstimator):
