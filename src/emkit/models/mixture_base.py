@@ -408,23 +408,25 @@ class BaseMixture(DensityMixin, BaseEstimator):
             return self._map_dask(X, self.score_samples, per_component=False)
         return np.concatenate([ln for ln, _, _ in self._blocks(X)])
 
-    def _totals(self, X, sample_weight):
-        """Weighted total log-likelihood, weighted classification entropy and row weight."""
-        total_ll = entropy = weight = 0.0
+    def _totals(self, X, sample_weight, entropy=False):
+        """Weighted total log-likelihood, row weight and (if asked) classification entropy."""
+        total_ll = total_entropy = weight = 0.0
         for log_norm, resp, w in self._blocks(X, sample_weight):
-            r = resp.astype(np.float64)
-            row_entropy = -np.sum(r * np.log(np.where(r > 0, r, 1.0)), axis=1)
             ln = log_norm.astype(np.float64)
+            row_entropy = np.zeros_like(ln)
+            if entropy:
+                r = resp.astype(np.float64)
+                row_entropy = -np.sum(r * np.log(np.where(r > 0, r, 1.0)), axis=1)
             if w is None:
                 total_ll += float(np.sum(ln))
-                entropy += float(np.sum(row_entropy))
+                total_entropy += float(np.sum(row_entropy))
                 weight += ln.shape[0]
             else:
                 live = w > 0
                 total_ll += float(np.dot(w[live], ln[live]))
-                entropy += float(np.dot(w[live], row_entropy[live]))
+                total_entropy += float(np.dot(w[live], row_entropy[live]))
                 weight += float(np.sum(w))
-        return total_ll, entropy, weight
+        return total_ll, total_entropy, weight
 
     def score(self, X, y=None, sample_weight=None):
         """Mean per-sample log-likelihood of ``X`` (weighted by ``sample_weight`` if given).
@@ -525,7 +527,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         (Biernacki, Celeux & Govaert, 2000): it penalises overlapping components, so it
         prefers well-separated clusters where BIC prefers the best density.
         """
-        total_ll, entropy, weight = self._totals(X, sample_weight)
+        total_ll, entropy, weight = self._totals(X, sample_weight, entropy=True)
         return criteria.bic(total_ll, self._n_parameters(), weight) + 2 * entropy
 
     # ------------------------------------------------------------------ model files
