@@ -107,6 +107,8 @@ def normal_bin_moments(lo, hi, means, sigmas):
     """
     lo = np.reshape(lo, (-1, 1))
     hi = np.reshape(hi, (-1, 1))
+    means = np.asarray(means, dtype=np.float64)
+    sigmas = np.asarray(sigmas, dtype=np.float64)
     a = (lo - means) / sigmas
     b = (hi - means) / sigmas
     # Upper-tail bins are mirrored into the lower tail: N(0, 1) is symmetric.
@@ -332,9 +334,9 @@ class BinnedGaussianFamily(FamilyBase):
         """
         stats = sum_stats(self._initial_accumulate, weighted_blocks)
         if self.background:
-            total = stats.counts.sum()
+            peaks = stats.counts[:-1]
             share = 1.0 / (n_components + 1)
-            stats.counts = np.append(stats.counts * (1 - share), share * total)
+            stats.counts = np.append(peaks * (1 - share), share * peaks.sum())
         return self.maximize(stats, None), stats
 
     def _initial_accumulate(self, X, wresp):

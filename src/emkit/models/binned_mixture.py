@@ -76,8 +76,8 @@ def _check_positions(values, name, what):
     if bad.size:
         i = int(bad[0])
         raise ValidationError(
-            f"{name} must be strictly increasing ({what}); {name}[{i}] = {x[i]!r} is followed "
-            f"by {x[i + 1]!r}: sort them and remove duplicates or NaN"
+            f"{name} must be strictly increasing ({what}); {name}[{i}] = {x[i].item()!r} is "
+            f"followed by {x[i + 1].item()!r}: sort them and remove duplicates or NaN"
         )
     return x
 
