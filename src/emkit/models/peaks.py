@@ -96,7 +96,7 @@ def signal_bins(X, y, name="X"):
     if bad.size:
         i = int(bad[0])
         raise ValidationError(
-            f"y must hold finite, non-negative intensities; y[{i}] = {y[i]!r}: subtract a "
+            f"y must hold finite, non-negative intensities; y[{i}] = {y[i].item()!r}: subtract a "
             "baseline that keeps the signal >= 0, or clip it at 0"
         )
     if not y.sum() > 0:
@@ -217,6 +217,8 @@ class PeakFit(BaseEstimator):
     reg_covar : float, default=1e-6
         Added to every variance (in squared position units).
     random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+        EM progress of each fit (as in :class:`~emkit.GaussianMixture`).
 
     Attributes
     ----------
@@ -265,6 +267,7 @@ class PeakFit(BaseEstimator):
         max_iter=2000,
         reg_covar=1e-6,
         random_state=None,
+        verbose=0,
     ):
         self.n_peaks = n_peaks
         self.max_peaks = max_peaks
@@ -277,6 +280,7 @@ class PeakFit(BaseEstimator):
         self.max_iter = max_iter
         self.reg_covar = reg_covar
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_params(self):
         if self.n_peaks != "auto":
@@ -296,6 +300,7 @@ class PeakFit(BaseEstimator):
             n_init=self.n_init,
             init_params=self.init_params,
             random_state=self.random_state,
+            verbose=self.verbose,
         )
 
     def fit(self, X, y):
