@@ -268,21 +268,35 @@ class BinnedGaussianFamily(FamilyBase):
         with np.errstate(divide="ignore"):
             return np.log(np.maximum(overlap, 0.0) / (B - A))
 
-    def log_likelihood(self, params, X):
-        """Log probability mass of each bin under each component, shape (n, K_total)."""
-        log_z, _, _ = normal_bin_moments(X[:, 0], X[:, 1], params.means, params.sigmas)
+    def bin_moments(self, params, X):
+        """``(log_mass, mean, var)`` of every component in every bin, each (n, K)."""
+        return normal_bin_moments(X[:, 0], X[:, 1], params.means, params.sigmas)
+
+    def log_likelihood(self, params, X, moments=None):
+        """Log probability mass of each bin under each component, shape (n, K_total).
+
+        ``moments`` are those of :meth:`bin_moments` if already computed.
+        """
+        log_z, _, _ = self.bin_moments(params, X) if moments is None else moments
         out = log_z - self._range_log_mass(params)
         if self.background:
             out = np.column_stack([out, self._background_log_mass(X)])
         return out
 
     # ------------------------------------------------------------------ statistics
-    def accumulate(self, params, X, wresp):
+    def expect_mixture(self, params, log_weights, X, w):
+        """The generic one-pass E-step, with the bin moments computed once for both parts."""
+        return FamilyBase.expect_mixture(
+            _KnownMoments(self, self.bin_moments(params, X)), params, log_weights, X, w
+        )
+
+    def accumulate(self, params, X, wresp, moments=None):
         """Counts and truncated-moment statistics of the bins under ``wresp`` (n, K_total).
 
         Centred on the current means. Without ``params`` (initialisation) every bin is its
         centre with the variance of a uniform over it (``width^2 / 12``; 0 if open-ended),
-        centred on the origin.
+        centred on the origin. ``moments`` are those of :meth:`bin_moments` if already
+        computed.
         """
         X = np.asarray(X, dtype=np.float64)
         counts = wresp.sum(axis=0)
@@ -293,9 +307,8 @@ class BinnedGaussianFamily(FamilyBase):
             var = np.where(np.isfinite(width), width * width / 12.0, 0.0)[:, None]
             mean = bin_centres(X)[:, None]
             return BinnedStats(counts, self._moments(r, mean, var, np.zeros(K)))
-        mu, sigma = params.means, params.sigmas
-        _, mean, var = normal_bin_moments(X[:, 0], X[:, 1], mu, sigma)
-        stats = self._moments(r, mean, var, mu)
+        _, mean, var = self.bin_moments(params, X) if moments is None else moments
+        stats = self._moments(r, mean, var, params.means)
         if self.truncate:
             stats = stats + self._outside(params, r.sum(axis=0))
         return BinnedStats(counts, stats)
@@ -376,3 +389,17 @@ class BinnedGaussianFamily(FamilyBase):
         A, B = self.observed_range
         a, b = (A - mu) / sigma, (B - mu) / sigma
         return truncnorm.rvs(a, b, loc=mu, scale=sigma, size=n, random_state=rng)[:, None]
+
+
+class _KnownMoments:
+    """The family's log-likelihood and statistics of one block whose bin moments are known."""
+
+    def __init__(self, family, moments):
+        self.family = family
+        self.moments = moments
+
+    def log_likelihood(self, params, X):
+        return self.family.log_likelihood(params, X, self.moments)
+
+    def accumulate(self, params, X, wresp):
+        return self.family.accumulate(params, X, wresp, self.moments)

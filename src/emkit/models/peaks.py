@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
 from emkit.engine.mixture import MixtureEM, MixtureParams
-from emkit.exceptions import ValidationError
+from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.binned import BinnedParams
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianParams
@@ -28,6 +28,8 @@ from emkit.models.binned_mixture import BinnedGaussianMixture, bins_from_centres
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 # Central-difference steps, relative to each parameter's scale.
 _STEP = 1e-3
+# Restarts run to this tolerance; the best one then continues to ``tol``.
+_SEARCH_TOL = 1e-5
 
 #: Columns of :meth:`PeakFit.table`, in order.
 TABLE_COLUMNS = (
@@ -209,8 +211,10 @@ class PeakFit(BaseEstimator):
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
         ``'tied'``: all peaks share one width; the others: a width per peak.
     n_init : int, default=5
-        EM restarts per number of peaks (the best log-likelihood is kept).
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        EM restarts per number of peaks, each run to a tolerance of 1e-5; the best
+        continues to ``tol``.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='k-means++'
+        Initialiser of each restart, on the bin centres weighted by the signal.
     tol : float, default=1e-8
         Convergence threshold on the mean log-likelihood per count.
     max_iter : int, default=2000
@@ -262,7 +266,7 @@ class PeakFit(BaseEstimator):
         truncate=True,
         covariance_type="full",
         n_init=5,
-        init_params="kmeans",
+        init_params="k-means++",
         tol=1e-8,
         max_iter=2000,
         reg_covar=1e-6,
@@ -286,6 +290,7 @@ class PeakFit(BaseEstimator):
         if self.n_peaks != "auto":
             v.check_int(self.n_peaks, "n_peaks", 1)
         v.check_int(self.max_peaks, "max_peaks", 1)
+        v.check_real(self.tol, "tol", 0.0)
         v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
 
     def _mixture(self, K):
@@ -294,7 +299,7 @@ class PeakFit(BaseEstimator):
             covariance_type=self.covariance_type,
             truncate=self.truncate,
             background=self.background,
-            tol=self.tol,
+            tol=max(self.tol, _SEARCH_TOL),
             reg_covar=self.reg_covar,
             max_iter=self.max_iter,
             n_init=self.n_init,
@@ -326,9 +331,16 @@ class PeakFit(BaseEstimator):
             tried = [self.n_peaks]
         fits, bics = [], []
         with warnings.catch_warnings():
+            # Restarts and peak counts that empty a component are expected while searching.
             warnings.filterwarnings("ignore", message="Best performing initialization")
+            warnings.filterwarnings("ignore", category=DegenerateComponentWarning)
             for K in tried:
                 mixture = self._mixture(K).fit(bins, sample_weight=weights)
+                if self.tol < _SEARCH_TOL:  # polish the best restart
+                    mixture.set_params(warm_start=True, tol=self.tol).fit(
+                        bins, sample_weight=weights
+                    )
+                    mixture.set_params(warm_start=False)
                 fits.append(mixture)
                 bics.append(mixture.bic(bins, sample_weight=weights))
         best = int(np.argmin(bics))
