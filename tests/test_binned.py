@@ -243,7 +243,7 @@ def test_truncated_fit_recovers_a_normal_cut_by_the_window():
 
 # ------------------------------------------------------------------ engine properties
 @pytest.mark.filterwarnings(NOT_CONVERGED)
-def test_chunked_and_dask_fits_equal_the_whole_fit():
+def test_chunked_memmap_and_dask_fits_equal_the_whole_fit(tmp_path):
     rng = np.random.default_rng(4)
     X, counts = sampled_bins(rng, 3000, [0.5, 0.5], [0.0, 4.0], [1.0, 1.0], np.linspace(-4, 8, 40))
     kwargs = dict(
@@ -259,6 +259,11 @@ def test_chunked_and_dask_fits_equal_the_whole_fit():
     chunked = BinnedGaussianMixture(2, chunk_size=7, **kwargs).fit(X, sample_weight=counts)
     np.testing.assert_allclose(chunked.means_, whole.means_, rtol=1e-10)
     np.testing.assert_allclose(chunked.weights_, whole.weights_, rtol=1e-10)
+    np.save(tmp_path / "bins.npy", X)
+    mapped = BinnedGaussianMixture(2, chunk_size=11, **kwargs)
+    mapped.fit(str(tmp_path / "bins.npy"), sample_weight=counts)
+    np.testing.assert_allclose(mapped.means_, whole.means_, rtol=1e-10)
+    np.testing.assert_allclose(mapped.observed_range_, whole.observed_range_)
     da = pytest.importorskip("dask.array")
     lazy = BinnedGaussianMixture(2, **kwargs).fit(
         da.from_array(X, chunks=(20, 2)), sample_weight=da.from_array(counts, chunks=20)
