@@ -71,9 +71,11 @@ def register(subparsers):
         "--n-init", type=common.positive_int, default=5, help="restarts per peak count (default: 5)"
     )
     common.add_fit_options(
-        peaks, tol=1e-8, tol_help="convergence threshold on the mean log-likelihood per count"
+        peaks,
+        tol=1e-8,
+        tol_help="convergence threshold on the mean log-likelihood per count",
+        max_iter=2000,
     )
-    peaks.set_defaults(max_iter=2000)
     common.add_out(peaks, "table")
     common.add_data_options(peaks)
     peaks.set_defaults(handler=run_peaks)

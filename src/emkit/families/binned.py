@@ -15,7 +15,7 @@ Two options change the model:
   the fitted bins), and the likelihood conditions on it: each component is the normal
   truncated to ``[A, B]``, so ``weights`` are shares of what was observed. EM adds, per
   component, the expected number of draws that fell outside the range (``n_k (1 - P_k) /
-  P_k``) with their truncated moments (Dempster, Laird & Rubin, 1977, section 4.1.3).
+  P_k``) with their truncated moments (the missing draws of McLachlan & Jones, 1988).
 - ``background``: one more component, uniform over ``[A, B]``, with a fitted share and no
   other parameter; it is the last column of the log-likelihoods and the last weight.
 
@@ -254,7 +254,7 @@ class BinnedGaussianFamily(FamilyBase):
         return int(self.background)
 
     # ------------------------------------------------------------------ likelihood
-    def _range_log_mass(self, params):
+    def range_log_mass(self, params):
         """``log P_k([A, B])`` of each Gaussian component, shape (K,); zeros if untruncated."""
         if not self.truncate:
             return np.zeros(params.gaussian.n_components)
@@ -278,7 +278,7 @@ class BinnedGaussianFamily(FamilyBase):
         ``moments`` are those of :meth:`bin_moments` if already computed.
         """
         log_z, _, _ = self.bin_moments(params, X) if moments is None else moments
-        out = log_z - self._range_log_mass(params)
+        out = log_z - self.range_log_mass(params)
         if self.background:
             out = np.column_stack([out, self._background_log_mass(X)])
         return out
@@ -337,7 +337,7 @@ class BinnedGaussianFamily(FamilyBase):
         hi = np.array([e[1] for e in edges])
         log_z, mean, var = normal_bin_moments(lo, hi, mu, sigma)
         # n_k P_k(outside piece) / P_k(range): the expected draws in that piece.
-        r = n_k * np.exp(log_z - self._range_log_mass(params))
+        r = n_k * np.exp(log_z - self.range_log_mass(params))
         return self._moments(r, mean, var, mu)
 
     def initial_params(self, weighted_blocks, n_components):

@@ -244,21 +244,3 @@ class BinnedGaussianMixture(GaussianMixture):
     def sigmas_(self):
         """Standard deviation of each component, shape (n_components,)."""
         return self._get_components().sigmas
-
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with EM for grouped data.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_bins, 2)
-            One bin ``[lower, upper]`` per row (``-inf``/``inf`` for open-ended bins), in
-            memory, memory-mapped, or a Dask array.
-        y : ignored
-        sample_weight : array-like of shape (n_bins,), default=None
-            The count (or intensity) of each bin, non-negative.
-
-        Returns
-        -------
-        self : object
-        """
-        return super().fit(X, y, sample_weight)

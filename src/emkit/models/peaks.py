@@ -370,7 +370,7 @@ class PeakFit(BaseEstimator):
         def values(t):
             """Shares of every component, and the peak areas per unit of total weight."""
             params = _params_of(t, n_weights, K, mixture.covariance_type)
-            log_range = family._range_log_mass(params.components)
+            log_range = family.range_log_mass(params.components)
             return np.concatenate([params.weights, params.weights[:K] * np.exp(-log_range)])
 
         J = _jacobian(values, theta, _steps(theta, n_weights, K))
