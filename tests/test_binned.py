@@ -357,3 +357,30 @@ def test_failed_fit_keeps_the_earlier_fit():
     np.testing.assert_array_equal(model.observed_range_, before[1])
     with pytest.raises(TypeError, match="truncate"):
         BinnedGaussianMixture(1, truncate="yes").fit(X)
+
+
+@pytest.mark.parametrize(
+    ("covariance_type", "background", "n_free"),
+    [("full", False, 3 + 3 + 2), ("tied", False, 3 + 1 + 2), ("full", True, 3 + 3 + 3)],
+)
+def test_bic_counts_means_variances_and_shares(covariance_type, background, n_free):
+    rng = np.random.default_rng(8)
+    X, counts = sampled_bins(
+        rng, 3000, [0.3, 0.3, 0.4], [0, 4, 8], [1, 1, 1], np.linspace(-3, 11, 30)
+    )
+    model = BinnedGaussianMixture(
+        3, covariance_type=covariance_type, background=background, random_state=0
+    ).fit(X, sample_weight=counts)
+    ll = model.score(X, sample_weight=counts) * counts.sum()
+    assert model.bic(X, sample_weight=counts) == pytest.approx(
+        -2 * ll + n_free * np.log(counts.sum()), rel=1e-12
+    )
+    assert model.predict_proba(X).shape == (len(X), 3 + background)
+
+
+def test_weights_init_with_a_background_has_one_more_entry():
+    X = bins_from_edges(np.linspace(0, 4, 9))
+    with pytest.raises(ValidationError, match=r"weights_init has shape \(2,\); expected \(3,\)"):
+        BinnedGaussianMixture(2, background=True, weights_init=[0.5, 0.5]).fit(X)
+    model = BinnedGaussianMixture(2, background=True, weights_init=[0.4, 0.4, 0.2], max_iter=0)
+    np.testing.assert_allclose(model.fit(X).weights_, [0.4, 0.4, 0.2])
