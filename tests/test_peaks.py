@@ -122,9 +122,16 @@ def test_bad_input_is_a_clear_error(X, y, fragment):
     assert fragment in str(err.value)
 
 
-def test_bad_parameters_are_clear_errors():
+def test_bad_parameters_are_clear_errors(two_peaks):
     with pytest.raises(ValidationError, match="n_peaks"):
         PeakFit(0).fit(np.arange(5.0), np.ones(5))
+    with pytest.raises(ValidationError, match="only 2 positive"):
+        PeakFit(3).fit(np.arange(5.0), [0, 1, 0, 2, 0])
+    x, y, _ = two_peaks
+    fit = PeakFit(2, **FAST).fit(x, y)
+    with pytest.raises(ValidationError):
+        fit.fit(x, -y)
+    assert fit.n_peaks_ == 2 and fit.centers_[0] == pytest.approx(20.0, abs=0.5)
     with pytest.raises(ValidationError, match="covariance_type"):
         PeakFit(1, covariance_type="round").fit(np.arange(5.0), np.ones(5))
 

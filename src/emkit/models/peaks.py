@@ -22,6 +22,7 @@ from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.binned import BinnedParams
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianParams
+from emkit.models._state import unchanged_on_error
 from emkit.models.binned_mixture import BinnedGaussianMixture, bins_from_centres
 
 #: FWHM of a normal peak over its standard deviation, ``2 sqrt(2 ln 2)``.
@@ -246,6 +247,8 @@ class PeakFit(BaseEstimator):
         Grouped log-likelihood of the chosen fit.
     unit_ : float
         Area per unit of fit weight (the mean spacing for positions, 1 for bins).
+    total_weight_ : float
+        Sum of the fit weights (the signal's total in units of ``y``).
 
     Notes
     -----
@@ -322,11 +325,21 @@ class PeakFit(BaseEstimator):
         -------
         self : object
         """
+        with unchanged_on_error(self):
+            self._fit(X, y)
+        return self
+
+    def _fit(self, X, y):
         self._check_params()
         bins, weights, unit = signal_bins(X, y)
         positive = int(np.count_nonzero(weights))
         if self.n_peaks == "auto":
             tried = range(1, min(self.max_peaks, positive) + 1)
+        elif self.n_peaks > positive:
+            raise ValidationError(
+                f"n_peaks = {self.n_peaks} but y has only {positive} positive value(s); ask "
+                "for fewer peaks"
+            )
         else:
             tried = [self.n_peaks]
         fits, bics = [], []
@@ -346,7 +359,6 @@ class PeakFit(BaseEstimator):
         best = int(np.argmin(bics))
         self._describe(fits[best], bins, weights, unit)
         self.bic_ = np.asarray(bics, dtype=np.float64)
-        return self
 
     def _describe(self, mixture, bins, weights, unit):
         """Set the peak arrays and their standard errors from a fitted mixture."""
