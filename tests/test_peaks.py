@@ -189,3 +189,13 @@ def test_cli_reads_bins_and_reports_errors(tmp_path, capsys):
     wide = write_csv(tmp_path / "wide.csv", [[0, 1, 2, 3]], ["a", "b", "c", "d"])
     assert main(["peaks", str(wide)]) == 1
     assert "4 columns" in capsys.readouterr().err
+
+
+def test_a_signal_too_small_to_be_counts_warns(two_peaks):
+    x, y, _ = two_peaks
+    with pytest.warns(UserWarning, match="treat y as counts"):
+        small = PeakFit(2, **FAST).fit(x, y / y.sum())
+    big = PeakFit(2, **FAST).fit(x, y)
+    np.testing.assert_allclose(small.centers_, big.centers_, rtol=1e-4)
+    # Standard errors scale as 1 / sqrt(total).
+    np.testing.assert_allclose(small.centers_se_, big.centers_se_ * np.sqrt(y.sum()), rtol=1e-2)

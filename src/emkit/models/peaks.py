@@ -31,6 +31,8 @@ FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _STEP = 1e-3
 # Restarts run to this tolerance; the best one then continues to ``tol``.
 _SEARCH_TOL = 1e-5
+# Below this total weight, fit weights are unlikely to be counts (see PeakFit's notes).
+_FEW_COUNTS = 100.0
 
 #: Columns of :meth:`PeakFit.table`, in order.
 TABLE_COLUMNS = (
@@ -342,6 +344,16 @@ class PeakFit(BaseEstimator):
             )
         else:
             tried = [self.n_peaks]
+        total = float(weights.sum())
+        if total < _FEW_COUNTS:
+            warnings.warn(
+                f"y sums to {total:.3g}: the standard errors and the BIC that chooses the "
+                "number of peaks treat y as counts, so with so few they are large and BIC "
+                "barely penalises extra peaks; scale y to counts (e.g. detector counts per "
+                "channel) for meaningful ones",
+                UserWarning,
+                stacklevel=3,
+            )
         fits, bics = [], []
         with warnings.catch_warnings():
             # Restarts and peak counts that empty a component are expected while searching.
