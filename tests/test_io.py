@@ -428,6 +428,9 @@ def _hmm_data(model, rng):
         return (rng.rand(80, 4) < 0.3 + 0.4 * rng.randint(0, 2, size=(80, 1))).astype(float)
     if isinstance(model, emkit.CategoricalMixture):
         return np.array(["a", "b", "c"], dtype=object)[rng.randint(0, 3, size=(80, 3))]
+    if isinstance(model, emkit.BinnedGaussianMixture):
+        lower = np.sort(rng.randn(80) + rng.randint(0, 2, size=80) * 4)
+        return np.column_stack([lower, lower + rng.uniform(0.1, 1.0, 80)])
     if isinstance(model, emkit.MixedMixture):
         X = np.empty((80, 3), dtype=object)
         X[:, 0] = rng.randn(80)
@@ -456,6 +459,7 @@ ALL_KINDS = [
     emkit.MixedMixture(
         2, families={"gaussian": [0], "categorical": [1], "poisson": [2]}, random_state=0
     ),
+    emkit.BinnedGaussianMixture(2, truncate=True, background=True, random_state=0),
 ]
 
 

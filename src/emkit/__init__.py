@@ -12,29 +12,37 @@ from emkit._version import __version__
 #: Public name -> module that defines it.
 _LAZY = {
     "BernoulliMixture": "emkit.models.bernoulli_mixture",
+    "BinnedGaussianMixture": "emkit.models.binned_mixture",
     "CategoricalMixture": "emkit.models.categorical_mixture",
     "DegenerateComponentWarning": "emkit.exceptions",
     "GaussianMixture": "emkit.models.gaussian_mixture",
     "MixedMixture": "emkit.models.mixed_mixture",
     "ModelFileError": "emkit.exceptions",
     "NotFittedError": "emkit.exceptions",
+    "PeakFit": "emkit.models.peaks",
     "PoissonMixture": "emkit.models.poisson_mixture",
     "ValidationError": "emkit.exceptions",
+    "bins_from_centres": "emkit.models.binned_mixture",
+    "bins_from_edges": "emkit.models.binned_mixture",
     "load": "emkit.io",
     "save": "emkit.io",
 }
 
 __all__ = [
     "BernoulliMixture",
+    "BinnedGaussianMixture",
     "CategoricalMixture",
     "DegenerateComponentWarning",
     "GaussianMixture",
     "MixedMixture",
     "ModelFileError",
     "NotFittedError",
+    "PeakFit",
     "PoissonMixture",
     "ValidationError",
     "__version__",
+    "bins_from_centres",
+    "bins_from_edges",
     "load",
     "save",
 ]

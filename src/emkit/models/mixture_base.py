@@ -18,6 +18,8 @@ hooks:
 - ``_inits_complete(given)``: whether the inits fix every component parameter.
 - ``_set_components(params, dtype)`` / ``_get_components()``: public attributes <-> family
   parameters.
+- ``_n_weights()``: the length of ``weights_`` (``n_components``, plus any component without
+  parameters of its own, such as a uniform background).
 """
 
 from __future__ import annotations
@@ -128,6 +130,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _set_components(self, components, dtype):
         raise NotImplementedError
+
+    def _n_weights(self):
+        """Length of ``weights_``: ``n_components``, plus any component without parameters."""
+        return self.n_components
 
     def _get_components(self):
         raise NotImplementedError
@@ -303,7 +309,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _check_weights_init(self):
         if self.weights_init is None:
             return None
-        K = self.n_components
+        K = self._n_weights()
         weights = v.check_array_param(
             self.weights_init, "weights_init", (K,), sklearn_name="weights"
         )
@@ -336,7 +342,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _warm_start_problems(self):
         """What keeps the previous fit from continuing under the current hyperparameters."""
         K = len(self.weights_)
-        if K != self.n_components:
+        if K != self._n_weights():
             return [f"{K} components (n_components is now {self.n_components})"]
         return []
 
@@ -389,7 +395,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         dtype = dtype or (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
         if per_component:
-            return X.map_blocks(method, dtype=dtype, chunks=(X.chunks[0], (self.n_components,)))
+            return X.map_blocks(method, dtype=dtype, chunks=(X.chunks[0], (self._n_weights(),)))
         return X.map_blocks(method, dtype=dtype, drop_axis=1)
 
     def score_samples(self, X):
@@ -560,7 +566,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 raise TypeError(f"{name} must be {kind}, got {value!r}")
         if not all(isinstance(b, (int, float)) for b in self.lower_bounds_):
             raise TypeError("lower_bounds_ must be a list of numbers")
-        K, d = self.n_components, self.n_features_in_
+        K, d = self._n_weights(), self.n_features_in_
         if d < 1:
             raise ValueError(f"n_features_in_ must be >= 1, got {d}")
         names = state.get("feature_names_in_")

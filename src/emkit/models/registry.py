@@ -9,6 +9,7 @@ private attributes, listing them in a ``_saved_private`` class attribute).
 from __future__ import annotations
 
 from emkit.models.bernoulli_mixture import BernoulliMixture
+from emkit.models.binned_mixture import BinnedGaussianMixture
 from emkit.models.categorical_mixture import CategoricalMixture
 from emkit.models.gaussian_mixture import GaussianMixture
 from emkit.models.hmm_discrete import CategoricalHMM, PoissonHMM
@@ -28,6 +29,7 @@ ESTIMATORS = {
         BernoulliMixture,
         CategoricalMixture,
         MixedMixture,
+        BinnedGaussianMixture,
         GaussianHMM,
         GMMHMM,
         CategoricalHMM,
