@@ -26,6 +26,7 @@ from emkit.engine.markov import (
     SequenceSource,
     baum_welch,
 )
+from emkit.engine.progress import IterationBar
 from emkit.exceptions import NotFittedError, ValidationError
 from emkit.latent import markov as latent
 from emkit.models._constructor import passed_on
@@ -344,7 +345,8 @@ class BaseHMM(BaseEstimator):
             blocks = SequenceSource(dask_X, lengths, weights, block_rows=rows).blocks()
             source = DaskBlockSource(blocks, check=partial(self._validate_X, fitting=False))
         monitor = self._new_monitor()
-        params = baum_welch(problem, source, params, monitor, self.n_iter)
+        with IterationBar(self.n_iter, desc=f"{type(self).__name__} fit") as bar:
+            params = baum_welch(problem, source, params, monitor, self.n_iter, bar.callback)
         self.startprob_ = params.startprob
         self.transmat_ = params.transmat
         self._set_emission_params(params.emission)

@@ -282,14 +282,15 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.warm_start and hasattr(self, "converged_"):
             self._check_warm_start(fitted_features, source.n_features)
             warm = EMResult(self._params(), self.lower_bound_)
+        progress = Progress(self.verbose, self.verbose_interval)
         best = fit_restarts(
             problem,
-            source,
+            progress.watch(source) if is_out_of_core(X) else source,
             initialize,
             n_init=self.n_init,
             max_iter=self.max_iter,
             tol=self.tol,
-            progress=Progress(self.verbose, self.verbose_interval),
+            progress=progress,
             warm=warm,
         )
         if not best.converged and self.max_iter > 0:
@@ -305,6 +306,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = list(best.lower_bounds)
+        self.lower_bounds_per_init_ = progress.traces
 
     def _check_weights_init(self):
         if self.weights_init is None:
