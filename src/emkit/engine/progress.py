@@ -31,7 +31,7 @@ def _resolve(enabled):
     return enabled
 
 
-class progress_bars:  # noqa: N801 (used like a function: progress_bars(True), with ...)
+class progress_bars:  # used like a function: progress_bars(True), or with ... as a context
     """Switch emkit's progress bars on or off (on standard error, never standard output).
 
     Called alone it sets the switch until changed again; used as a context manager it
