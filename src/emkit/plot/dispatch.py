@@ -139,7 +139,7 @@ def plot(model, X=None, kind=None, *, lengths=None, feature_names=None, **option
     if entry.data == "none":
         return entry.draw(model, **options)
     if X is None:
-        raise ValidationError(f"kind={kind!r} draws the data: pass X")
+        raise ValidationError(f"kind={kind!r} draws the data: pass X (emkit plot: the DATA file)")
     if entry.data == "sequences":
         if kind == "states":
             options["feature_names"] = feature_names
