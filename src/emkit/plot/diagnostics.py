@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from emkit.exceptions import ValidationError
 from emkit.plot._base import colors, new_axes
@@ -31,6 +32,9 @@ def _traces(model):
 def plot_convergence(model, *, ax=None):
     """The log-likelihood of each iteration, one line per restart (the kept one bold).
 
+    The vertical axis spans the bounds from the second iteration on, so that a very poor
+    first iteration does not flatten the curves.
+
     Parameters
     ----------
     model : fitted mixture or HMM
@@ -57,11 +61,24 @@ def plot_convergence(model, *, ax=None):
             label=f"restart {r}" + (" (kept)" if best else ""),
             zorder=3 if best else 2,
         )
+    _zoom_past_the_start(ax, runs)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel("iteration")
     ax.set_ylabel(label)
     ax.set_title("convergence")
     ax.legend(loc="lower right", fontsize="small")
     return ax
+
+
+def _zoom_past_the_start(ax, runs):
+    """Vertical limits from the second iteration on: a poor start would flatten the curves."""
+    later = [v for trace in runs for v in trace[1:] if np.isfinite(v)]
+    if not later:
+        return
+    low, high = min(later), max(max(t) for t in runs if t)
+    pad = 0.05 * (high - low) or 0.05 * max(abs(high), 1.0)
+    ax.set_ylim(low - pad, high + pad)
 
 
 _SELECTION_ATTRIBUTES = (
