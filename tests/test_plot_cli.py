@@ -14,7 +14,7 @@ from matplotlib.patches import Ellipse
 
 from emkit import io as model_io
 from emkit import plot as ep
-from emkit.cli import main
+from emkit.cli import figures, main
 from emkit.cli import plot as cli_plot
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF"}
@@ -65,7 +65,7 @@ def run(capsys, *argv):
 
 def test_kind_names_are_the_plot_kinds():
     assert cli_plot.KIND_NAMES == tuple(ep.KINDS)
-    assert cli_plot.FIGURE_FORMATS == ep.dispatch.FORMATS
+    assert figures.FIGURE_FORMATS == ep.dispatch.FORMATS
 
 
 def test_fit_with_plot_draws_the_classification(blobs_csv, tmp_path, capsys, drawn):
@@ -155,5 +155,5 @@ def test_write_plot_draws_a_selection(tmp_path):
         best_n_components_ = 2
 
     path = tmp_path / "selection.pdf"
-    cli_plot.write_plot(Selection(), str(path))
+    figures.write_plot(Selection(), str(path))
     assert path.read_bytes().startswith(MAGIC[".pdf"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from emkit.cli import common, plot
+from emkit.cli import common, figures
 from emkit.cli.common import Family, Option
 
 
@@ -107,7 +107,7 @@ def register(subparsers):
         fit, tol=1e-4, tol_help="convergence threshold on the gain of the total log-likelihood"
     )
     common.add_out(fit)
-    plot.add_plot_option(fit)
+    figures.add_plot_option(fit)
     common.add_data_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -196,7 +196,7 @@ def run_fit(args):
     io.save(model, out, extra={"columns": names})
     print(f"\nmodel saved to {out}", file=report)
     if args.plot:
-        plot.write_plot(model, args.plot, X, lengths=lengths, feature_names=names)
+        figures.write_plot(model, args.plot, X, lengths=lengths, feature_names=names)
         print(f"figure written to {args.plot}", file=report)
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from emkit.cli import common, plot
+from emkit.cli import common, figures
 from emkit.cli.common import CommandError, Family, Option
 
 
@@ -129,7 +129,7 @@ def register(subparsers):
         "1e-3; 1e-6 for categorical)",
     )
     common.add_out(fit)
-    plot.add_plot_option(fit)
+    figures.add_plot_option(fit)
     common.add_data_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -185,7 +185,7 @@ def run_fit(args):
     io.save(model, out, extra={"columns": table.names})
     print(f"\nmodel saved to {out}", file=report)
     if args.plot:
-        plot.write_plot(model, args.plot, table.X, feature_names=table.names)
+        figures.write_plot(model, args.plot, table.X, feature_names=table.names)
         print(f"figure written to {args.plot}", file=report)
     return 0
 
