@@ -179,9 +179,9 @@ def test_density_contours_are_the_mixture_log_density(gm, frame, tmp_path):
     assert top == pytest.approx(gm.score_samples(grid).max(), abs=0.05)
     from emkit.plot._base import marginal_log_density
 
-    points = frame.to_numpy()[:20]
+    points = frame.iloc[:20]
     np.testing.assert_allclose(
-        marginal_log_density(gm, points, [0, 1]), gm.score_samples(points), rtol=1e-12
+        marginal_log_density(gm, points.to_numpy(), [0, 1]), gm.score_samples(points), rtol=1e-12
     )
 
 

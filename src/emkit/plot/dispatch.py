@@ -9,16 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emkit.exceptions import ValidationError
-from emkit.plot.diagnostics import plot_convergence, plot_selection
-from emkit.plot.hmm import plot_durations, plot_states, plot_transitions
-from emkit.plot.mixture import (
-    plot_classification,
-    plot_density,
-    plot_histogram,
-    plot_pairs,
-    plot_uncertainty,
-    plot_weights,
-)
+from emkit.plot import diagnostics, hmm, mixture
 
 __all__ = ["FORMATS", "KINDS", "default_kind", "figure_of", "plot", "save_figure"]
 
@@ -71,18 +62,24 @@ class Kind:
 #: ``kind`` name -> :class:`Kind` (``emkit plot --kind``).
 KINDS = {
     "classification": Kind(
-        plot_classification, _two_features, "rows", "rows by component, ellipses, means"
+        mixture.plot_classification, _two_features, "rows", "rows by component, ellipses, means"
     ),
-    "pairs": Kind(plot_pairs, _two_features, "rows", "every pair of features"),
-    "uncertainty": Kind(plot_uncertainty, _two_features, "rows", "point size 1 - max posterior"),
-    "density": Kind(plot_density, _gaussian, "rows", "log-density contours"),
-    "histogram": Kind(plot_histogram, _histogram_model, "rows", "one feature, each component"),
-    "weights": Kind(plot_weights, _is_mixture, "none", "mixing weights"),
-    "convergence": Kind(plot_convergence, _fitted, "none", "log-likelihood per iteration"),
-    "states": Kind(plot_states, _is_hmm, "sequences", "series coloured by Viterbi state"),
-    "transitions": Kind(plot_transitions, _is_hmm, "none", "transition matrix heatmap"),
-    "durations": Kind(plot_durations, _is_hmm, "sequences", "how long each state lasts"),
-    "selection": Kind(plot_selection, _is_selection, "none", "criterion against K"),
+    "pairs": Kind(mixture.plot_pairs, _two_features, "rows", "every pair of features"),
+    "uncertainty": Kind(
+        mixture.plot_uncertainty, _two_features, "rows", "point size 1 - max posterior"
+    ),
+    "density": Kind(mixture.plot_density, _gaussian, "rows", "log-density contours"),
+    "histogram": Kind(
+        mixture.plot_histogram, _histogram_model, "rows", "one feature, each component"
+    ),
+    "weights": Kind(mixture.plot_weights, _is_mixture, "none", "mixing weights"),
+    "convergence": Kind(
+        diagnostics.plot_convergence, _fitted, "none", "log-likelihood per iteration"
+    ),
+    "states": Kind(hmm.plot_states, _is_hmm, "sequences", "series coloured by Viterbi state"),
+    "transitions": Kind(hmm.plot_transitions, _is_hmm, "none", "transition matrix heatmap"),
+    "durations": Kind(hmm.plot_durations, _is_hmm, "sequences", "how long each state lasts"),
+    "selection": Kind(diagnostics.plot_selection, _is_selection, "none", "criterion against K"),
 }
 
 

@@ -74,6 +74,15 @@ def _classification(ax, model, values, labels, dims, names, sigmas, proba=None):
     ax.set_ylabel(names[j])
 
 
+def _scatter_inputs(model, what, feature_names, dims, X, max_points):
+    """Checked ``(names, dims, rows, values)`` of a scatter of two features of ``X``."""
+    require(model, "weights_", what=what)
+    names = _base.feature_names(model, feature_names)
+    dims = check_dims(dims, model.n_features_in_)
+    rows, values = sample_rows(X, max_points)
+    return names, dims, rows, values
+
+
 def plot_classification(
     model,
     X,
@@ -107,10 +116,9 @@ def plot_classification(
     -------
     matplotlib.axes.Axes
     """
-    require(model, "weights_", what="plot_classification")
-    names = _base.feature_names(model, feature_names)
-    dims = check_dims(dims, model.n_features_in_)
-    rows, values = sample_rows(X, max_points)
+    names, dims, rows, values = _scatter_inputs(
+        model, "plot_classification", feature_names, dims, X, max_points
+    )
     ax = new_axes(ax)
     _classification(ax, model, values, model.predict(rows), dims, names, sigmas)
     ax.set_title("classification")
@@ -128,10 +136,9 @@ def plot_uncertainty(model, X, *, dims=(0, 1), feature_names=None, max_points=MA
     -------
     matplotlib.axes.Axes
     """
-    require(model, "weights_", what="plot_uncertainty")
-    names = _base.feature_names(model, feature_names)
-    dims = check_dims(dims, model.n_features_in_)
-    rows, values = sample_rows(X, max_points)
+    names, dims, rows, values = _scatter_inputs(
+        model, "plot_uncertainty", feature_names, dims, X, max_points
+    )
     proba = model.predict_proba(rows)
     ax = new_axes(ax)
     _classification(ax, model, values, proba.argmax(axis=1), dims, names, (1,), proba)
