@@ -20,7 +20,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Ellipse
 from scipy import integrate
 
-from emkit import GaussianMixture, PoissonMixture, ValidationError
+from emkit import BernoulliMixture, GaussianMixture, PoissonMixture, ValidationError
 from emkit import plot as ep
 from emkit.hmm import GaussianHMM
 
@@ -241,6 +241,20 @@ def test_histogram_of_a_poisson_mixture_is_per_count(tmp_path):
     assert ax.get_ylabel() == "probability"
 
 
+def test_histogram_of_a_bernoulli_mixture_is_per_value(tmp_path):
+    rng = np.random.default_rng(8)
+    binary = (rng.random((300, 1)) < np.repeat([[0.2], [0.9]], 150, axis=0)).astype(float)
+    model = BernoulliMixture(2, random_state=0).fit(binary)
+    ax = ep.plot_histogram(model, binary)
+    render(ax, tmp_path)
+    mixture = ax.get_lines()[-1]
+    np.testing.assert_array_equal(mixture.get_xdata(), [0.0, 1.0])
+    np.testing.assert_allclose(mixture.get_ydata(), np.exp(model.score_samples([[0.0], [1.0]])))
+    assert ep.default_kind(model) == "histogram"
+    wide = BernoulliMixture(2, random_state=0).fit(np.hstack([binary, binary[::-1]]))
+    assert ep.default_kind(wide) == "weights"
+
+
 def test_pairs_grid_for_more_than_two_features(tmp_path):
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal(0, 1, (120, 4)), rng.normal(3, 0.8, (100, 4))])
@@ -445,5 +459,8 @@ def test_bad_arguments_give_clear_errors(gm, frame):
         ep.plot_histogram(gm, frame, feature=5)
     with pytest.raises(ValidationError, match="fit it first"):
         ep.plot_weights(GaussianMixture(2))
+    counts = np.random.default_rng(0).poisson(3.0, (50, 2))
+    with pytest.raises(ValidationError, match="which a PoissonMixture does not have"):
+        ep.plot_density(PoissonMixture(2, random_state=0).fit(counts))
     with pytest.raises(ValidationError, match="numeric"):
         ep.plot_classification(gm, np.array([["a", "b"], ["c", "d"]], dtype=object))

@@ -188,7 +188,7 @@ def run_fit(args):
     X, lengths, _, names = read_sequences(
         args.data, args.lengths_column, args.delimiter, args.columns, args.drop, row.columns
     )
-    with progress_bars("auto"):  # bars on stderr when it is a terminal
+    with progress_bars(False if args.verbose else "auto"):  # bars on a terminal, unless -v
         model.fit(X, lengths)
     report = sys.stderr if io.is_stream(out) else sys.stdout  # keep a streamed file clean
     shown = names or [f"x{j}" for j in range(X.shape[1])]

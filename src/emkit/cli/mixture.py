@@ -178,7 +178,7 @@ def run_fit(args):
     model = common.build_estimator(FAMILIES, args, _SHARED)
     selection = data.Selection(args.columns, args.drop)
     table = data.read_data(args.data, args.delimiter, selection, row.columns)
-    with progress_bars("auto"):  # bars on stderr when it is a terminal
+    with progress_bars(False if args.verbose else "auto"):  # bars on a terminal, unless -v
         model.fit(table.X)
     report = sys.stderr if io.is_stream(out) else sys.stdout  # keep a streamed file clean
     print(summary.format_summary(model, table.X, table.names), file=report)

@@ -174,8 +174,12 @@ def marginal_log_density(model, grid, dims):
 def require(model, *names, what):
     """Raise a clear error unless ``model`` has the fitted attributes ``names``."""
     missing = [n for n in names if not hasattr(model, n)]
-    if missing:
+    if not missing:
+        return
+    kind = type(model).__name__
+    if hasattr(model, "weights_") or hasattr(model, "transmat_"):  # fitted, another kind
         raise ValidationError(
-            f"{what} needs a fitted model with {', '.join(missing)}; "
-            f"{type(model).__name__} has none (fit it first, or choose another plot)"
+            f"{what} needs {', '.join(missing)}, which a {kind} does not have; choose "
+            "another plot (emkit.plot.KINDS lists them)"
         )
+    raise ValidationError(f"{what} needs a fitted model: this {kind} is not fitted; fit it first")

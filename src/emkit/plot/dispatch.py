@@ -38,7 +38,7 @@ def _gaussian(model):
 
 
 def _histogram_model(model):
-    return _numeric_mixture(model) and (hasattr(model, "covariances_") or hasattr(model, "rates_"))
+    return _numeric_mixture(model)
 
 
 def _two_features(model):
@@ -93,7 +93,9 @@ def default_kind(model):
         return "weights"
     d = model.n_features_in_
     if d == 1:
-        return "histogram" if _histogram_model(model) else "weights"
+        return "histogram"
+    if not hasattr(model, "means_") and not hasattr(model, "rates_"):
+        return "weights"  # binary features: a scatter would stack every row on 4 points
     return "classification" if d == 2 else "pairs"
 
 

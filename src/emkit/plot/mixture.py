@@ -227,27 +227,38 @@ def plot_weights(model, *, ax=None):
     return ax
 
 
+def _discrete_pmf(model, feature):
+    """``pmf(grid) -> (K, len(grid))`` of a count or binary family on one feature, or None."""
+    if hasattr(model, "means_") or hasattr(model, "categories_"):
+        return None
+    if hasattr(model, "rates_"):
+        rates = np.asarray(model.rates_, dtype=np.float64)[:, feature, None]
+        return lambda grid: stats.poisson.pmf(grid[None, :], rates)
+    probabilities = np.asarray(model.probabilities_, dtype=np.float64)[:, feature, None]
+    return lambda grid: stats.bernoulli.pmf(grid[None, :], probabilities)
+
+
 def _component_curves(model, feature, grid):
     """(K, len(grid)) weighted density (or probability) of each component on one feature."""
-    weights = np.asarray(model.weights_, dtype=np.float64)
-    if hasattr(model, "rates_") and not hasattr(model, "means_"):
-        rates = np.asarray(model.rates_, dtype=np.float64)[:, feature]
-        return weights[:, None] * stats.poisson.pmf(grid[None, :], rates[:, None])
+    weights = np.asarray(model.weights_, dtype=np.float64)[:, None]
+    pmf = _discrete_pmf(model, feature)
+    if pmf is not None:
+        return weights * pmf(grid)
     require(model, "means_", "covariances_", what="plot_histogram")
     covs = gaussian_covariances(model)
     means = np.asarray(model.means_, dtype=np.float64)[:, feature]
     sd = np.sqrt(covs[:, feature, feature])
-    return weights[:, None] * stats.norm.pdf(grid[None, :], means[:, None], sd[:, None])
+    return weights * stats.norm.pdf(grid[None, :], means[:, None], sd[:, None])
 
 
 def _histogram(ax, model, values, feature, name, bins):
     """Histogram of one feature with each component's curve and their sum."""
     x = values[:, feature]
-    counts = hasattr(model, "rates_") and not hasattr(model, "means_")
+    counts = _discrete_pmf(model, feature) is not None
     K = len(model.weights_)
     palette = colors(K)
     if counts:  # one bar per whole number, probabilities against probabilities
-        top = int(np.ceil(x.max()))
+        top = max(int(np.ceil(x.max())), 1 if hasattr(model, "probabilities_") else 0)
         grid = np.arange(0, top + 1, dtype=np.float64)
         ax.hist(x, bins=np.arange(-0.5, top + 1.5), density=True, color="0.8", label="data")
     else:
@@ -269,11 +280,12 @@ def plot_histogram(
     """Histogram of one feature with each fitted component and their sum.
 
     For a Gaussian mixture the curves are the weighted component densities of that feature
-    (its marginal); for a Poisson mixture the weighted probabilities of each count.
+    (its marginal); for a Poisson or Bernoulli mixture the weighted probabilities of each
+    value.
 
     Parameters
     ----------
-    model : fitted GaussianMixture or PoissonMixture
+    model : fitted GaussianMixture, PoissonMixture or BernoulliMixture
     X : array-like of shape (n_samples, n_features)
     feature : int, default=0
     bins : int or str, default="auto"
