@@ -97,6 +97,9 @@ def test_progress_bar_helper_wraps_a_loop(capsys):
             bar.update(2)
     err = capsys.readouterr().err
     assert "grid" in err and "4/4" in err and "manual" in err and "2/2" in err
+    with progress_bars(), progress_bar(total=2, desc="grid") as outer:
+        with progress_bar(total=1, desc="one fit") as inner:  # e.g. a fit inside a grid
+            assert outer.leave and not inner.leave  # the inner bar is erased when done
 
 
 def test_progress_without_bars_keeps_scikit_learns_lines(capsys):

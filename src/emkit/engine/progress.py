@@ -10,6 +10,7 @@ passes over a file); it is a silent stand-in while bars are off, so callers neve
 from __future__ import annotations
 
 import sys
+import weakref
 from contextvars import ContextVar
 from time import perf_counter
 
@@ -18,6 +19,8 @@ from tqdm import tqdm
 __all__ = ["Progress", "bars_enabled", "progress_bar", "progress_bars"]
 
 _ENABLED = ContextVar("emkit_progress_bars", default=False)
+# The bars opened by progress_bar (a closed tqdm bar is disabled).
+_LIVE = weakref.WeakSet()
 # Seconds between two redraws of a bar's text (an iteration can take microseconds).
 _REDRAW_INTERVAL = 0.1
 
@@ -112,7 +115,8 @@ def progress_bar(iterable=None, *, total=None, desc=None, unit="it", leave=True,
         Label in front of the bar.
     unit : str, default="it"
     leave : bool, default=True
-        Keep the finished bar on the screen (False erases it, for an inner bar).
+        Keep the finished bar on the screen. A bar opened while another is open (the fits of
+        a grid of models, the passes of one fit) is always erased when done.
     position : int, optional
         Line of the bar (1 for a bar under another).
 
@@ -123,16 +127,19 @@ def progress_bar(iterable=None, *, total=None, desc=None, unit="it", leave=True,
     """
     if not bars_enabled():
         return _NoBar(iterable)
-    return tqdm(
+    nested = any(not bar.disable for bar in _LIVE)  # under another bar: erased when done
+    bar = tqdm(
         iterable,
         total=total,
         desc=desc,
         unit=unit,
-        leave=leave,
+        leave=leave and not nested,
         position=position,
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    _LIVE.add(bar)
+    return bar
 
 
 class _Throttle:
@@ -152,16 +159,19 @@ class _Throttle:
 class _WatchedSource:
     """A block source whose passes advance an inner bar of rows (a memory-mapped file)."""
 
-    def __init__(self, source, bar):
+    def __init__(self, source):
         self._source = source
-        self._bar = bar
+        self._bar = None
 
     def __getattr__(self, name):
         return getattr(self._source, name)
 
     def blocks(self):
         """The source's blocks; each advances the bar by its rows."""
-        self._bar.reset(total=self._source.n_samples)
+        n = self._source.n_samples
+        if self._bar is None:  # opened with the first pass: under the bar of restarts
+            self._bar = progress_bar(total=n, desc="pass", unit="row", leave=False)
+        self._bar.reset(total=n)
         for block in self._source.blocks():
             yield block
             self._bar.update(block.X.shape[0])
@@ -244,8 +254,7 @@ class Progress:
         """
         if not bars_enabled() or hasattr(source, "expect"):
             return source
-        bar = progress_bar(total=source.n_samples, desc="pass", unit="row", leave=False, position=1)
-        return _WatchedSource(source, bar)
+        return _WatchedSource(source)
 
 
 class IterationBar:
