@@ -176,6 +176,11 @@ class _WatchedSource:
             yield block
             self._bar.update(block.X.shape[0])
 
+    def close(self):
+        """Close (erase) the bar of passes."""
+        if self._bar is not None:
+            self._bar.close()
+
 
 class Progress:
     """Report the restarts and iterations of the EM driver.
@@ -206,6 +211,7 @@ class Progress:
         self._bar = _NoBar()
         self._redraw = _Throttle()
         self._best = -float("inf")
+        self._watched = None
 
     def init_begin(self, index, runs=None):
         """Announce initialisation ``index`` (of ``runs``)."""
@@ -237,7 +243,9 @@ class Progress:
         self._best = max(self._best, lower_bound)
         self._bar.set_postfix_str(f"best lower bound {self._best:.6g}", refresh=False)
         self._bar.update(1)
-        if self._bar.n == getattr(self._bar, "total", None):
+        if self._bar.n == getattr(self._bar, "total", None):  # the last restart
+            if self._watched is not None:
+                self._watched.close()
             self._bar.close()
         msg = "converged" if converged else "did not converge"
         if self.verbose == 1:
@@ -254,7 +262,8 @@ class Progress:
         """
         if not bars_enabled() or hasattr(source, "expect"):
             return source
-        return _WatchedSource(source)
+        self._watched = _WatchedSource(source)
+        return self._watched
 
 
 class IterationBar:
