@@ -275,6 +275,11 @@ def test_pairs_grid_for_more_than_two_features(tmp_path):
             assert not ax.get_visible()
     assert [axes[3, c].get_xlabel() for c in range(4)] == ["a", "b", "c", "d"]
     assert [axes[r, 0].get_ylabel() for r in range(1, 4)] == ["b", "c", "d"]
+    _, mine = plt.subplots(2, 2)
+    assert ep.plot_pairs(model, frame, features=[3, 1], axes=mine)[1, 0] is mine[1, 0]
+    assert (mine[1, 0].get_xlabel(), mine[1, 0].get_ylabel()) == ("d", "b")
+    with pytest.raises(ValidationError, match=r"\(2, 2\) array of Axes"):
+        ep.plot_pairs(model, frame, features=[0, 1], axes=mine[:1])
 
 
 def test_convergence_has_one_line_per_restart_and_the_kept_one(frame, tmp_path):

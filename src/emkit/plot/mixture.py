@@ -311,7 +311,14 @@ def plot_histogram(
 
 
 def plot_pairs(
-    model, X, *, features=None, sigmas=(1, 2), feature_names=None, max_points=MAX_POINTS
+    model,
+    X,
+    *,
+    features=None,
+    sigmas=(1, 2),
+    feature_names=None,
+    max_points=MAX_POINTS,
+    axes=None,
 ):
     """A grid of every pair of features: classification below the diagonal, 1-D fits on it.
 
@@ -325,6 +332,8 @@ def plot_pairs(
         Radii of the ellipses.
     feature_names, max_points
         As in :func:`plot_classification`.
+    axes : ndarray of matplotlib.axes.Axes of shape (n_shown, n_shown), optional
+        Where to draw (a new figure by default).
 
     Returns
     -------
@@ -342,7 +351,12 @@ def plot_pairs(
     rows, values = sample_rows(X, max_points)
     labels = model.predict(rows)
     m = len(features)
-    fig, axes = plt.subplots(m, m, figsize=(2.6 * m, 2.6 * m), squeeze=False)
+    if axes is None:
+        axes = plt.subplots(m, m, figsize=(2.6 * m, 2.6 * m), squeeze=False)[1]
+    axes = np.asarray(axes, dtype=object)
+    if axes.shape != (m, m):
+        raise ValidationError(f"axes must be a ({m}, {m}) array of Axes, got shape {axes.shape}")
+    fig = axes[0, 0].figure
     for r, fr in enumerate(features):
         for c, fc in enumerate(features):
             ax = axes[r, c]
