@@ -161,6 +161,13 @@ def test_discrete_and_mixed_families():
         assert float(row[-1]) == pytest.approx(mixed.rates_[k, 0], rel=1e-4)
 
 
+def test_a_weight_without_a_component_is_a_background_row():
+    model = GaussianMixture(2, random_state=0).fit(X2)
+    model.weights_ = np.append(model.weights_ * 0.9, 0.1)  # as a mixture with a background
+    rows = table_rows(str(model.summary()), "means")
+    assert [r[0] for r in rows] == ["0", "1", "background"] and rows[2][1] == "0.1000"
+
+
 def test_online_fit_is_reported_as_such():
     model = GaussianMixture(2, random_state=0)
     for block in np.array_split(X2, 4):

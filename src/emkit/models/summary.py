@@ -232,7 +232,7 @@ def mixture_summary(model, X=None, sample_weight=None, feature_names=None):
         its weight and its centre in every feature (the means, the rates, the probabilities
         of a one, or the most probable category and its probability).
     """
-    K, d = len(model.weights_), model.n_features_in_
+    K, d = model.n_components, model.n_features_in_
     kind = type(model).__name__
     detail = f", '{model.covariance_type}' covariance" if hasattr(model, "covariance_type") else ""
     status = _fit_status(model, model.n_iter_, model.converged_, f"max_iter={model.max_iter}")
@@ -266,7 +266,8 @@ def mixture_summary(model, X=None, sample_weight=None, feature_names=None):
         caption=meaning,
         corner="component",
         columns=["weight", *names[:shown]],
-        rows=[(str(k), [f"{weights[k]:.4f}", *cells[k][:shown]]) for k in range(K)],
+        rows=[(str(k), [f"{weights[k]:.4f}", *cells[k][:shown]]) for k in range(K)]
+        + [("background", [f"{w:.4f}", *[""] * shown]) for w in weights[K:]],
         note=f"... ({d - shown} more features)" if shown < d else "",
         narrow=1,
     )

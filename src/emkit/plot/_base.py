@@ -156,7 +156,7 @@ def marginal_log_density(model, grid, dims):
     dims = list(dims)
     means = np.asarray(model.means_, dtype=np.float64)[:, dims]
     covs = covs[:, dims][:, :, dims].astype(np.float64)
-    weights = np.asarray(model.weights_, dtype=np.float64)
+    weights = np.asarray(model.weights_, dtype=np.float64)[: len(means)]  # Gaussians only
     logs = []
     for k in range(len(weights)):
         chol = np.linalg.cholesky(covs[k])

@@ -43,8 +43,8 @@ def _centres(model):
 def _classification(ax, model, values, labels, dims, names, sigmas, proba=None):
     """Draw the rows by component, each component's ellipses and its mean on ``ax``."""
     i, j = dims
-    K = len(model.weights_)
-    palette = colors(K)
+    labels_ = component_labels(model)
+    palette = colors(len(labels_))
     covs = gaussian_covariances(model)
     centres = _centres(model)
     sizes = None
@@ -52,7 +52,7 @@ def _classification(ax, model, values, labels, dims, names, sigmas, proba=None):
         uncertainty = 1.0 - proba.max(axis=1)
         top = max(float(uncertainty.max()), 1e-12)
         sizes = 2.0 + 60.0 * uncertainty / top
-    for k in range(K):
+    for k, name in enumerate(labels_):
         rows = labels == k
         ax.scatter(
             values[rows, i],
@@ -61,9 +61,9 @@ def _classification(ax, model, values, labels, dims, names, sigmas, proba=None):
             color=palette[k],
             alpha=0.6,
             linewidths=0,
-            label=f"component {k}",
+            label=name,
         )
-        if covs is not None:
+        if covs is not None and k < len(covs):
             sub = covs[k][np.ix_([i, j], [i, j])]
             draw_ellipses(ax, centres[k, [i, j]], sub, palette[k], sigmas)
     if centres is not None:
@@ -72,6 +72,12 @@ def _classification(ax, model, values, labels, dims, names, sigmas, proba=None):
         )
     ax.set_xlabel(names[i])
     ax.set_ylabel(names[j])
+
+
+def component_labels(model):
+    """``component 0``, ``component 1``, ... and ``background`` for a weight past them."""
+    n = len(model.weights_)
+    return [f"component {k}" if k < model.n_components else "background" for k in range(n)]
 
 
 def _scatter_inputs(model, what, feature_names, dims, X, max_points):
@@ -220,7 +226,9 @@ def plot_weights(model, *, ax=None):
     K = len(weights)
     ax = new_axes(ax)
     ax.bar(np.arange(K), weights, color=colors(K))
-    ax.set_xticks(np.arange(K))
+    ax.set_xticks(
+        np.arange(K), [name.removeprefix("component ") for name in component_labels(model)]
+    )
     ax.set_xlabel("component")
     ax.set_ylabel("weight")
     ax.set_title("component weights")
@@ -240,7 +248,7 @@ def _discrete_pmf(model, feature):
 
 def _component_curves(model, feature, grid):
     """(K, len(grid)) weighted density (or probability) of each component on one feature."""
-    weights = np.asarray(model.weights_, dtype=np.float64)[:, None]
+    weights = np.asarray(model.weights_, dtype=np.float64)[: model.n_components, None]
     pmf = _discrete_pmf(model, feature)
     if pmf is not None:
         return weights * pmf(grid)
@@ -255,7 +263,7 @@ def _histogram(ax, model, values, feature, name, bins):
     """Histogram of one feature with each component's curve and their sum."""
     x = values[:, feature]
     counts = _discrete_pmf(model, feature) is not None
-    K = len(model.weights_)
+    K = model.n_components
     palette = colors(K)
     if counts:  # one bar per whole number, probabilities against probabilities
         top = max(int(np.ceil(x.max())), 1 if hasattr(model, "probabilities_") else 0)
