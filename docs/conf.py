@@ -1,5 +1,6 @@
 """Sphinx configuration of emkit's documentation (``make docs``; warnings are errors)."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -58,6 +59,18 @@ def _skip_scikit_learn_members(app, what, name, obj, skip, options):
     return True if module.startswith("sklearn") else None
 
 
+# An attribute name in a shape, ``(n_features_in_,)``, would read as a reST link target.
+_SHAPE_NAME = re.compile(r"(?<=[(, ])([a-z][a-z0-9_]*)_(?=[,)])")
+
+
+def _escape_shape_names(app, what, name, obj, options, lines):
+    """Escape the trailing underscore of attribute names inside ``shape (...)``."""
+    for i, line in enumerate(lines):
+        if "shape (" in line:
+            lines[i] = _SHAPE_NAME.sub(r"\1\\_", line)
+
+
 def setup(app):
-    """Register the member filter."""
+    """Register the member filter and the docstring fix-up (before numpydoc)."""
     app.connect("autodoc-skip-member", _skip_scikit_learn_members)
+    app.connect("autodoc-process-docstring", _escape_shape_names, priority=400)

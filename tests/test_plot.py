@@ -18,9 +18,9 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Ellipse
-from scipy import integrate
+from scipy import integrate, stats
 
-from emkit import BernoulliMixture, GaussianMixture, PoissonMixture, ValidationError
+from emkit import BernoulliMixture, GaussianMixture, PeakFit, PoissonMixture, ValidationError
 from emkit import plot as ep
 from emkit.hmm import GaussianHMM
 
@@ -432,6 +432,26 @@ def test_durations_histogram_one_colour_per_state(hmm_fit, tmp_path):
         f"state {k} ({sum(1 for s, _ in runs if s == k)} runs)" for k in present
     ]
     assert len({p.get_edgecolor() for p in steps}) == len(present)
+
+
+def test_peaks_add_up_to_the_fit_and_integrate_to_their_areas(tmp_path):
+    x = np.linspace(0, 100, 400)
+    signal = 300 * stats.norm.pdf(x, 30, 4) + 200 * stats.norm.pdf(x, 45, 3) + 0.5
+    y = np.random.default_rng(9).poisson(signal * 20) / 20
+    fit = PeakFit(2, background=True, random_state=0).fit(x, y)
+    ax = ep.plot(fit, x, y=y)
+    render(ax, tmp_path)
+    lines = {ln.get_label(): ln.get_ydata() for ln in ax.get_lines()}
+    np.testing.assert_array_equal(lines["signal"], y)
+    np.testing.assert_allclose(lines["fit"], fit.predict(x), rtol=1e-12)
+    peaks = [lines[f"peak {k + 1}: {c:.4g}"] for k, c in enumerate(fit.centers_)]
+    np.testing.assert_allclose(sum(peaks) + lines["background"], lines["fit"], rtol=1e-12)
+    spacing = x[1] - x[0]
+    for peak, area in zip(peaks, fit.areas_, strict=True):  # whole peaks inside the window
+        assert np.sum(peak) * spacing == pytest.approx(area, rel=1e-6)
+    assert len(ax.collections) == 2  # one filled area per peak
+    with pytest.raises(ValidationError, match="pass y"):
+        ep.plot(fit, x)
 
 
 def test_save_figure_formats_by_extension(gm, tmp_path):

@@ -11,11 +11,13 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from emkit import (
     BernoulliMixture,
+    BinnedGaussianMixture,
     CategoricalMixture,
     GaussianMixture,
     MixedMixture,
     NotFittedError,
     PoissonMixture,
+    bins_from_edges,
 )
 from emkit.hmm import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
 
@@ -161,11 +163,19 @@ def test_discrete_and_mixed_families():
         assert float(row[-1]) == pytest.approx(mixed.rates_[k, 0], rel=1e-4)
 
 
-def test_a_weight_without_a_component_is_a_background_row():
-    model = GaussianMixture(2, random_state=0).fit(X2)
-    model.weights_ = np.append(model.weights_ * 0.9, 0.1)  # as a mixture with a background
-    rows = table_rows(str(model.summary()), "means")
-    assert [r[0] for r in rows] == ["0", "1", "background"] and rows[2][1] == "0.1000"
+def test_binned_mixture_with_a_background_row():
+    values = np.concatenate([RNG.normal(3, 1, 500), RNG.normal(8, 1, 300), RNG.uniform(0, 12, 100)])
+    edges = np.linspace(0, 12, 49)
+    counts = np.histogram(values, edges)[0]
+    X = bins_from_edges(edges)
+    model = BinnedGaussianMixture(2, background=True, random_state=0).fit(X, sample_weight=counts)
+    text = str(model.summary(X, sample_weight=counts))
+    assert text.startswith("Binned Gaussian mixture: 2 components")
+    assert f"BIC:              {model.bic(X, sample_weight=counts):.6g}" in text
+    rows = table_rows(text, "means")
+    assert [r[0] for r in rows] == ["0", "1", "background"]
+    assert float(rows[2][1]) == pytest.approx(model.weights_[2], abs=5e-5)
+    np.testing.assert_allclose([float(r[2]) for r in rows[:2]], model.means_[:, 0], rtol=1e-4)
 
 
 def test_online_fit_is_reported_as_such():

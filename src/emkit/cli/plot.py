@@ -20,6 +20,7 @@ KIND_NAMES = (
     "transitions",
     "durations",
     "selection",
+    "peaks",
 )
 
 

@@ -67,7 +67,7 @@ class GaussianMixture(BaseMixture):
     lower_bounds_ : list of float
         ``lower_bound`` of each iteration of the best run.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when X has string column names.
     """
 

@@ -29,6 +29,7 @@ _MIXTURE_TITLES = {
     "BernoulliMixture": "Bernoulli mixture",
     "CategoricalMixture": "Latent class model",
     "MixedMixture": "Mixed-type mixture",
+    "BinnedGaussianMixture": "Binned Gaussian mixture",
 }
 
 
@@ -175,6 +176,18 @@ def _family_columns(model, d):
     return {family: np.arange(d)}
 
 
+def _centre_width(model):
+    """Number of features the component centres have (a binned model's bins have two)."""
+    if isinstance(getattr(model, "columns_", None), dict):
+        return model.n_features_in_
+    if hasattr(model, "categories_"):
+        return len(model.categories_)
+    for name in ("means_", "rates_", "probabilities_"):
+        if hasattr(model, name):
+            return np.shape(getattr(model, name))[1]
+    return model.n_features_in_
+
+
 def _centre_cells(model, K, d):
     """(K, d) text cells: each component's centre in each feature, and what they show."""
     cells = [[""] * d for _ in range(K)]
@@ -258,9 +271,11 @@ def mixture_summary(model, X=None, sample_weight=None, feature_names=None):
             ("BIC", f"{criteria.bic(total_ll, n_params, n):.6g}"),
             ("AIC", f"{criteria.aic(total_ll, n_params):.6g}"),
         ]
-    names = _feature_names(model, feature_names, d)
-    cells, meaning = _centre_cells(model, K, d)
-    shown = min(d, SHOWN_FEATURES)
+    width = _centre_width(model)
+    names = _feature_names(model, feature_names, d) if width == d else []
+    names += [f"x{j}" for j in range(len(names), width)]
+    cells, meaning = _centre_cells(model, K, width)
+    shown = min(width, SHOWN_FEATURES)
     weights = np.asarray(model.weights_)
     table = Table(
         caption=meaning,
@@ -268,7 +283,7 @@ def mixture_summary(model, X=None, sample_weight=None, feature_names=None):
         columns=["weight", *names[:shown]],
         rows=[(str(k), [f"{weights[k]:.4f}", *cells[k][:shown]]) for k in range(K)]
         + [("background", [f"{w:.4f}", *[""] * shown]) for w in weights[K:]],
-        note=f"... ({d - shown} more features)" if shown < d else "",
+        note=f"... ({width - shown} more features)" if shown < width else "",
         narrow=1,
     )
     return Summary(title, facts, [table], label_width=17)

@@ -10,7 +10,8 @@ component and their sum; Gaussian or Poisson). Fits: :func:`plot_convergence` (o
 restart), :func:`plot_selection` (a criterion against the number of components, one line per
 covariance structure). Hidden Markov models: :func:`plot_states` (the series coloured by
 Viterbi state over the posterior probabilities), :func:`plot_transitions`,
-:func:`plot_durations`. :func:`plot` picks one by name (what ``emkit plot --kind`` does)
+:func:`plot_durations`. Spectra: :func:`plot_peaks` (a :class:`~emkit.PeakFit`'s peaks under
+the measured signal). :func:`plot` picks one by name (what ``emkit plot --kind`` does)
 and :func:`save_figure` writes PNG, SVG or PDF by the file's extension.
 """
 
@@ -25,6 +26,7 @@ from emkit.plot.mixture import (
     plot_uncertainty,
     plot_weights,
 )
+from emkit.plot.peaks import plot_peaks
 
 __all__ = [
     "KINDS",
@@ -36,6 +38,7 @@ __all__ = [
     "plot_durations",
     "plot_histogram",
     "plot_pairs",
+    "plot_peaks",
     "plot_selection",
     "plot_states",
     "plot_transitions",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emkit.exceptions import ValidationError
-from emkit.plot import diagnostics, hmm, mixture
+from emkit.plot import diagnostics, hmm, mixture, peaks
 
 __all__ = ["FORMATS", "KINDS", "default_kind", "figure_of", "plot", "save_figure"]
 
@@ -23,6 +23,10 @@ def _is_hmm(model):
 
 def _is_selection(model):
     return hasattr(model, "scores_") and hasattr(model, "covariance_types_")
+
+
+def _is_peaks(model):
+    return hasattr(model, "centers_") and hasattr(model, "mixture_")
 
 
 def _is_mixture(model):
@@ -55,7 +59,7 @@ class Kind:
 
     draw: Callable
     applies: Callable
-    data: str  # "none", "rows" (mixtures) or "sequences" (HMMs)
+    data: str  # "none", "rows" (mixtures), "sequences" (HMMs) or "signal" (X and y)
     help: str
 
 
@@ -80,6 +84,7 @@ KINDS = {
     "transitions": Kind(hmm.plot_transitions, _is_hmm, "none", "transition matrix heatmap"),
     "durations": Kind(hmm.plot_durations, _is_hmm, "sequences", "how long each state lasts"),
     "selection": Kind(diagnostics.plot_selection, _is_selection, "none", "criterion against K"),
+    "peaks": Kind(peaks.plot_peaks, _is_peaks, "signal", "a spectrum's peaks and their sum"),
 }
 
 
@@ -87,6 +92,8 @@ def default_kind(model):
     """The picture :func:`plot` draws when no ``kind`` is given."""
     if _is_selection(model):
         return "selection"
+    if _is_peaks(model):
+        return "peaks"
     if _is_hmm(model):
         return "states"
     if not _numeric_mixture(model):
@@ -99,16 +106,18 @@ def default_kind(model):
     return "classification" if d == 2 else "pairs"
 
 
-def plot(model, X=None, kind=None, *, lengths=None, feature_names=None, **options):
+def plot(model, X=None, kind=None, *, y=None, lengths=None, feature_names=None, **options):
     """Draw the picture ``kind`` of a fitted model (or a model selection).
 
     Parameters
     ----------
-    model : fitted mixture, HMM or MixtureSelection
+    model : fitted mixture, HMM, PeakFit or MixtureSelection
     X : array-like of shape (n_samples, n_features), optional
         The data, for the pictures that draw it.
     kind : str, optional
         A name of :data:`KINDS`; default :func:`default_kind`.
+    y : array-like of shape (n,), optional
+        The measured signal at the positions ``X`` (a PeakFit's picture).
     lengths : array-like of int, optional
         Sequence lengths (HMM pictures).
     feature_names : list of str, optional
@@ -139,6 +148,10 @@ def plot(model, X=None, kind=None, *, lengths=None, feature_names=None, **option
         return entry.draw(model, **options)
     if X is None:
         raise ValidationError(f"kind={kind!r} draws the data: pass X (emkit plot: the DATA file)")
+    if entry.data == "signal":
+        if y is None:
+            raise ValidationError(f"kind={kind!r} draws the measured signal: pass y")
+        return entry.draw(model, X, y, **options)
     if entry.data == "sequences":
         if kind == "states":
             options["feature_names"] = feature_names
