@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -61,6 +64,26 @@ def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def test_plot_help_imports_no_matplotlib():
+    code = (
+        "import contextlib, io, sys\n"
+        "from emkit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as text:\n"
+        "    assert main(['plot', '--help']) == 0 and '--kind' in text.getvalue()\n"
+        "print('matplotlib' in sys.modules, 'emkit.plot' in sys.modules)\n"
+    )
+    src = str(Path(__file__).parents[1] / "src")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
 
 
 def test_kind_names_are_the_plot_kinds():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import emkit
 from emkit import GaussianMixture, load, save
 from emkit.engine.progress import Progress, bars_enabled, progress_bar, progress_bars
 from emkit.hmm import GaussianHMM
@@ -14,6 +15,7 @@ X = np.vstack([RNG.normal(0, 1, (200, 2)), RNG.normal(4, 1, (150, 2))])
 
 
 def test_bars_are_off_by_default_and_the_switch_is_scoped(capsys):
+    assert emkit.progress_bars is progress_bars
     assert not bars_enabled()
     GaussianMixture(2, n_init=2, random_state=0).fit(X)
     assert capsys.readouterr() == ("", "")
