@@ -25,6 +25,7 @@ _LAZY = {
     "bins_from_centres": "emkit.models.binned_mixture",
     "bins_from_edges": "emkit.models.binned_mixture",
     "load": "emkit.io",
+    "progress_bars": "emkit.engine.progress",
     "save": "emkit.io",
 }
 
@@ -44,6 +45,7 @@ __all__ = [
     "bins_from_centres",
     "bins_from_edges",
     "load",
+    "progress_bars",
     "save",
 ]
 

@@ -7,17 +7,18 @@ import sys
 import warnings
 
 from emkit._version import __version__
-from emkit.cli import common, compile, hmm, mixture, peaks
+from emkit.cli import common, compile, hmm, mixture, peaks, plot
 from emkit.cli.common import EXIT_ERROR, EXIT_USAGE, PROG, CommandError, one_line
 
 #: The command modules, each with ``register(subparsers)``; their order is the help's order.
-COMMAND_MODULES = [mixture, hmm, peaks, compile]
+COMMAND_MODULES = [mixture, hmm, peaks, plot, compile]
 
 DESCRIPTION = (
     "Expectation-Maximization from the command line: mixture models (fit, predict, demo; "
     "Gaussian components) and hidden Markov models (hmm fit, hmm decode; Gaussian, "
     "categorical and Poisson emissions), 'peaks' (Gaussian peaks of a spectrum or histogram), "
-    "plus 'compile' to build the kernel cache."
+    "'plot' to draw a saved model to a PNG, SVG or PDF file, and 'compile' to build the "
+    "kernel cache."
 )
 EPILOG = (
     "Errors are one line 'emkit: error: ...' on stderr: exit status 2 for a usage error, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from emkit.cli import common
+from emkit.cli import common, figures
 from emkit.cli.common import Family, Option
 
 
@@ -107,6 +107,7 @@ def register(subparsers):
         fit, tol=1e-4, tol_help="convergence threshold on the gain of the total log-likelihood"
     )
     common.add_out(fit)
+    figures.add_plot_option(fit)
     common.add_data_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -176,20 +177,27 @@ def run_fit(args):
     """Handle ``emkit hmm fit``: print a summary and save the model."""
     from emkit import io
     from emkit.cli import data, summary
+    from emkit.engine.progress import progress_bars
 
     out = args.out or common.default_model_path(args.data)
     data.check_output(out, args.data)
+    if args.plot:
+        data.check_output(args.plot, args.data)
     row = EMISSIONS[args.family]
     model = common.build_estimator(EMISSIONS, args, _SHARED)
     X, lengths, _, names = read_sequences(
         args.data, args.lengths_column, args.delimiter, args.columns, args.drop, row.columns
     )
-    model.fit(X, lengths)
+    with progress_bars(False if args.verbose else "auto"):  # bars on a terminal, unless -v
+        model.fit(X, lengths)
     report = sys.stderr if io.is_stream(out) else sys.stdout  # keep a streamed file clean
     shown = names or [f"x{j}" for j in range(X.shape[1])]
     print(summary.hmm_summary(model, X, lengths, shown), file=report)
     io.save(model, out, extra={"columns": names})
     print(f"\nmodel saved to {out}", file=report)
+    if args.plot:
+        figures.write_plot(model, args.plot, X, lengths=lengths, feature_names=names)
+        print(f"figure written to {args.plot}", file=report)
     return 0
 
 

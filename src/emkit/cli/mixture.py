@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from emkit.cli import common
+from emkit.cli import common, figures
 from emkit.cli.common import CommandError, Family, Option
 
 
@@ -129,6 +129,7 @@ def register(subparsers):
         "1e-3; 1e-6 for categorical)",
     )
     common.add_out(fit)
+    figures.add_plot_option(fit)
     common.add_data_options(fit)
     fit.set_defaults(handler=run_fit)
 
@@ -167,18 +168,25 @@ def run_fit(args):
     """Handle ``emkit fit``: print a summary and save the model."""
     from emkit import io
     from emkit.cli import data, summary
+    from emkit.engine.progress import progress_bars
 
     out = args.out or common.default_model_path(args.data)
     data.check_output(out, args.data)
+    if args.plot:
+        data.check_output(args.plot, args.data)
     row = FAMILIES[args.family]
     model = common.build_estimator(FAMILIES, args, _SHARED)
     selection = data.Selection(args.columns, args.drop)
     table = data.read_data(args.data, args.delimiter, selection, row.columns)
-    model.fit(table.X)
+    with progress_bars(False if args.verbose else "auto"):  # bars on a terminal, unless -v
+        model.fit(table.X)
     report = sys.stderr if io.is_stream(out) else sys.stdout  # keep a streamed file clean
     print(summary.format_summary(model, table.X, table.names), file=report)
     io.save(model, out, extra={"columns": table.names})
     print(f"\nmodel saved to {out}", file=report)
+    if args.plot:
+        figures.write_plot(model, args.plot, table.X, feature_names=table.names)
+        print(f"figure written to {args.plot}", file=report)
     return 0
 
 

@@ -178,7 +178,7 @@ def fit_restarts(
     best = None
     runs = 1 if warm is not None else n_init
     for index in range(runs):
-        progress.init_begin(index)
+        progress.init_begin(index, runs)
         if warm is not None:
             params, start = warm.params, warm.lower_bound
         else:
@@ -195,7 +195,7 @@ def fit_restarts(
             lower_bound=start,
             progress=progress,
         )
-        progress.init_end(result.lower_bound, result.converged)
+        progress.init_end(result.lower_bound, result.converged, result.lower_bounds)
         if best is None or result.lower_bound > best.lower_bound:
             best = result
     return best

@@ -26,11 +26,13 @@ from emkit.engine.markov import (
     SequenceSource,
     baum_welch,
 )
+from emkit.engine.progress import IterationBar
 from emkit.exceptions import NotFittedError, ValidationError
 from emkit.latent import markov as latent
 from emkit.models._constructor import passed_on
 from emkit.models._inputs import open_array, sample_sequences
 from emkit.models._state import unchanged_on_error
+from emkit.models.summary import hmm_summary, html_view, mime_bundle
 
 DECODER_ALGORITHMS = ("viterbi", "map")
 IMPLEMENTATIONS = ("log", "scaling")
@@ -344,7 +346,8 @@ class BaseHMM(BaseEstimator):
             blocks = SequenceSource(dask_X, lengths, weights, block_rows=rows).blocks()
             source = DaskBlockSource(blocks, check=partial(self._validate_X, fitting=False))
         monitor = self._new_monitor()
-        params = baum_welch(problem, source, params, monitor, self.n_iter)
+        with IterationBar(self.n_iter, desc=f"{type(self).__name__} fit") as bar:
+            params = baum_welch(problem, source, params, monitor, self.n_iter, bar.callback)
         self.startprob_ = params.startprob
         self.transmat_ = params.transmat
         self._set_emission_params(params.emission)
@@ -544,3 +547,39 @@ class BaseHMM(BaseEstimator):
         monitor = state.get("monitor_")
         if monitor is not None and not isinstance(monitor, ConvergenceMonitor):
             raise TypeError(f"monitor_ must be a ConvergenceMonitor, got {type(monitor).__name__}")
+
+    # ------------------------------------------------------------------ summaries
+    def summary(self, X=None, lengths=None, feature_names=None):
+        """A readable summary of the fitted model (text with ``str``, HTML in notebooks).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), optional
+            Sequences to report the log-likelihood and BIC of (one forward pass); without it
+            the last iteration's log-likelihood is shown.
+        lengths : array-like of int, optional
+        feature_names : list of str, optional
+            Column names when the model has no ``feature_names_in_``.
+
+        Returns
+        -------
+        emkit.models.summary.Summary
+            Convergence, log-likelihood, start and transition probabilities, emissions.
+        """
+        self._check_fitted()
+        return hmm_summary(self, X, lengths, feature_names)
+
+    def _is_fitted(self):
+        try:
+            self._check_fitted()
+        except NotFittedError:
+            return False
+        return True
+
+    def _repr_html_(self):
+        """The summary as HTML once fitted (scikit-learn's estimator diagram before)."""
+        return html_view(self, self._is_fitted(), self.summary)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """What a notebook displays: text and the HTML summary."""
+        return mime_bundle(self, self._is_fitted(), self.summary)

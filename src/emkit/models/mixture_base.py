@@ -45,6 +45,7 @@ from emkit.exceptions import ValidationError
 from emkit.models._constructor import passed_on
 from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, streamed_source
 from emkit.models._state import unchanged_on_error
+from emkit.models.summary import html_view, mime_bundle, mixture_summary
 
 _COMMON_NAMES = (
     "n_components",
@@ -282,14 +283,15 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.warm_start and hasattr(self, "converged_"):
             self._check_warm_start(fitted_features, source.n_features)
             warm = EMResult(self._params(), self.lower_bound_)
+        progress = Progress(self.verbose, self.verbose_interval)
         best = fit_restarts(
             problem,
-            source,
+            progress.watch(source) if is_out_of_core(X) else source,
             initialize,
             n_init=self.n_init,
             max_iter=self.max_iter,
             tol=self.tol,
-            progress=Progress(self.verbose, self.verbose_interval),
+            progress=progress,
             warm=warm,
         )
         if not best.converged and self.max_iter > 0:
@@ -305,6 +307,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = best.n_iter
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = list(best.lower_bounds)
+        self.lower_bounds_per_init_ = progress.traces
 
     def _check_weights_init(self):
         if self.weights_init is None:
@@ -579,6 +582,35 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _check_component_state(self, K, d):
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ summaries
+    def summary(self, X=None, sample_weight=None, feature_names=None):
+        """A readable summary of the fitted model (text with ``str``, HTML in notebooks).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), optional
+            Data to report the log-likelihood, BIC and AIC of (one pass); without it the
+            last iteration's lower bound is shown.
+        sample_weight : array-like of shape (n_samples,), optional
+        feature_names : list of str, optional
+            Column names when the model has no ``feature_names_in_``.
+
+        Returns
+        -------
+        emkit.models.summary.Summary
+            Convergence, log-likelihood, criteria and a table of the components.
+        """
+        check_is_fitted(self, self._fitted_marker)
+        return mixture_summary(self, X, sample_weight, feature_names)
+
+    def _repr_html_(self):
+        """The summary as HTML once fitted (scikit-learn's estimator diagram before)."""
+        return html_view(self, hasattr(self, self._fitted_marker), self.summary)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """What a notebook displays: text and the HTML summary."""
+        return mime_bundle(self, hasattr(self, self._fitted_marker), self.summary)
 
 
 def check_state_array(state, name, shape, low=None, high=None):
