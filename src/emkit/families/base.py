@@ -203,6 +203,20 @@ class FamilyBase:
         """The rows themselves, as float64."""
         return np.asarray(X, dtype=np.float64)
 
+    def empty_rows(self, X):
+        """Rows with every value missing (NaN), as a bool mask; None when no value is missing."""
+        if not has_missing(X):
+            return None
+        return np.isnan(X).all(axis=1)
+
+
+def has_missing(X):
+    """Whether the array ``X`` holds a NaN (a missing value); one pass, no temporary if not."""
+    X = np.asarray(X)
+    if X.dtype.kind != "f" or X.size == 0:
+        return False
+    return bool(np.isnan(np.sum(X, dtype=np.float64))) and bool(np.isnan(X).any())
+
 
 def sum_stats(accumulate, weighted_blocks):
     """Sum of ``accumulate(X_block, wresp_block)`` over ``weighted_blocks()``."""

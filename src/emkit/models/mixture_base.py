@@ -34,7 +34,12 @@ from emkit import _validation as v
 from emkit import criteria
 from emkit.engine.dask_source import is_dask_collection
 from emkit.engine.em import EMResult, fit_restarts
-from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
+from emkit.engine.initialization import (
+    INIT_METHODS,
+    assignment,
+    params_from_assignment,
+    rows_for_init,
+)
 from emkit.engine.mixture import MixtureEM, MixtureParams
 from emkit.engine.online import stepwise_update
 from emkit.engine.progress import Progress
@@ -192,7 +197,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _partial_fit(self, X, sample_weight):
         self._check_params()
         fitted = hasattr(self, self._fitted_marker)
-        source = self._source(X, sample_weight, reset=not fitted)
+        source = self._source(X, sample_weight, reset=not fitted, fitting=True)
         family = self._make_family()
         problem = MixtureEM(family)
         state = getattr(self, "_stepwise", None)
@@ -235,16 +240,23 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _chunk_for(self, n_features):
         return self.chunk_size or default_chunk_size(n_features, self.n_components)
 
-    def _source(self, X, sample_weight, *, reset):
-        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source."""
+    def _source(self, X, sample_weight, *, reset, fitting=False):
+        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source.
+
+        When ``fitting``, one warning says how many rows have every value missing (they are
+        left out of the fit).
+        """
         K = self.n_components
         if is_out_of_core(X):
             source = streamed_source(
                 self, X, sample_weight, self._chunk_for, reset=reset, check=self._check_block
             )
+            n_empty = source.missingness.empty_rows
         else:
             X = self._check_data(X, reset)
             w = v.check_sample_weight(sample_weight, X.shape[0])
+            empty = self._make_family().empty_rows(X) if fitting else None
+            n_empty = 0 if empty is None else int(np.count_nonzero(empty))
             if reset and w is not None and np.count_nonzero(w) < K:
                 raise ValidationError(
                     f"sample_weight has {np.count_nonzero(w)} positive value(s) but "
@@ -252,6 +264,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     "use fewer components or give more rows a positive weight."
                 )
             source = ArraySource(X, w, self._chunk_for(X.shape[1]))
+        if fitting:
+            v.warn_empty_rows(n_empty, source.n_samples)
         if reset and source.n_samples < K:
             raise ValidationError(
                 f"Expected n_samples >= n_components but got n_components = {K}, "
@@ -262,7 +276,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         self._check_params()
         fitted_features = getattr(self, "n_features_in_", None)
-        source = self._source(X, sample_weight, reset=True)
+        source = self._source(X, sample_weight, reset=True, fitting=True)
         inits = self._check_inits(source.n_features)
         family = self._make_family()
         problem = MixtureEM(family)
@@ -346,8 +360,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
         assigned = None
         if weights is None or not self._inits_complete(given):
             rows = source.rows()
-            features = family.init_features(rows.X)
-            resp_of = assignment(self.init_params, features, rows.weights, K, rng)
+            X0, w0 = rows_for_init(rows.X, rows.weights, K)
+            if X0 is not rows.X:
+                source = ArraySource(X0, w0, self._chunk_for(X0.shape[1]))
+            features = family.init_features(X0)
+            resp_of = assignment(self.init_params, features, w0, K, rng)
             w0, assigned = params_from_assignment(family, source, resp_of, K)
             weights = w0 if weights is None else weights
         comps = self._init_components(given, assigned)
@@ -375,8 +392,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         problem = MixtureEM(self._make_family())
         params = self._params()
         for block in source.blocks():
-            log_norm, resp = problem.log_prob(params, block.X)
-            yield log_norm, resp, block.weights
+            X, w = problem.informative_weights(block)
+            log_norm, resp = problem.log_prob(params, X)
+            yield log_norm, resp, w
 
     def _map_dask(self, X, method, per_component, dtype=None):
         """Apply ``method`` lazily to each row block of a Dask array."""
@@ -504,6 +522,48 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _decode_sample(self, X):
         """Rows drawn by the family, in the user's representation (as they are by default)."""
         return X
+
+    def impute(self, X, method="mean", random_state=None):
+        """``X`` with its missing (NaN) values filled in under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with NaN where a value is missing.
+        method : {'mean', 'sample'}, default='mean'
+            ``'mean'``: the conditional expectation of each missing value given the row's
+            observed values (averaged over the components with their posterior
+            probabilities). ``'sample'``: a draw from that conditional distribution (a
+            component, then the missing values given it); repeated draws with different
+            seeds give a multiple imputation.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws of ``method='sample'``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Observed values unchanged; a row with every value missing gets the mixture's
+            mean (or a draw from the mixture).
+        """
+        check_is_fitted(self, self._fitted_marker)
+        v.check_choice(method, "method", ("mean", "sample"))
+        family = self._make_family()
+        if not hasattr(family, "impute"):
+            raise NotImplementedError(f"{type(self).__name__} does not impute missing values")
+        rng = v.check_random_state(random_state) if method == "sample" else None
+        source = self._source(np.asarray(X) if is_out_of_core(X) else X, None, reset=False)
+        params = self._params()
+        parts = [
+            family.impute(params.components, params.log_weights, block.X, rng)
+            for block in source.blocks()
+        ]
+        return self._decode_sample(np.concatenate(parts))
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: NaN in ``X`` is a missing value, not an error."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     # ------------------------------------------------------------------ criteria
     def bic(self, X, sample_weight=None):
