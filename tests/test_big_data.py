@@ -102,7 +102,7 @@ def test_streamed_input_errors(tmp_path):
     bad = np.ones((50, 2))
     bad[17, 1] = np.inf
     np.save(tmp_path / "inf.npy", bad)
-    with pytest.raises(ValidationError, match="infinity.*row 17"):
+    with pytest.raises(ValidationError, match=r"infinity.*row 17"):
         gm.fit(str(tmp_path / "inf.npy"))
     np.save(tmp_path / "int.npy", np.ones((50, 2), dtype=np.int64))
     with pytest.raises(TypeError, match="float32/float64"):

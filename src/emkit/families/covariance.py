@@ -307,7 +307,7 @@ class Full(_HMMLayout):
 
     @staticmethod
     def scatter_from_dense(dense):
-        """This layout's scatter from dense per-component scatter matrices (K, d, d)."""
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
         return dense
 
     inner = "full"
@@ -441,7 +441,7 @@ class Tied(_HMMLayout):
 
     @staticmethod
     def scatter_from_dense(dense):
-        """This layout's scatter from dense per-component scatter matrices (K, d, d)."""
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
         return dense.sum(axis=0)
 
     inner = "full"
@@ -623,7 +623,7 @@ class Diag(_HMMLayout):
 
     @staticmethod
     def scatter_from_dense(dense):
-        """This layout's scatter from dense per-component scatter matrices (K, d, d)."""
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
         return np.ascontiguousarray(np.diagonal(dense, axis1=1, axis2=2))
 
     inner = "diag"
@@ -736,7 +736,7 @@ class Spherical(_HMMLayout):
 
     @staticmethod
     def scatter_from_dense(dense):
-        """This layout's scatter from dense per-component scatter matrices (K, d, d)."""
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
         return np.trace(dense, axis1=1, axis2=2)
 
     inner = "spherical"

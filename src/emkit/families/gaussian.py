@@ -279,7 +279,7 @@ class GaussianFamily(FamilyBase):
         out = X64.copy()
         cov = self.dense_covariances(params)
         means = params.means
-        for rows, obs, mis, parts in missing_numpy.pattern_parts(X64, order, starts, means, cov):
+        for rows, _, mis, parts in missing_numpy.pattern_parts(X64, order, starts, means, cov):
             if mis.size == 0:
                 continue
             joint = np.stack([log_p for log_p, _, _ in parts], axis=1) + log_weights

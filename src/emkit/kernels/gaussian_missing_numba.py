@@ -125,7 +125,7 @@ def _completed(XT, m, means, k, obs, no, mis, nm, W, Z, r, E, tmp, sums, scatter
 
 @njit(fastmath=_REDUCTION, **_JIT)
 def _run(X, w, wresp, order, starts, means, cov, log_weights, mode, out, counts, sums, scatter):
-    n, d = X.shape
+    d = X.shape[1]
     K = means.shape[0]
     Kc = cov.shape[0]
     weighted = w.shape[0] > 0
