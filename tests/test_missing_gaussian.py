@@ -89,7 +89,9 @@ def _brute_force_em(X, w, weights, means, cov, ct, reg_covar):
     scat = np.zeros((K, d, d))
     for k in range(K):
         e = xhat[:, k] - new_means[k]
-        scat[k] = np.einsum("i,ia,ib->ab", wr[:, k], e, e) + np.einsum("i,iab->ab", wr[:, k], chat[:, k])
+        scat[k] = np.einsum("i,ia,ib->ab", wr[:, k], e, e) + np.einsum(
+            "i,iab->ab", wr[:, k], chat[:, k]
+        )
     full = scat / Nk[:, None, None] + reg_covar * np.eye(d)
     new_cov = {
         "full": full,
@@ -243,8 +245,10 @@ def test_data_without_nan_never_takes_the_missing_value_path(monkeypatch):
 def _matched_errors(model, centres, cov):
     dist = ((model.means_[:, None, :] - centres[None]) ** 2).sum(axis=2)
     rows, cols = linear_sum_assignment(dist)
-    mean_err = max(np.abs(model.means_[r] - centres[c]).max() for r, c in zip(rows, cols))
-    cov_err = max(np.abs(_dense(model, r) - cov[c]).max() for r, c in zip(rows, cols))
+    mean_err = max(
+        np.abs(model.means_[r] - centres[c]).max() for r, c in zip(rows, cols, strict=True)
+    )
+    cov_err = max(np.abs(_dense(model, r) - cov[c]).max() for r, c in zip(rows, cols, strict=True))
     return mean_err, cov_err
 
 
@@ -320,7 +324,9 @@ def test_partial_fit_and_float32_accept_missing_values():
 def test_rows_without_any_value_are_left_out_with_one_warning():
     X, *_ = _data(n=200, missing=0.2, seed=11)
     with_empty = np.vstack([X, np.full((7, 3), np.nan)])
-    with pytest.warns(UserWarning, match=r"^7 of 207 row\(s\) of X have every value missing") as rec:
+    with pytest.warns(
+        UserWarning, match=r"^7 of 207 row\(s\) of X have every value missing"
+    ) as rec:
         model = GaussianMixture(2, random_state=0).fit(with_empty)
     assert sum("every value missing" in str(r.message) for r in rec) == 1
     with warnings.catch_warnings():

@@ -140,7 +140,7 @@ def warn_empty_rows(n_empty, n_rows):
             f"{n_empty} of {n_rows} row(s) of X have every value missing (NaN); they carry no "
             "information and are left out of the fit.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
 

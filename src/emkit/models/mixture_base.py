@@ -197,8 +197,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _partial_fit(self, X, sample_weight):
         self._check_params()
         fitted = hasattr(self, self._fitted_marker)
-        source = self._source(X, sample_weight, reset=not fitted, fitting=True)
+        source = self._source(X, sample_weight, reset=not fitted)
         family = self._make_family()
+        self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
         state = getattr(self, "_stepwise", None)
         if fitted:
@@ -240,23 +241,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _chunk_for(self, n_features):
         return self.chunk_size or default_chunk_size(n_features, self.n_components)
 
-    def _source(self, X, sample_weight, *, reset, fitting=False):
-        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source.
-
-        When ``fitting``, one warning says how many rows have every value missing (they are
-        left out of the fit).
-        """
+    def _source(self, X, sample_weight, *, reset):
+        """Validate ``X`` (in memory, memory-mapped, .npy path or Dask) as a block source."""
         K = self.n_components
         if is_out_of_core(X):
             source = streamed_source(
                 self, X, sample_weight, self._chunk_for, reset=reset, check=self._check_block
             )
-            n_empty = source.missingness.empty_rows
         else:
             X = self._check_data(X, reset)
             w = v.check_sample_weight(sample_weight, X.shape[0])
-            empty = self._make_family().empty_rows(X) if fitting else None
-            n_empty = 0 if empty is None else int(np.count_nonzero(empty))
             if reset and w is not None and np.count_nonzero(w) < K:
                 raise ValidationError(
                     f"sample_weight has {np.count_nonzero(w)} positive value(s) but "
@@ -264,8 +258,6 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     "use fewer components or give more rows a positive weight."
                 )
             source = ArraySource(X, w, self._chunk_for(X.shape[1]))
-        if fitting:
-            v.warn_empty_rows(n_empty, source.n_samples)
         if reset and source.n_samples < K:
             raise ValidationError(
                 f"Expected n_samples >= n_components but got n_components = {K}, "
@@ -273,12 +265,24 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         return source
 
+    @staticmethod
+    def _warn_empty_rows(source, family):
+        """One warning saying how many rows have every value missing (left out of the fit)."""
+        found = getattr(source, "missingness", None)  # what a streamed source's pass found
+        if found is not None:
+            n_empty = found.empty_rows
+        else:
+            empty = family.empty_rows(source.X)
+            n_empty = 0 if empty is None else int(np.count_nonzero(empty))
+        v.warn_empty_rows(n_empty, source.n_samples)
+
     def _fit(self, X, sample_weight):
         self._check_params()
         fitted_features = getattr(self, "n_features_in_", None)
-        source = self._source(X, sample_weight, reset=True, fitting=True)
+        source = self._source(X, sample_weight, reset=True)
         inits = self._check_inits(source.n_features)
         family = self._make_family()
+        self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
         rng = v.check_random_state(self.random_state)
         init_source = source.sample(rng, INIT_SAMPLE_ROWS) if is_out_of_core(X) else source
