@@ -191,11 +191,17 @@ def test_kernels_agree_and_reduce_to_the_complete_data_statistics():
         b = gaussian_missing_numpy.mixture_estep(X, w, order, starts, means, shared, log_w)
         for x, y in zip(a, b, strict=True):
             np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-10)
-    R = rng.uniform(size=(n, K))
-    a = gaussian_missing_numba.scatter(X, R, order, starts, means, cov)
-    b = gaussian_missing_numpy.scatter(X, R, order, starts, means, cov)
+    diag = cov * np.eye(d)
+    a = gaussian_missing_numba.mixture_estep(X, w, order, starts, means, diag, log_w, True)
+    b = gaussian_missing_numpy.mixture_estep(X, w, order, starts, means, diag, log_w, True)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-10)
+    R = rng.uniform(size=(n, K))
+    for c, flag in ((cov, False), (diag, True)):
+        a = gaussian_missing_numba.scatter(X, R, order, starts, means, c, flag)
+        b = gaussian_missing_numpy.scatter(X, R, order, starts, means, c, flag)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(
         gaussian_missing_numba.log_prob(X, order, starts, means, cov),
         gaussian_missing_numpy.log_prob(X, order, starts, means, cov),

@@ -160,8 +160,9 @@ class GaussianFamily(FamilyBase):
         """
         if has_missing(X):
             X64, order, starts = _missing_layout(X)
+            cov = self.dense_covariances(params)
             out = _missing_kernels().log_prob(
-                X64, order, starts, params.means, self.dense_covariances(params)
+                X64, order, starts, params.means, cov, not self.strategy.dense
             )
             return out.astype(X.dtype, copy=False)
         return self.strategy.log_prob(X, params.means, params.prec_chol, params.log_det)
@@ -187,7 +188,7 @@ class GaussianFamily(FamilyBase):
             X64, order, starts = _missing_layout(X)
             cov = self.dense_covariances(params)
             counts, sums, dense = _missing_kernels().scatter(
-                X64, wresp, order, starts, params.means, cov
+                X64, wresp, order, starts, params.means, cov, not self.strategy.dense
             )
             return GaussianStats(
                 counts, sums, self.strategy.scatter_from_dense(dense), params.means
@@ -252,6 +253,7 @@ class GaussianFamily(FamilyBase):
             params.means,
             self.dense_covariances(params),
             np.ascontiguousarray(log_weights, dtype=np.float64),
+            not self.strategy.dense,
         )
         scatter = self.strategy.scatter_from_dense(dense)
         return ll, GaussianStats(counts, sums, scatter, params.means), score, index

@@ -37,8 +37,21 @@ _REDUCTION = {"contract", "reassoc", "nsz"}
 
 
 @njit(**_JIT)
-def _factor(cov, obs, no, mis, nm, L, W, C):
-    """Factor the observed block of ``cov``; fill ``L``, ``W``, ``C``; return ``log det L``."""
+def _factor(cov, obs, no, mis, nm, L, W, C, diagonal):
+    """Factor the observed block of ``cov``; fill ``L``, ``W``, ``C``; return ``log det L``.
+
+    With ``diagonal``, ``cov`` is known to be diagonal: ``L`` holds standard deviations on its
+    diagonal (nothing else is read), ``W`` is zero and ``C`` the missing variances.
+    """
+    if diagonal:
+        log_det = 0.0
+        for a in range(no):
+            L[a, a] = math.sqrt(cov[obs[a], obs[a]])
+            log_det += math.log(L[a, a])
+        for c in range(nm):
+            for e in range(c, nm):
+                C[c, e] = cov[mis[c], mis[e]]
+        return log_det
     for a in range(no):
         for b in range(a + 1):
             L[a, b] = cov[obs[a], obs[b]]
@@ -72,14 +85,14 @@ def _factor(cov, obs, no, mis, nm, L, W, C):
 
 
 @njit(fastmath=_REDUCTION, **_JIT)
-def _whiten(XT, m, means, k, obs, no, L, Z, lp, c0):
+def _whiten(XT, m, means, k, obs, no, L, Z, lp, c0, diagonal):
     """``Z = L^-1 (x_o - mu_o)`` for the tile's rows and their log-densities ``lp``."""
     for a in range(no):
         mu = means[k, obs[a]]
         for t in range(m):
             Z[a, t] = XT[a, t] - mu
     for a in range(no):
-        for b in range(a):
+        for b in range(0 if diagonal else a):
             lab = L[a, b]
             for t in range(m):
                 Z[a, t] -= lab * Z[b, t]
@@ -94,8 +107,25 @@ def _whiten(XT, m, means, k, obs, no, L, Z, lp, c0):
 
 
 @njit(fastmath=_REDUCTION, **_JIT)
-def _completed(XT, m, means, k, obs, no, mis, nm, W, Z, r, E, tmp, sums, scatter):
-    """Add the tile's completed statistics of component ``k`` under weights ``r``."""
+def _completed(XT, m, means, k, obs, no, mis, nm, W, Z, r, E, tmp, sums, scatter, diagonal):
+    """Add the tile's completed statistics of component ``k`` under weights ``r``.
+
+    With ``diagonal`` only the diagonal of the scatter is formed, from the observed
+    coordinates alone (the completed ones sit at the mean).
+    """
+    if diagonal:
+        for a in range(no):
+            i = obs[a]
+            mu = means[k, i]
+            s = 0.0
+            q = 0.0
+            for t in range(m):
+                e = XT[a, t] - mu
+                s += r[t] * e
+                q += r[t] * e * e
+            sums[k, i] += s
+            scatter[k, i, i] += q
+        return
     d = means.shape[1]
     for a in range(no):
         mu = means[k, obs[a]]
@@ -124,7 +154,9 @@ def _completed(XT, m, means, k, obs, no, mis, nm, W, Z, r, E, tmp, sums, scatter
 
 
 @njit(fastmath=_REDUCTION, **_JIT)
-def _run(X, w, wresp, order, starts, means, cov, log_weights, mode, out, counts, sums, scatter):
+def _run(
+    X, w, wresp, order, starts, means, cov, diagonal, log_weights, mode, out, counts, sums, scatter
+):
     d = X.shape[1]
     K = means.shape[0]
     Kc = cov.shape[0]
@@ -161,7 +193,7 @@ def _run(X, w, wresp, order, starts, means, cov, log_weights, mode, out, counts,
         if no == 0:
             continue
         for kc in range(Kc):
-            log_det[kc] = _factor(cov[kc], obs, no, mis, nm, L[kc], W[kc], C[kc])
+            log_det[kc] = _factor(cov[kc], obs, no, mis, nm, L[kc], W[kc], C[kc], diagonal)
         for k in range(K):
             mass[k] = 0.0
         for t0 in range(s0, s1, TILE):
@@ -173,7 +205,7 @@ def _run(X, w, wresp, order, starts, means, cov, log_weights, mode, out, counts,
             for k in range(K):
                 kc = k if Kc > 1 else 0
                 c0 = -0.5 * no * LOG_2PI - log_det[kc]
-                _whiten(XT, m, means, k, obs, no, L[kc], Z[k], lp[k], c0)
+                _whiten(XT, m, means, k, obs, no, L[kc], Z[k], lp[k], c0, diagonal)
             if mode == _LOG_PROB:
                 for t in range(m):
                     i = order[t0 + t]
@@ -218,7 +250,22 @@ def _run(X, w, wresp, order, starts, means, cov, log_weights, mode, out, counts,
                 counts[k] += tot
                 kc = k if Kc > 1 else 0
                 _completed(
-                    XT, m, means, k, obs, no, mis, nm, W[kc], Z[k], R[k], E, tmp, sums, scatter
+                    XT,
+                    m,
+                    means,
+                    k,
+                    obs,
+                    no,
+                    mis,
+                    nm,
+                    W[kc],
+                    Z[k],
+                    R[k],
+                    E,
+                    tmp,
+                    sums,
+                    scatter,
+                    diagonal,
                 )
         if mode == _LOG_PROB:
             continue
@@ -244,7 +291,7 @@ def _empty(K):
     return np.empty((0, K))
 
 
-def log_prob(X, order, starts, means, cov):
+def log_prob(X, order, starts, means, cov, diagonal=False):
     """Log-densities of the observed coordinates of each row, shape (n, K), float64."""
     K, d = means.shape
     out = np.zeros((X.shape[0], K))
@@ -257,6 +304,7 @@ def log_prob(X, order, starts, means, cov):
         starts,
         means,
         cov,
+        diagonal,
         np.zeros(K),
         _LOG_PROB,
         out,
@@ -267,7 +315,7 @@ def log_prob(X, order, starts, means, cov):
     return out
 
 
-def scatter(X, wresp, order, starts, means, cov):
+def scatter(X, wresp, order, starts, means, cov, diagonal=False):
     """Completed statistics under given weighted responsibilities (see the NumPy twin)."""
     K, d = means.shape
     counts, sums, scat = _outputs(K, d)
@@ -280,6 +328,7 @@ def scatter(X, wresp, order, starts, means, cov):
         starts,
         means,
         cov,
+        diagonal,
         np.zeros(K),
         _GIVEN,
         _empty(K),
@@ -290,7 +339,7 @@ def scatter(X, wresp, order, starts, means, cov):
     return counts, sums, scat
 
 
-def mixture_estep(X, w, order, starts, means, cov, log_weights):
+def mixture_estep(X, w, order, starts, means, cov, log_weights, diagonal=False):
     """Fused mixture E-step on rows with missing coordinates (see the NumPy twin)."""
     K, d = means.shape
     counts, sums, scat = _outputs(K, d)
@@ -302,6 +351,7 @@ def mixture_estep(X, w, order, starts, means, cov, log_weights):
         starts,
         means,
         cov,
+        diagonal,
         log_weights,
         _ESTEP,
         _empty(K),

@@ -14,9 +14,10 @@ Conventions
 -----------
 ``cov`` holds dense covariances of shape (Kc, d, d), with ``Kc = K`` or ``Kc = 1`` (one matrix
 shared by every component). ``order`` lists the rows grouped by pattern, pattern ``p``
-occupying ``order[starts[p]:starts[p + 1]]``. The scatter returned is dense, (K, d, d): the
-covariance strategies map it to their own layout. A row with no observed coordinate is left
-out of every statistic and has log-density 0.
+occupying ``order[starts[p]:starts[p + 1]]``. ``diagonal`` says that every covariance is
+diagonal: only the diagonal of the scatter is then formed (the rest is zero). The scatter is dense,
+(K, d, d): the covariance strategies map it to their own layout. A row with no observed
+coordinate is left out of every statistic and has log-density 0.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def pattern_parts(X, order, starts, means, cov):
         yield rows, obs, mis, parts
 
 
-def log_prob(X, order, starts, means, cov):
+def log_prob(X, order, starts, means, cov, diagonal=False):
     """Log-densities of the observed coordinates of each row, shape (n, K), float64."""
     out = np.zeros((X.shape[0], means.shape[0]))
     for rows, _, _, parts in pattern_parts(X, order, starts, means, cov):
@@ -126,7 +127,7 @@ def _accumulate(stats, rows, mis, parts, R):
         scatter[k][np.ix_(mis, mis)] += r.sum() * C
 
 
-def scatter(X, wresp, order, starts, means, cov):
+def scatter(X, wresp, order, starts, means, cov, diagonal=False):
     """Completed statistics under given weighted responsibilities ``wresp`` (n, K).
 
     Returns
@@ -141,10 +142,15 @@ def scatter(X, wresp, order, starts, means, cov):
     stats = (np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d)))
     for rows, _, mis, parts in pattern_parts(X, order, starts, means, cov):
         _accumulate(stats, rows, mis, parts, wresp[rows].astype(np.float64))
-    return stats
+    return _diagonal_only(stats, diagonal)
 
 
-def mixture_estep(X, w, order, starts, means, cov, log_weights):
+def _diagonal_only(stats, diagonal):
+    counts, sums, scat = stats
+    return counts, sums, scat * np.eye(scat.shape[1]) if diagonal else scat
+
+
+def mixture_estep(X, w, order, starts, means, cov, log_weights, diagonal=False):
     """Fused mixture E-step on rows with missing coordinates.
 
     Parameters
@@ -158,6 +164,9 @@ def mixture_estep(X, w, order, starts, means, cov, log_weights):
         The components' means, also the centre of the statistics.
     cov : ndarray of shape (Kc, d, d)
     log_weights : ndarray of shape (K,)
+    diagonal : bool, default=False
+        Whether ``cov`` is known to be diagonal; only the diagonal of the scatter is then
+        formed.
 
     Returns
     -------
@@ -182,5 +191,5 @@ def mixture_estep(X, w, order, starts, means, cov, log_weights):
             first = rows[live][norm[live] == cand].min()
             if cand < score or (cand == score and first < index):
                 score, index = float(cand), int(first)
-    counts, sums, scat = stats
+    counts, sums, scat = _diagonal_only(stats, diagonal)
     return ll, counts, sums, scat, score, index
