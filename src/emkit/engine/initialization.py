@@ -11,14 +11,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from emkit.families.base import has_missing
 from emkit.latent import mixture as latent
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
-
-#: With missing values, the rows without any are used to initialise when at least this many
-#: per component (of positive weight) exist; otherwise the rows with their gaps filled.
-COMPLETE_ROWS_PER_COMPONENT = 10
 
 
 def _hard(labels_of_block, K):
@@ -101,33 +96,3 @@ def params_from_assignment(family, source, resp_of, K):
 
     comps, stats = family.initial_params(weighted_blocks, K)
     return latent.weights_from_counts(stats.counts), comps
-
-
-def rows_for_init(X, sample_weight, K):
-    """The rows the initial assignment and parameters come from, when values are missing.
-
-    Without missing (NaN) values, ``X`` and ``sample_weight`` are returned as they are.
-    Otherwise the rows without a missing value are used if there are at least
-    ``COMPLETE_ROWS_PER_COMPONENT * K`` of them with positive weight; if not, every row with
-    an observed value is used, each gap filled with the (weighted) mean of the observed
-    values of its column. EM then fits the exact model of the observed values from there.
-
-    Returns
-    -------
-    X : ndarray of shape (m, d)
-    sample_weight : ndarray of shape (m,) or None
-    """
-    if not has_missing(X):
-        return X, sample_weight
-    miss = np.isnan(X)
-    complete = ~miss.any(axis=1)
-    live = complete if sample_weight is None else complete & (sample_weight > 0)
-    if np.count_nonzero(live) >= COMPLETE_ROWS_PER_COMPONENT * K:
-        return X[complete], None if sample_weight is None else sample_weight[complete]
-    keep = ~miss.all(axis=1)
-    X, miss = X[keep], miss[keep]
-    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight[keep]
-    seen = (~miss) * w[:, None]
-    col_means = np.where(miss, 0.0, X).T @ w / np.maximum(seen.sum(axis=0), 1e-300)
-    filled = np.where(miss, col_means.astype(X.dtype), X)
-    return filled, None if sample_weight is None else w

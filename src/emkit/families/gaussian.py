@@ -258,20 +258,19 @@ class GaussianFamily(FamilyBase):
         scatter = self.strategy.scatter_from_dense(dense)
         return ll, GaussianStats(counts, sums, scatter, params.means), score, index
 
-    def impute(self, params, log_weights, X, rng=None):
-        """``X`` with its missing values filled in under the mixture.
+    def impute(self, params, X, resp, rng=None):
+        """``X`` with its missing values filled in, given each row's posterior ``resp``.
 
         Parameters
         ----------
         params : GaussianParams
-        log_weights : ndarray of shape (K,)
         X : ndarray of shape (n, d)
+        resp : ndarray of shape (n, K)
+            Posterior probabilities of the components given each row's observed values.
         rng : numpy.random.RandomState, optional
-            None: each missing value is replaced by its conditional expectation given the
-            row's observed values, ``sum_k p(k | x_o) E[x_m | x_o, k]``. Otherwise each row's
-            missing values are drawn from their conditional distribution (a component from
-            ``p(k | x_o)``, then ``N(E[x_m | x_o, k], Cov[x_m | x_o, k])``): one draw of a
-            multiple imputation.
+            None: each missing value becomes ``sum_k resp_ik E[x_m | x_o, k]``. Otherwise
+            ``resp`` is one-hot and the row's missing values are drawn from
+            ``N(E[x_m | x_o, k], Cov[x_m | x_o, k])`` for its component ``k``.
 
         Returns
         -------
@@ -281,29 +280,28 @@ class GaussianFamily(FamilyBase):
         out = X64.copy()
         cov = self.dense_covariances(params)
         means = params.means
+        K = params.n_components
         for rows, _, mis, parts in missing_numpy.pattern_parts(X64, order, starts, means, cov):
             if mis.size == 0:
                 continue
-            joint = np.stack([log_p for log_p, _, _ in parts], axis=1) + log_weights
-            resp = np.exp(joint - joint.max(axis=1, keepdims=True))
-            resp /= resp.sum(axis=1, keepdims=True)
+            R = resp[rows]
             cond = [means[k, mis] + E[:, mis] for k, (_, E, _) in enumerate(parts)]
             if rng is None:
-                out[np.ix_(rows, mis)] = sum(resp[:, k : k + 1] * c for k, c in enumerate(cond))
+                out[np.ix_(rows, mis)] = sum(R[:, k : k + 1] * cond[k] for k in range(K))
                 continue
-            for i, row in enumerate(rows):
-                k = int(rng.choice(len(parts), p=resp[i]))
-                out[row, mis] = rng.multivariate_normal(cond[k][i], parts[k][2])
+            labels = R.argmax(axis=1)
+            for k in np.unique(labels):
+                at = np.flatnonzero(labels == k)
+                noise = rng.multivariate_normal(np.zeros(mis.size), parts[k][2], at.size)
+                out[np.ix_(rows[at], mis)] = cond[k][at] + noise
         empty = np.flatnonzero(np.isnan(X64).all(axis=1))
-        if empty.size:
-            weights = np.exp(log_weights - np.max(log_weights))
-            weights /= weights.sum()
-            if rng is None:
-                out[empty] = weights @ means
-            else:
-                for row in empty:
-                    k = int(rng.choice(len(weights), p=weights))
-                    out[row] = self.sample(params, k, 1, rng)[0]
+        if empty.size and rng is None:
+            out[empty] = resp[empty] @ means
+        elif empty.size:
+            labels = resp[empty].argmax(axis=1)
+            for k in np.unique(labels):
+                at = empty[labels == k]
+                out[at] = self.sample(params, int(k), at.size, rng)
         return out
 
     def initial_params(self, weighted_blocks, n_components):

@@ -34,12 +34,7 @@ from emkit import _validation as v
 from emkit import criteria
 from emkit.engine.dask_source import is_dask_collection
 from emkit.engine.em import EMResult, fit_restarts
-from emkit.engine.initialization import (
-    INIT_METHODS,
-    assignment,
-    params_from_assignment,
-    rows_for_init,
-)
+from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
 from emkit.engine.mixture import MixtureEM, MixtureParams
 from emkit.engine.online import stepwise_update
 from emkit.engine.progress import Progress
@@ -364,7 +359,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         assigned = None
         if weights is None or not self._inits_complete(given):
             rows = source.rows()
-            X0, w0 = rows_for_init(rows.X, rows.weights, K)
+            X0, w0 = family.init_rows(rows.X, rows.weights, K)
             if X0 is not rows.X:
                 source = ArraySource(X0, w0, self._chunk_for(X0.shape[1]))
             features = family.init_features(X0)
@@ -547,20 +542,26 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_features)
             Observed values unchanged; a row with every value missing gets the mixture's
-            mean (or a draw from the mixture).
+            mean (or a draw from the mixture). Categorical answers get the most probable
+            category (or a draw).
         """
         check_is_fitted(self, self._fitted_marker)
         v.check_choice(method, "method", ("mean", "sample"))
-        family = self._make_family()
-        if not hasattr(family, "impute"):
-            raise NotImplementedError(f"{type(self).__name__} does not impute missing values")
         rng = v.check_random_state(random_state) if method == "sample" else None
         source = self._source(np.asarray(X) if is_out_of_core(X) else X, None, reset=False)
+        family = self._make_family()
+        problem = MixtureEM(family)
         params = self._params()
-        parts = [
-            family.impute(params.components, params.log_weights, block.X, rng)
-            for block in source.blocks()
-        ]
+        parts = []
+        for block in source.blocks():
+            _, resp = problem.log_prob(params, block.X)
+            resp = resp.astype(np.float64)
+            if rng is not None:  # one component per row, shared by all its missing values
+                cdf = np.cumsum(resp, axis=1)
+                u = rng.random_sample(len(resp))[:, None] * cdf[:, -1:]
+                picked = np.minimum((cdf <= u).sum(axis=1), resp.shape[1] - 1)
+                resp = np.eye(resp.shape[1])[picked]
+            parts.append(family.impute(params.components, block.X, resp, rng))
         return self._decode_sample(np.concatenate(parts))
 
     def __sklearn_tags__(self):
