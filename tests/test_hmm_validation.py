@@ -33,12 +33,11 @@ def test_bad_lengths(lengths, match):
 
 def test_nan_and_infinite_data():
     bad = X.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValidationError, match="NaN"):
-        ek.GaussianHMM(2).fit(bad)
-    with pytest.raises(ValidationError, match="NaN"):
-        ek.PoissonHMM(2).fit(np.array([[1.0], [np.nan]]))
     bad[3, 1] = np.inf
+    with pytest.raises(ValidationError, match="infinity"):
+        ek.GaussianHMM(2).fit(bad)
+    with pytest.raises(ValidationError, match="infinity"):
+        ek.PoissonHMM(2).fit(np.array([[1.0], [np.inf]]))
     with pytest.raises(ValidationError, match="infinity"):
         fitted_gaussian().predict(bad)
 
