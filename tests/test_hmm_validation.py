@@ -49,8 +49,8 @@ def test_symbols_outside_the_alphabet():
     model = ek.CategoricalHMM(2, n_features=5, random_state=0).fit(symbols)
     with pytest.raises(ValidationError, match="symbol 7"):
         model.predict(np.array([[7]]))
-    with pytest.raises(ValidationError, match="negative value -1"):
-        ek.CategoricalHMM(2).fit(np.array([[0], [-1]]))
+    with pytest.raises(ValidationError, match="negative value -2"):
+        ek.CategoricalHMM(2).fit(np.array([[0], [-2]]))  # -1 marks a missing symbol
     with pytest.raises(ValidationError, match=r"non-integer value 1\.5"):
         ek.CategoricalHMM(2).fit(np.array([[0.0], [1.5]]))
     with pytest.raises(ValidationError, match=r"shape \(n_samples, 1\)"):
