@@ -207,7 +207,10 @@ class FamilyBase:
         """Rows with every value missing (NaN), as a bool mask; None when no value is missing."""
         if not has_missing(X):
             return None
-        return np.isnan(X).all(axis=1)
+        empty = np.isnan(X[:, 0])
+        for j in range(1, X.shape[1]):  # a column at a time: faster than a row reduction
+            empty &= np.isnan(X[:, j])
+        return empty
 
     def init_gaps(self, X):
         """Missing values the initialisation has to avoid or fill (bool mask, or None)."""

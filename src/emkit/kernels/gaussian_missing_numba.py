@@ -21,6 +21,7 @@ import numpy as np
 
 from emkit.kernels._jit import njit
 from emkit.kernels.gaussian_missing_numpy import missing_patterns
+from emkit.kernels.vecmath import exp_nonpos
 
 __all__ = ["log_prob", "missing_patterns", "mixture_estep", "scatter"]
 
@@ -154,6 +155,32 @@ def _completed(XT, m, means, k, obs, no, mis, nm, W, Z, r, E, tmp, sums, scatter
 
 
 @njit(fastmath=_REDUCTION, **_JIT)
+def _posterior(lp, log_weights, m, R, norm, top):
+    """Responsibilities ``R`` of the tile's rows and their log-normalisers ``norm``."""
+    K = lp.shape[0]
+    for t in range(m):
+        top[t] = -np.inf
+    for k in range(K):
+        lw = log_weights[k]
+        for t in range(m):
+            top[t] = max(top[t], lp[k, t] + lw)
+    for t in range(m):
+        norm[t] = 0.0
+    for k in range(K):
+        lw = log_weights[k]
+        for t in range(m):
+            R[k, t] = exp_nonpos(lp[k, t] + lw - top[t])
+            norm[t] += R[k, t]
+    for t in range(m):
+        inv = 1.0 / norm[t]
+        norm[t] = top[t] + math.log(norm[t])
+        top[t] = inv
+    for k in range(K):
+        for t in range(m):
+            R[k, t] *= top[t]
+
+
+@njit(fastmath=_REDUCTION, **_JIT)
 def _run(
     X, w, wresp, order, starts, means, cov, diagonal, log_weights, mode, out, counts, sums, scatter
 ):
@@ -213,17 +240,7 @@ def _run(
                         out[i, k] = lp[k, t]
                 continue
             if mode == _ESTEP:
-                for t in range(m):
-                    top = -np.inf
-                    for k in range(K):
-                        top = max(top, lp[k, t] + log_weights[k])
-                    s = 0.0
-                    for k in range(K):
-                        s += math.exp(lp[k, t] + log_weights[k] - top)
-                    norm[t] = top + math.log(s)
-                for k in range(K):
-                    for t in range(m):
-                        R[k, t] = math.exp(lp[k, t] + log_weights[k] - norm[t])
+                _posterior(lp, log_weights, m, R, norm, tmp)
                 for t in range(m):
                     i = order[t0 + t]
                     wi = w[i] if weighted else 1.0

@@ -48,8 +48,12 @@ def missing_patterns(missing):
     """
     n, d = missing.shape
     if d <= _INT_KEY_FEATURES:
-        bits = np.left_shift(np.int64(1), np.arange(d, dtype=np.int64))
-        keys = missing.astype(np.int64) @ bits
+        # One bit per feature, a column at a time (row reductions over a few features are
+        # slow in NumPy); 16-bit keys sort by radix.
+        dtype = np.uint16 if d <= 16 else np.int64
+        keys = np.zeros(n, dtype=dtype)
+        for j in range(d):
+            keys |= missing[:, j].astype(dtype) << dtype(j)
     else:
         packed = np.packbits(missing, axis=1)
         _, keys = np.unique(packed, axis=0, return_inverse=True)
