@@ -8,7 +8,6 @@ coordinates by their conditional expectations.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
@@ -17,6 +16,7 @@ from scipy import stats
 
 from emkit import ValidationError
 from emkit.hmm import GMMHMM, CategoricalHMM, GaussianHMM, PoissonHMM
+from test_markov_latent import brute_force
 
 START = np.array([0.6, 0.4])
 TRANS = np.array([[0.7, 0.3], [0.2, 0.8]])
@@ -45,25 +45,10 @@ def _gauss_frame_logp(x, k):
 
 
 def _enumerate(frame_logp, T, K=2):
-    """Total log-likelihood, state marginals and the best path with its log-probability."""
-    paths = list(itertools.product(range(K), repeat=T))
-    logps = []
-    for z in paths:
-        lp = np.log(START[z[0]]) + frame_logp(0, z[0])
-        for t in range(1, T):
-            lp += np.log(TRANS[z[t - 1], z[t]]) + frame_logp(t, z[t])
-        logps.append(lp)
-    logps = np.array(logps)
-    total = np.logaddexp.reduce(logps)
-    post = np.exp(logps - total)
-    gamma = np.zeros((T, K))
-    xi = np.zeros((K, K))
-    for p, z in zip(post, paths, strict=True):
-        gamma[np.arange(T), z] += p
-        for t in range(1, T):
-            xi[z[t - 1], z[t]] += p
-    best = int(np.argmax(logps))
-    return total, gamma, np.array(paths[best]), logps[best], xi
+    """Total log-likelihood, state marginals, best path, its log-probability, transitions."""
+    L = np.array([[frame_logp(t, k) for k in range(K)] for t in range(T)])
+    total, gamma, xi, best, best_score, _ = brute_force(START, TRANS, L)
+    return total, gamma, best, best_score, xi
 
 
 def _check_inference(model, X, frame_logp):

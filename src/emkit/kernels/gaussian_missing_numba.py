@@ -300,80 +300,41 @@ def _run(
     return ll, score, index
 
 
-def _outputs(K, d):
-    return np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d))
-
-
-def _empty(K):
-    return np.empty((0, K))
+def _call(mode, X, w, wresp, order, starts, means, cov, diagonal, log_weights, out):
+    """Run the compiled pass in ``mode``; returns ``(ll, score, index, counts, sums, scatter)``."""
+    K, d = means.shape
+    counts, sums, scat = np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d))
+    ll, score, index = _run(
+        X, w, wresp, order, starts, means, cov, diagonal, log_weights, mode, out, counts, sums,
+        scat,
+    )  # fmt: skip
+    return ll, score, int(index), counts, sums, scat
 
 
 def log_prob(X, order, starts, means, cov, diagonal=False):
     """Log-densities of the observed coordinates of each row, shape (n, K), float64."""
-    K, d = means.shape
+    K = means.shape[0]
     out = np.zeros((X.shape[0], K))
-    counts, sums, scat = _outputs(K, d)
-    _run(
-        X,
-        np.empty(0),
-        _empty(K),
-        order,
-        starts,
-        means,
-        cov,
-        diagonal,
-        np.zeros(K),
-        _LOG_PROB,
-        out,
-        counts,
-        sums,
-        scat,
-    )
+    none = np.empty((0, K))
+    _call(_LOG_PROB, X, np.empty(0), none, order, starts, means, cov, diagonal, np.zeros(K), out)
     return out
 
 
 def scatter(X, wresp, order, starts, means, cov, diagonal=False):
     """Completed statistics under given weighted responsibilities (see the NumPy twin)."""
-    K, d = means.shape
-    counts, sums, scat = _outputs(K, d)
+    K = means.shape[0]
     wresp = np.ascontiguousarray(wresp, dtype=np.float64)
-    _run(
-        X,
-        np.empty(0),
-        wresp,
-        order,
-        starts,
-        means,
-        cov,
-        diagonal,
-        np.zeros(K),
-        _GIVEN,
-        _empty(K),
-        counts,
-        sums,
-        scat,
-    )
-    return counts, sums, scat
+    found = _call(
+        _GIVEN, X, np.empty(0), wresp, order, starts, means, cov, diagonal, np.zeros(K),
+        np.empty((0, K)),
+    )  # fmt: skip
+    return found[3:]
 
 
 def mixture_estep(X, w, order, starts, means, cov, log_weights, diagonal=False):
     """Fused mixture E-step on rows with missing coordinates (see the NumPy twin)."""
-    K, d = means.shape
-    counts, sums, scat = _outputs(K, d)
-    ll, score, index = _run(
-        X,
-        w,
-        _empty(K),
-        order,
-        starts,
-        means,
-        cov,
-        diagonal,
-        log_weights,
-        _ESTEP,
-        _empty(K),
-        counts,
-        sums,
-        scat,
+    none = np.empty((0, means.shape[0]))
+    ll, score, index, counts, sums, scat = _call(
+        _ESTEP, X, w, none, order, starts, means, cov, diagonal, log_weights, none
     )
-    return ll, counts, sums, scat, score, int(index)
+    return ll, counts, sums, scat, score, index

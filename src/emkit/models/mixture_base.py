@@ -41,7 +41,7 @@ from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
 from emkit.models._constructor import passed_on
-from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, streamed_source
+from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, open_array, streamed_source
 from emkit.models._state import unchanged_on_error
 
 _COMMON_NAMES = (
@@ -139,7 +139,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            In memory, a ``numpy.memmap``, a path to a ``.npy`` file, or a Dask array.
+            In memory, a ``numpy.memmap``, a path to a ``.npy`` file, or a Dask array. NaN
+            marks a missing value: EM fits the model of the observed values exactly (each
+            row scored on its observed values, the missing ones completed by their
+            conditional expectations in the M-step). A row with every value missing is left
+            out, with one warning; the initialisation uses the rows without a missing value
+            when there are at least 10 per component, otherwise every row with its gaps
+            filled by the column means.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights. Integer weights fit the same model as repeated rows;
@@ -548,7 +554,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self, self._fitted_marker)
         v.check_choice(method, "method", ("mean", "sample"))
         rng = v.check_random_state(random_state) if method == "sample" else None
-        source = self._source(np.asarray(X) if is_out_of_core(X) else X, None, reset=False)
+        if is_out_of_core(X):  # the result is in memory anyway
+            X = np.asarray(open_array(X))
+        source = self._source(X, None, reset=False)
         family = self._make_family()
         problem = MixtureEM(family)
         params = self._params()
