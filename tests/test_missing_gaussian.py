@@ -353,6 +353,10 @@ def test_bad_missing_values_are_clear_errors():
     with pytest.raises(ValidationError, match=r"no observed value in column\(s\) 1"):
         model.fit(bad)
     np.testing.assert_array_equal(model.means_, before)
+    few = np.full((10, 3), np.nan)
+    few[:2] = X[:2]
+    with pytest.warns(UserWarning, match="8 of 10"), pytest.raises(ValidationError, match="only 2"):
+        GaussianMixture(3).fit(few)
     bad = X.copy()
     bad[4, 2] = np.inf
     for call in (model.fit, model.score_samples, model.predict, model.impute):

@@ -366,6 +366,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if weights is None or not self._inits_complete(given):
             rows = source.rows()
             X0, w0 = family.init_rows(rows.X, rows.weights, K)
+            if X0.shape[0] < K:
+                raise ValidationError(
+                    f"only {X0.shape[0]} row(s) of X have an observed value but n_components = "
+                    f"{K}; use fewer components or more rows."
+                )
             if X0 is not rows.X:
                 source = ArraySource(X0, w0, self._chunk_for(X0.shape[1]))
             features = family.init_features(X0)
