@@ -101,7 +101,11 @@ def _explain_bad_X(err, X, name, min_samples):
 
 def _has_nan(X):
     """Whether the float array ``X`` holds a NaN (one pass, no temporary when it does not)."""
-    return X.size > 0 and bool(np.isnan(np.sum(X, dtype=np.float64))) and np.isnan(X).any()
+    if X.size == 0:
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN but not missing
+        total = np.sum(X, dtype=np.float64)
+    return bool(np.isnan(total)) and bool(np.isnan(X).any())
 
 
 def _check_finite(X, name, allow_nan=False):

@@ -277,7 +277,9 @@ def has_missing(X):
     X = np.asarray(X)
     if X.dtype.kind != "f" or X.size == 0:
         return False
-    return bool(np.isnan(np.sum(X, dtype=np.float64))) and bool(np.isnan(X).any())
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN but not missing
+        total = np.sum(X, dtype=np.float64)
+    return bool(np.isnan(total)) and bool(np.isnan(X).any())
 
 
 def completed_sums(X, wresp, means):
