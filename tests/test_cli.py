@@ -192,7 +192,7 @@ def test_demo_prints_summary_and_agreement(capsys):
         ("1,2\n3,4,5\n", ["bad.csv, line 2: 3 fields where the first row has 2"]),
         ("a,b\n", ["bad.csv has no data rows"]),
         ("", ["bad.csv has no data rows"]),
-        ("a,b\n1,2\nnan,4\n", ["X contains NaN", "drop or impute"]),
+        ("a,b\n1,2\ninf,4\n", ["X contains infinity", "replace or drop"]),
         ("a,b\n1,2\n", ["n_samples = 1"]),
         (b"\x89PNG\r\n\x1a\n\xff\xfe", ["bad.csv is not a UTF-8 text (CSV) file"]),
     ],

@@ -33,12 +33,11 @@ def test_bad_lengths(lengths, match):
 
 def test_nan_and_infinite_data():
     bad = X.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValidationError, match="NaN"):
-        ek.GaussianHMM(2).fit(bad)
-    with pytest.raises(ValidationError, match="NaN"):
-        ek.PoissonHMM(2).fit(np.array([[1.0], [np.nan]]))
     bad[3, 1] = np.inf
+    with pytest.raises(ValidationError, match="infinity"):
+        ek.GaussianHMM(2).fit(bad)
+    with pytest.raises(ValidationError, match="infinity"):
+        ek.PoissonHMM(2).fit(np.array([[1.0], [np.inf]]))
     with pytest.raises(ValidationError, match="infinity"):
         fitted_gaussian().predict(bad)
 
@@ -50,8 +49,8 @@ def test_symbols_outside_the_alphabet():
     model = ek.CategoricalHMM(2, n_features=5, random_state=0).fit(symbols)
     with pytest.raises(ValidationError, match="symbol 7"):
         model.predict(np.array([[7]]))
-    with pytest.raises(ValidationError, match="negative value -1"):
-        ek.CategoricalHMM(2).fit(np.array([[0], [-1]]))
+    with pytest.raises(ValidationError, match="negative value -2"):
+        ek.CategoricalHMM(2).fit(np.array([[0], [-2]]))  # -1 marks a missing symbol
     with pytest.raises(ValidationError, match=r"non-integer value 1\.5"):
         ek.CategoricalHMM(2).fit(np.array([[0.0], [1.5]]))
     with pytest.raises(ValidationError, match=r"shape \(n_samples, 1\)"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.utils import check_random_state as sklearn_check_random_state
@@ -13,8 +14,12 @@ from emkit.exceptions import ValidationError
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
-def check_X(estimator, X, *, reset, min_samples=1):
+def check_X(estimator, X, *, reset, min_samples=1, allow_nan=True):
     """Validate a data matrix for ``estimator`` and return it as float64 or float32.
+
+    NaN marks a missing value: allowed unless ``allow_nan`` is false, but a column with no
+    observed value at all is an error when ``reset`` (in ``fit``). Infinity is always an
+    error.
 
     Parameters
     ----------
@@ -24,6 +29,8 @@ def check_X(estimator, X, *, reset, min_samples=1):
     reset : bool
         True in ``fit``, False in prediction methods.
     min_samples : int, default=1
+    allow_nan : bool, default=True
+        Whether NaN (a missing value) is accepted.
 
     Returns
     -------
@@ -32,8 +39,7 @@ def check_X(estimator, X, *, reset, min_samples=1):
     Raises
     ------
     ValidationError
-        With a message that names ``X`` and says how to fix it; NaN gets its own message
-        because missing values are not modelled yet.
+        With a message that names ``X`` and says how to fix it.
     """
     name = type(estimator).__name__
     if X is None:
@@ -49,7 +55,9 @@ def check_X(estimator, X, *, reset, min_samples=1):
         )
     except ValueError as err:
         raise _explain_bad_X(err, X, name, min_samples) from None
-    _check_finite(X, name)
+    _check_finite(X, name, allow_nan)
+    if reset and allow_nan:
+        check_observed_columns(np.count_nonzero(~np.isnan(X), axis=0) if _has_nan(X) else None)
     return X
 
 
@@ -91,20 +99,52 @@ def _explain_bad_X(err, X, name, min_samples):
     return ValidationError(f"invalid X: {msg}")
 
 
-def _check_finite(X, name):
-    """Raise if ``X`` holds NaN or infinity; one cheap pass when it does not."""
+def _has_nan(X):
+    """Whether the float array ``X`` holds a NaN (one pass, no temporary when it does not)."""
+    if X.size == 0:
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN but not missing
+        total = np.sum(X, dtype=np.float64)
+    return bool(np.isnan(total)) and bool(np.isnan(X).any())
+
+
+def _check_finite(X, name, allow_nan=False):
+    """Raise if ``X`` holds infinity, or NaN unless ``allow_nan``; one cheap pass when clean."""
     if X.size == 0 or np.isfinite(np.sum(X, dtype=np.float64)):
         return
-    nan_rows = int(np.count_nonzero(np.isnan(X).any(axis=1)))
+    nan_rows = 0 if allow_nan else int(np.count_nonzero(np.isnan(X).any(axis=1)))
     if nan_rows:
         raise ValidationError(
-            f"X contains NaN in {nan_rows} row(s); {name} does not model missing values "
-            "yet: drop or impute the rows with NaN before fitting or predicting."
+            f"X contains NaN in {nan_rows} row(s); {name} does not model missing values: "
+            "drop or impute the rows with NaN before fitting or predicting."
         )
-    inf_rows = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
+    inf_rows = int(np.count_nonzero(np.isinf(X).any(axis=1)))
     if inf_rows:
         raise ValidationError(
             f"X contains infinity in {inf_rows} row(s); replace or drop the non-finite values in X."
+        )
+
+
+def check_observed_columns(observed):
+    """Raise if a column has no observed value; ``observed`` counts them (None: all observed)."""
+    if observed is None:
+        return
+    empty = np.flatnonzero(np.asarray(observed) == 0)
+    if empty.size:
+        raise ValidationError(
+            f"X has no observed value in column(s) {', '.join(map(str, empty[:10].tolist()))} "
+            "(every entry is NaN): nothing can be estimated for them; drop those columns."
+        )
+
+
+def warn_empty_rows(n_empty, n_rows):
+    """One warning that ``n_empty`` rows with every value missing are left out (if any)."""
+    if n_empty:
+        warnings.warn(
+            f"{n_empty} of {n_rows} row(s) of X have every value missing (NaN); they carry no "
+            "information and are left out of the fit.",
+            UserWarning,
+            stacklevel=5,
         )
 
 

@@ -105,7 +105,7 @@ class MixtureEM:
 
     def expect_block(self, params, block):
         """E-step statistics of one :class:`~emkit.engine.sources.Block` of rows."""
-        X, w = block.X, block.weights
+        X, w = self.informative_weights(block)
         # The family's one-pass kernel: no (n, K) responsibility matrix.
         ll, stats, score, index = self.family.expect_mixture(
             params.components, params.log_weights, X, w
@@ -113,6 +113,20 @@ class MixtureEM:
         total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
         row = np.array(X[index], dtype=np.float64) if index >= 0 else None
         return MixtureStats(ll, total, stats, score, row)
+
+    def informative_weights(self, block):
+        """The block's rows and weights, with weight 0 on rows that have every value missing.
+
+        Such rows carry no information: a zero weight leaves them out of the likelihood, the
+        statistics and the total weight.
+        """
+        X, w = block.X, block.weights
+        empty = self.family.empty_rows(X)
+        if empty is None or not empty.any():
+            return X, w
+        w = np.ones(X.shape[0]) if w is None else np.array(w, dtype=np.float64)
+        w[empty] = 0.0
+        return X, w
 
     def recentre(self, stats, like):
         """``stats`` moved onto the reference point of ``like`` (for stepwise EM)."""

@@ -203,6 +203,100 @@ class FamilyBase:
         """The rows themselves, as float64."""
         return np.asarray(X, dtype=np.float64)
 
+    def empty_rows(self, X):
+        """Rows with every value missing (NaN), as a bool mask; None when no value is missing."""
+        if not has_missing(X):
+            return None
+        empty = np.isnan(X[:, 0])
+        for j in range(1, X.shape[1]):  # a column at a time: faster than a row reduction
+            empty &= np.isnan(X[:, j])
+        return empty
+
+    def init_gaps(self, X):
+        """Missing values the initialisation has to avoid or fill (bool mask, or None)."""
+        return np.isnan(X) if has_missing(X) else None
+
+    def init_rows(self, X, sample_weight, n_components):
+        """The rows the initial assignment and parameters come from.
+
+        Rows with every value missing are left out. Without other missing values (see
+        :meth:`init_gaps`), ``X`` and ``sample_weight`` as they are. Otherwise the rows
+        without a missing value, if at least ``COMPLETE_ROWS_PER_COMPONENT`` per component
+        have positive weight; if not, every row with an observed value, each gap filled with
+        the weighted mean of the observed values of its column. EM then fits the exact model
+        of the observed values from there.
+        """
+        empty = self.empty_rows(X)
+        if empty is not None and empty.any():
+            X = X[~empty]
+            sample_weight = None if sample_weight is None else sample_weight[~empty]
+        gaps = self.init_gaps(X)
+        if gaps is None:
+            return X, sample_weight
+        complete = ~gaps.any(axis=1)
+        live = complete if sample_weight is None else complete & (sample_weight > 0)
+        if np.count_nonzero(live) >= COMPLETE_ROWS_PER_COMPONENT * n_components:
+            return X[complete], None if sample_weight is None else sample_weight[complete]
+        keep = ~gaps.all(axis=1)
+        X, gaps = X[keep], gaps[keep]
+        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight[keep]
+        seen = (~gaps) * w[:, None]
+        col_means = np.where(gaps, 0.0, X).T @ w / np.maximum(seen.sum(axis=0), 1e-300)
+        filled = np.where(gaps, col_means.astype(X.dtype), X)
+        return filled, None if sample_weight is None else w
+
+    def impute(self, params, X, resp, rng=None):
+        """``X`` with each missing value replaced by its expectation under ``resp``.
+
+        For families whose features are independent given the component: the value of
+        feature ``j`` is ``sum_k resp_ik E_k[x_j]`` (:meth:`component_means`), or, with ``rng``
+        (``resp`` then one-hot), a draw from the row's component.
+        """
+        X = np.array(X, dtype=np.float64)
+        gaps = np.isnan(X)
+        if not gaps.any():
+            return X
+        if rng is None:
+            X[gaps] = (resp @ self.component_means(params))[gaps]
+            return X
+        labels = resp.argmax(axis=1)
+        for k in np.unique(labels):
+            rows = np.flatnonzero(labels == k)
+            drawn = self.sample(params, int(k), rows.size, rng)
+            X[rows] = np.where(gaps[rows], drawn, X[rows])
+        return X
+
+
+#: With missing values, the initialisation uses the rows without any when at least this many
+#: per component (of positive weight) exist (see :meth:`FamilyBase.init_rows`).
+COMPLETE_ROWS_PER_COMPONENT = 10
+
+
+def has_missing(X):
+    """Whether the array ``X`` holds a NaN (a missing value); one pass, no temporary if not."""
+    X = np.asarray(X)
+    if X.dtype.kind != "f" or X.size == 0:
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN but not missing
+        total = np.sum(X, dtype=np.float64)
+    return bool(np.isnan(total)) and bool(np.isnan(X).any())
+
+
+def completed_sums(X, wresp, means):
+    """``wresp^T X`` with each missing value counted as its component's mean, shape (K, d).
+
+    ``means`` (K, d) are the current components' expectations of each feature (for features
+    independent given the component, the conditional expectation of a missing value); they
+    are needed only when ``X`` has a missing value.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if not has_missing(X):
+        return wresp.T @ X
+    if means is None:
+        raise ValueError("statistics of rows with missing values need parameters")
+    missing = np.isnan(X)
+    return wresp.T @ np.where(missing, 0.0, X) + (wresp.T @ missing.astype(np.float64)) * means
+
 
 def sum_stats(accumulate, weighted_blocks):
     """Sum of ``accumulate(X_block, wresp_block)`` over ``weighted_blocks()``."""

@@ -3,6 +3,8 @@
 Statistics are the posterior-weighted row counts and the weighted sums of the features; the
 M-step is the weighted fraction of ones. A probability estimated as exactly 0 or 1 (a boundary
 solution) is kept as the maximiser; log-likelihoods stay finite through the probability floor.
+A missing answer (NaN) is left out of its row's likelihood; in the statistics it counts as its
+conditional expectation, the current probability (exact EM of the observed answers).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from emkit.families.base import (
     TINY_COUNT,
     FamilyBase,
     Stats,
+    completed_sums,
+    has_missing,
     log_probabilities,
     reject_bad_values,
 )
@@ -41,9 +45,9 @@ class BernoulliFamily(FamilyBase):
     param_names = ("probabilities",)
 
     def check_data(self, X, name="X"):
-        """Binary rows: every value 0 or 1 (booleans accepted); returned as float64."""
+        """Binary rows: every value 0 or 1 (booleans accepted), NaN if missing; as float64."""
         X = np.asarray(X, dtype=np.float64)
-        bad = ~((X == 0) | (X == 1))
+        bad = ~((X == 0) | (X == 1) | np.isnan(X))
         reject_bad_values(X, bad, name, "binary values (0 or 1)", "encode each feature as 0/1")
         return X
 
@@ -51,11 +55,20 @@ class BernoulliFamily(FamilyBase):
         """Log-probabilities of the binary rows, shape (n, K)."""
         p = params.probabilities
         log_p, log_q = log_probabilities(p), log_probabilities(1.0 - p)
-        return np.asarray(X, dtype=np.float64) @ (log_p - log_q).T + log_q.sum(axis=1)
+        X = np.asarray(X, dtype=np.float64)
+        if has_missing(X):
+            observed = ~np.isnan(X)
+            return np.where(observed, X, 0.0) @ (log_p - log_q).T + observed @ log_q.T
+        return X @ (log_p - log_q).T + log_q.sum(axis=1)
 
     def accumulate(self, params, X, wresp):
         """Statistics of the rows under posterior weights ``wresp`` of shape (n, K)."""
-        return BernoulliStats(wresp.sum(axis=0), wresp.T @ np.asarray(X, dtype=np.float64))
+        p = None if params is None else params.probabilities
+        return BernoulliStats(wresp.sum(axis=0), completed_sums(X, wresp, p))
+
+    def component_means(self, params):
+        """Probability of a one for each feature in each component, (K, d)."""
+        return params.probabilities
 
     def maximize(self, stats, params, fixed=frozenset(), empty=()):
         """Weighted fraction of ones per component and feature (``empty`` keep ``params``)."""

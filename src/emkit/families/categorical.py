@@ -1,7 +1,8 @@
 """The categorical family: one discrete distribution over ``M`` symbols per state.
 
-Rows of ``X`` hold one symbol each (shape (n, 1), integers in ``[0, M)``). Statistics are the
-posterior-weighted symbol counts; the M-step is the Dirichlet MAP estimate.
+Rows of ``X`` hold one symbol each (shape (n, 1), integers in ``[0, M)``, -1 for a missing
+one, whose frame has probability 1 under every state). Statistics are the posterior-weighted
+symbol counts; the M-step is the Dirichlet MAP estimate.
 """
 
 from __future__ import annotations
@@ -64,7 +65,11 @@ class CategoricalFamily:
         ``out`` (shape (n, K)), when given, receives them.
         """
         table = np.ascontiguousarray(params.emissionprob.T, dtype=np.float64)
-        return self.kernels.symbol_probabilities(_symbols(X), table, out)
+        symbols = _symbols(X)
+        if symbols.size and symbols.min() < 0:  # a missing symbol reads an extra row of ones
+            table = np.vstack([table, np.ones((1, table.shape[1]))])
+            symbols = np.where(symbols < 0, table.shape[0] - 1, symbols)
+        return self.kernels.symbol_probabilities(symbols, table, out)
 
     def log_likelihood(self, params, X):
         """Log emission probabilities, shape (n, K) (``-inf`` for impossible symbols)."""
@@ -74,7 +79,12 @@ class CategoricalFamily:
     def accumulate(self, params, X, wresp):
         """Counts of the rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""
         w = np.ascontiguousarray(wresp, dtype=np.float64)
-        return CategoricalStats(self.kernels.symbol_counts(_symbols(X), w, self.n_symbols))
+        symbols = _symbols(X)
+        if symbols.size and symbols.min() < 0:  # missing symbols are counted apart, then dropped
+            symbols = np.where(symbols < 0, self.n_symbols, symbols)
+            counts = self.kernels.symbol_counts(symbols, w, self.n_symbols + 1)
+            return CategoricalStats(np.ascontiguousarray(counts[:, :-1]))
+        return CategoricalStats(self.kernels.symbol_counts(symbols, w, self.n_symbols))
 
     def maximize(self, stats, params, fixed=frozenset(), empty=()):
         """Dirichlet MAP emission probabilities.

@@ -168,6 +168,38 @@ class CategoricalItemsFamily(FamilyBase):
             out[:, j] = np.searchsorted(cdf, rng.random_sample(n), side="right")
         return out
 
+    def empty_rows(self, X):
+        """Rows with no answer at all, as a bool mask; None when no answer is missing."""
+        codes = self.integer_codes(X)
+        if not (codes < 0).any():
+            return None
+        return (codes < 0).all(axis=1)
+
+    def init_gaps(self, X):
+        """None: the initial assignment and statistics read missing answers as they are."""
+        return None
+
+    def impute(self, params, X, resp, rng=None):
+        """Codes with each missing answer filled in, given each row's posterior ``resp``.
+
+        The most probable category under ``sum_k resp_ik P_k`` (rng None), or a draw from the
+        row's component (``resp`` one-hot) with ``rng``.
+        """
+        codes = self.integer_codes(X)
+        out = np.where(codes < 0, np.nan, codes).astype(np.float64)
+        for j, table in enumerate(self.split(params.probabilities)):
+            rows = np.flatnonzero(codes[:, j] < 0)
+            if rows.size == 0:
+                continue
+            mixed = resp[rows] @ table
+            if rng is None:
+                out[rows, j] = mixed.argmax(axis=1)
+                continue
+            cdf = np.cumsum(mixed, axis=1)
+            u = rng.random_sample(rows.size)[:, None] * cdf[:, -1:]
+            out[rows, j] = np.minimum((cdf <= u).sum(axis=1), table.shape[1] - 1)
+        return out
+
     def init_features(self, X):
         """One-hot indicators of the answers (missing answers all zero), shape (n, sum M_j)."""
         index, observed = self._codes(X)

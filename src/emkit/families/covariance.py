@@ -305,6 +305,11 @@ class Full(_HMMLayout):
         out[k] = pooled
         return out
 
+    @staticmethod
+    def scatter_from_dense(dense):
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
+        return dense
+
     inner = "full"
 
     @staticmethod
@@ -433,6 +438,11 @@ class Tied(_HMMLayout):
     def replace(cov, k, pooled):
         """The shared covariance is left as it is."""
         return cov
+
+    @staticmethod
+    def scatter_from_dense(dense):
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
+        return dense.sum(axis=0)
 
     inner = "full"
 
@@ -611,6 +621,11 @@ class Diag(_HMMLayout):
         out[k] = np.diag(pooled)
         return out
 
+    @staticmethod
+    def scatter_from_dense(dense):
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
+        return np.ascontiguousarray(np.diagonal(dense, axis1=1, axis2=2))
+
     inner = "diag"
 
     @staticmethod
@@ -718,6 +733,11 @@ class Spherical(_HMMLayout):
         out = cov.copy()
         out[k] = float(np.mean(np.diag(pooled)))
         return out
+
+    @staticmethod
+    def scatter_from_dense(dense):
+        """The scatter in this layout from dense per-component scatter matrices (K, d, d)."""
+        return np.trace(dense, axis1=1, axis2=2)
 
     inner = "spherical"
 

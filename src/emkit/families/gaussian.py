@@ -7,6 +7,7 @@ float32 input and data far from the origin accurate.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,8 +15,14 @@ from functools import partial
 import numpy as np
 
 from emkit.exceptions import DegenerateComponentWarning
-from emkit.families.base import TINY_COUNT, FamilyBase, Stats, sum_stats
-from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
+from emkit.families.base import TINY_COUNT, FamilyBase, Stats, has_missing, sum_stats
+from emkit.families.covariance import (
+    COVARIANCE_TYPES,
+    STRATEGIES,
+    NotPositiveDefiniteError,
+    get_kernels,
+)
+from emkit.kernels import gaussian_missing_numpy as missing_numpy
 from emkit.kernels import recentre as recentre_kernels
 
 # Relative size of the first diagonal jitter tried on a covariance that is not positive
@@ -146,8 +153,25 @@ class GaussianFamily(FamilyBase):
         self.strategy = STRATEGIES[covariance_type]
 
     def log_likelihood(self, params, X):
-        """Per-component log-densities, shape (n, K), in the dtype of ``X``."""
+        """Per-component log-densities, shape (n, K), in the dtype of ``X``.
+
+        A row with missing (NaN) coordinates gets the density of its observed coordinates
+        (the marginal of each component); a row with none observed gets 0.
+        """
+        if has_missing(X):
+            X64, order, starts = _missing_layout(X)
+            cov = self.dense_covariances(params)
+            out = _missing_kernels().log_prob(
+                X64, order, starts, params.means, cov, not self.strategy.dense
+            )
+            return out.astype(X.dtype, copy=False)
         return self.strategy.log_prob(X, params.means, params.prec_chol, params.log_det)
+
+    def dense_covariances(self, params):
+        """Dense covariances, shape (K, d, d), or (1, d, d) when all components share one."""
+        strat, d = self.strategy, params.n_features
+        K = 1 if strat.shared else params.n_components
+        return np.stack([strat.component_covariance(params.covariances, k, d) for k in range(K)])
 
     def check_data(self, X, name="X"):
         """Real-valued rows: validated at the estimator's edge already; returned as they are."""
@@ -158,6 +182,17 @@ class GaussianFamily(FamilyBase):
 
         Centred on ``params.means`` (on the origin when ``params`` is None).
         """
+        if has_missing(X):
+            if params is None:
+                raise ValueError("statistics of rows with missing values need parameters")
+            X64, order, starts = _missing_layout(X)
+            cov = self.dense_covariances(params)
+            counts, sums, dense = _missing_kernels().scatter(
+                X64, wresp, order, starts, params.means, cov, not self.strategy.dense
+            )
+            return GaussianStats(
+                counts, sums, self.strategy.scatter_from_dense(dense), params.means
+            )
         if params is None:
             return self.accumulate_at(np.zeros((wresp.shape[1], X.shape[1])), X, wresp)
         return self.accumulate_at(params.means, X, wresp)
@@ -193,10 +228,81 @@ class GaussianFamily(FamilyBase):
         worst_index : int
             Its row, the first on ties (-1 if none).
         """
+        if has_missing(X):
+            return self._expect_missing(params, log_weights, X, w)
         ll, counts, sums, scatter, score, index = self.strategy.mixture_estep(
             X, w, params.means, params.prec_chol, params.log_det, log_weights
         )
         return ll, GaussianStats(counts, sums, scatter, params.means), score, index
+
+    def _expect_missing(self, params, log_weights, X, w):
+        """The E-step of a block with missing values: exact EM of the observed values.
+
+        Each row is scored on its observed coordinates; its statistics are those of the row
+        completed by the conditional expectation of the missing coordinates, plus their
+        conditional covariance in the scatter (Ghahramani & Jordan, 1994), so the M-step of
+        every covariance structure is the exact EM update.
+        """
+        X64, order, starts = _missing_layout(X)
+        weights = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        ll, counts, sums, dense, score, index = _missing_kernels().mixture_estep(
+            X64,
+            weights,
+            order,
+            starts,
+            params.means,
+            self.dense_covariances(params),
+            np.ascontiguousarray(log_weights, dtype=np.float64),
+            not self.strategy.dense,
+        )
+        scatter = self.strategy.scatter_from_dense(dense)
+        return ll, GaussianStats(counts, sums, scatter, params.means), score, index
+
+    def impute(self, params, X, resp, rng=None):
+        """``X`` with its missing values filled in, given each row's posterior ``resp``.
+
+        Parameters
+        ----------
+        params : GaussianParams
+        X : ndarray of shape (n, d)
+        resp : ndarray of shape (n, K)
+            Posterior probabilities of the components given each row's observed values.
+        rng : numpy.random.RandomState, optional
+            None: each missing value becomes ``sum_k resp_ik E[x_m | x_o, k]``. Otherwise
+            ``resp`` is one-hot and the row's missing values are drawn from
+            ``N(E[x_m | x_o, k], Cov[x_m | x_o, k])`` for its component ``k``.
+
+        Returns
+        -------
+        ndarray of shape (n, d), float64.
+        """
+        X64, order, starts = _missing_layout(X)
+        out = X64.copy()
+        cov = self.dense_covariances(params)
+        means = params.means
+        K = params.n_components
+        for rows, _, mis, parts in missing_numpy.pattern_parts(X64, order, starts, means, cov):
+            if mis.size == 0:
+                continue
+            R = resp[rows]
+            cond = [means[k, mis] + E[:, mis] for k, (_, E, _) in enumerate(parts)]
+            if rng is None:
+                out[np.ix_(rows, mis)] = sum(R[:, k : k + 1] * cond[k] for k in range(K))
+                continue
+            labels = R.argmax(axis=1)
+            for k in np.unique(labels):
+                at = np.flatnonzero(labels == k)
+                noise = rng.multivariate_normal(np.zeros(mis.size), parts[k][2], at.size)
+                out[np.ix_(rows[at], mis)] = cond[k][at] + noise
+        empty = np.flatnonzero(np.isnan(X64).all(axis=1))
+        if empty.size and rng is None:
+            out[empty] = resp[empty] @ means
+        elif empty.size:
+            labels = resp[empty].argmax(axis=1)
+            for k in np.unique(labels):
+                at = empty[labels == k]
+                out[at] = self.sample(params, int(k), at.size, rng)
+        return out
 
     def initial_params(self, weighted_blocks, n_components):
         """Two passes: the means of the assignment, then the scatter centred on them."""
@@ -330,3 +436,16 @@ class GaussianFamily(FamilyBase):
             return rng.multivariate_normal(params.means[k], params.component_covariance(k), n)
         scale = np.sqrt(params.component_covariance(k).diagonal())
         return params.means[k] + rng.standard_normal(size=(n, d)) * scale
+
+
+def _missing_kernels():
+    """The missing-value kernel module chosen by :func:`~emkit.families.covariance.use_kernels`."""
+    name = "numpy" if get_kernels() == "numpy" else "numba"
+    return importlib.import_module(f"emkit.kernels.gaussian_missing_{name}")
+
+
+def _missing_layout(X):
+    """A block as contiguous float64 with its rows grouped by missingness pattern."""
+    X64 = np.ascontiguousarray(X, dtype=np.float64)
+    order, starts = missing_numpy.missing_patterns(np.isnan(X64))
+    return X64, order, starts

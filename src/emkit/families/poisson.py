@@ -2,6 +2,8 @@
 
 Statistics are the posterior-weighted row counts and feature sums; the M-step is the posterior
 mean under a Gamma(``lambdas_prior``, ``lambdas_weight``) prior on each rate (shape, rate).
+A missing count (NaN) is left out of its row's likelihood; in the statistics it counts as its
+conditional expectation, the current rate (exact EM of the observed counts).
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
-from emkit.families.base import FamilyBase, Stats, reject_bad_values
+from emkit.families.base import (
+    FamilyBase,
+    Stats,
+    completed_sums,
+    has_missing,
+    reject_bad_values,
+)
 from emkit.families.covariance import get_kernels
 from emkit.kernels import discrete_numba
 
@@ -52,9 +60,9 @@ class PoissonFamily(FamilyBase):
         self.lambdas_weight = lambdas_weight
 
     def check_data(self, X, name="X"):
-        """Counts: finite, non-negative whole numbers; returned as float64."""
+        """Counts: non-negative whole numbers, NaN for a missing one; returned as float64."""
         X = np.asarray(X, dtype=np.float64)
-        bad = ~((X >= 0) & (X == np.floor(X)))
+        bad = ~(np.isnan(X) | ((X >= 0) & (X == np.floor(X))))
         fix = "pass counts, or use a Gaussian model for measurements"
         reject_bad_values(X, bad, name, "counts (non-negative whole numbers)", fix)
         return X
@@ -69,8 +77,13 @@ class PoissonFamily(FamilyBase):
         zero = lam == 0
         with np.errstate(divide="ignore"):
             log_lam = np.where(zero, 0.0, np.log(np.where(zero, 1.0, lam)))
-        out = X @ log_lam.T
-        out -= lam.sum(axis=1)
+        if has_missing(X):
+            observed = ~np.isnan(X)
+            X = np.where(observed, X, 0.0)
+            out = X @ log_lam.T - observed.astype(np.float64) @ lam.T
+        else:
+            out = X @ log_lam.T
+            out -= lam.sum(axis=1)
         out -= gammaln(X + 1.0).sum(axis=1)[:, None]
         if zero.any():
             impossible = (X > 0).astype(np.float64) @ zero.T.astype(np.float64)
@@ -78,8 +91,11 @@ class PoissonFamily(FamilyBase):
         return out
 
     def expect_mixture(self, params, log_weights, X, w):
-        """One compiled pass over the block (the generic NumPy pass with ``'numpy'`` kernels)."""
-        if get_kernels() == "numpy":
+        """One compiled pass over the block (the generic NumPy pass with missing counts).
+
+        The generic pass also serves the ``'numpy'`` kernels.
+        """
+        if get_kernels() == "numpy" or has_missing(X):
             return super().expect_mixture(params, log_weights, X, w)
         lam = np.ascontiguousarray(params.lambdas, dtype=np.float64)
         with np.errstate(divide="ignore"):
@@ -98,7 +114,12 @@ class PoissonFamily(FamilyBase):
     def accumulate(self, params, X, wresp):
         """Statistics of the rows ``X`` under posterior weights ``wresp`` of shape (n, K)."""
         X = np.asarray(X, dtype=np.float64)
-        return PoissonStats(wresp.sum(axis=0), wresp.T @ X)
+        rates = None if params is None else params.lambdas
+        return PoissonStats(wresp.sum(axis=0), completed_sums(X, wresp, rates))
+
+    def component_means(self, params):
+        """Mean count of each feature in each component: the rates, (K, d)."""
+        return params.lambdas
 
     def maximize(self, stats, params, fixed=frozenset(), empty=()):
         """Posterior-mean rates ``(alpha + sum_t w x_t) / (beta + sum_t w)`` per state.

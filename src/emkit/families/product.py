@@ -123,6 +123,24 @@ class ProductFamily(FamilyBase):
             out[:, cols] = family.sample(p, k, n, rng)
         return out
 
+    def init_gaps(self, X):
+        """The parts' gaps in their columns (None when no part has one)."""
+        found = [(cols, f.init_gaps(X[:, cols])) for f, cols in self._zip()]
+        if all(g is None for _, g in found):
+            return None
+        gaps = np.zeros(X.shape, dtype=bool)
+        for cols, g in found:
+            if g is not None:
+                gaps[:, cols] = g
+        return gaps
+
+    def impute(self, params, X, resp, rng=None):
+        """Each part fills the gaps of its columns under the same posterior ``resp``."""
+        out = np.array(X, dtype=np.float64)
+        for family, cols, p in self._zip(params.parts):
+            out[:, cols] = family.impute(p, X[:, cols], resp, rng)
+        return out
+
     def init_features(self, X):
         """The parts' features side by side, each column standardised."""
         blocks = [f.init_features(X[:, c]) for f, c in self._zip()]

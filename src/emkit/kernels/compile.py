@@ -22,6 +22,7 @@ import numpy as np
 from emkit.kernels import (
     categorical_numba,
     discrete_numba,
+    gaussian_missing_numba,
     gaussian_numba,
     markov_numba,
     markov_unrolled,
@@ -52,6 +53,20 @@ def _gaussian(dtype):
         gaussian_numba.scatter(kind, X, resp, means)
         for w in (None, np.ones(X.shape[0])):
             gaussian_numba.mixture_estep(kind, X, w, means, pc, log_det, log_w)
+
+
+def _gaussian_missing():
+    """The E-step, statistics and log-densities of rows with missing values (float64)."""
+    X = np.array([[0.5, np.nan, 1.0], [np.nan, 0.2, -1.0], [1.0, 2.0, 0.0], [0.1, np.nan, 3.0]])
+    order, starts = gaussian_missing_numba.missing_patterns(np.isnan(X))
+    means, cov = np.zeros((2, 3)), np.tile(np.eye(3), (2, 1, 1))
+    for diagonal in (False, True):
+        for w in (np.empty(0), np.ones(4)):
+            gaussian_missing_numba.mixture_estep(
+                X, w, order, starts, means, cov, np.log([0.5, 0.5]), diagonal
+            )
+        gaussian_missing_numba.scatter(X, np.full((4, 2), 0.5), order, starts, means, cov, diagonal)
+        gaussian_missing_numba.log_prob(X, order, starts, means, cov, diagonal)
 
 
 def _frames(K, n):
@@ -124,6 +139,7 @@ def _discrete():
 #: ``(label, build)`` of every group of kernels, in the order :func:`compile_all` runs them.
 TASKS = (
     *((f"Gaussian kernels, {dtype}", lambda dt=dtype: _gaussian(dt)) for dtype in DTYPES),
+    ("Gaussian kernels for missing values", _gaussian_missing),
     ("HMM kernels", _markov),
     ("categorical emissions", _categorical),
     ("discrete mixture E-steps", _discrete),

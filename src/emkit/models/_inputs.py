@@ -8,6 +8,7 @@ block by block, never loaded whole, and initialised from a uniform sample of row
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -56,18 +57,53 @@ def _check_layout(X, name="X"):
         raise TypeError(f"{name} has dtype {X.dtype}; it must hold numbers")
 
 
+@dataclass(frozen=True)
+class Missingness:
+    """What a pass over streamed rows found of missing (NaN) values.
+
+    Attributes
+    ----------
+    empty_rows : int
+        Rows with every value missing.
+    observed : ndarray of shape (n_features,)
+        Observed (non-NaN) values per column.
+    """
+
+    empty_rows: int
+    observed: np.ndarray
+
+    def __add__(self, other):
+        return Missingness(self.empty_rows + other.empty_rows, self.observed + other.observed)
+
+
+def missingness(block, start=0):
+    """:class:`Missingness` of the block of float rows from row ``start``; infinity is an error."""
+    block = np.asarray(block)
+    if block.dtype.kind != "f":
+        return Missingness(0, np.full(block.shape[1], block.shape[0], dtype=np.int64))
+    if np.isinf(block).any():
+        bad = int(np.flatnonzero(np.isinf(block).any(axis=1))[0])
+        raise ValidationError(
+            f"X contains infinity (first at row {start + bad}); replace or drop the non-finite "
+            "values"
+        )
+    miss = np.isnan(block)
+    observed = block.shape[0] - np.count_nonzero(miss, axis=0).astype(np.int64)
+    return Missingness(int(np.count_nonzero(miss.all(axis=1))), observed)
+
+
+def _checked_missingness(block, check, start):
+    if check is not None:
+        check(block)
+    return missingness(block, start)
+
+
 def _stream_finite(X, chunk, check):
+    total = None
     for start in range(0, X.shape[0], chunk):
-        block = np.asarray(X[start : start + chunk])
-        if check is not None:
-            check(block)
-            continue
-        if not np.all(np.isfinite(block)):
-            bad = start + int(np.flatnonzero(~np.all(np.isfinite(block), axis=1))[0])
-            raise ValidationError(
-                f"X contains NaN or infinity (first at row {bad}); emkit does not model missing "
-                "values yet: drop or impute those rows"
-            )
+        found = _checked_missingness(np.asarray(X[start : start + chunk]), check, start)
+        total = found if total is None else total + found
+    return total
 
 
 def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None):
@@ -75,7 +111,9 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None
 
     ``chunk_for(n_features)`` gives the rows per block; ``check(block)``, when given, is
     applied to every block (on the workers for Dask) and raises on bad values; it then
-    replaces the finiteness check (a family may accept NaN as a missing value).
+    runs before the check for infinity (NaN is a missing value). A column with no observed
+    value is an error when ``reset``; the source's ``missingness`` attribute holds the
+    :class:`Missingness` found.
     """
     X = open_array(X)
     _check_layout(X)
@@ -87,18 +125,15 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None
             f"{estimator.n_features_in_} features as input."
         )
     if is_dask_collection(X):
-        _, da = require_dask()
+        dask, da = require_dask()
         if np.dtype(X.dtype) not in (np.float32, np.float64):
             X = X.astype(np.float64)
-        if check is not None:
-            dask, _ = require_dask()
-            blocks = X.rechunk({1: -1}).to_delayed().ravel()
-            dask.compute(*[dask.delayed(check)(b) for b in blocks])
-        elif not bool(da.isfinite(X).all().compute()):
-            raise ValidationError(
-                "X contains NaN or infinity; emkit does not model missing values yet: drop or "
-                "impute those rows"
-            )
+        X = X.rechunk({1: -1})
+        starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
+        task = dask.delayed(_checked_missingness)
+        blocks = X.to_delayed().ravel()
+        found = dask.compute(*[task(b, check, s) for b, s in zip(blocks, starts, strict=True)])
+        summary = sum(found[1:], found[0])
         w = None
         if sample_weight is not None:
             w = sample_weight
@@ -113,13 +148,15 @@ def streamed_source(estimator, X, sample_weight, chunk_for, *, reset, check=None
                 f"X is a memory map of dtype {X.dtype}; emkit streams float32/float64 data "
                 "only: convert the file once (np.save(path, X.astype(np.float64)))"
             )
-        _stream_finite(X, chunk, check)
+        summary = _stream_finite(X, chunk, check)
         w = v.check_sample_weight(sample_weight, int(X.shape[0]))
         source = ArraySource(X, w, chunk)
     if reset:
+        v.check_observed_columns(summary.observed)
         estimator.n_features_in_ = d
         if hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
+    source.missingness = summary
     return source
 
 

@@ -14,7 +14,8 @@ from emkit.families.poisson import PoissonFamily, PoissonParams
 from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparameters
 
 
-def _numeric_array(X, what):
+def _numeric_array(X, what, missing):
+    """``X`` as int64 (``missing`` marks a missing value: -1) or float64 with NaN for one."""
     if X is None:
         raise ValidationError(f"X is None; pass an array-like of {what}")
     try:
@@ -30,28 +31,33 @@ def _numeric_array(X, what):
             raise TypeError(f"X must hold numbers only ({what})") from None
     if arr.size == 0:
         raise ValidationError(f"X is empty; pass at least one sample of {what}")
+    gaps = np.zeros(arr.shape, dtype=bool)
     if arr.dtype.kind == "f":
-        if np.isnan(arr).any():
-            raise ValidationError(
-                "X contains NaN; missing values are not modelled: drop or impute them"
-            )
-        if not np.all(np.isfinite(arr)):
+        gaps = np.isnan(arr)
+        if np.isinf(arr).any():
             raise ValidationError("X contains infinity; replace or drop the non-finite values")
-        bad = np.flatnonzero(arr.reshape(-1) != np.round(arr.reshape(-1)))
+        seen = arr[~gaps]
+        bad = np.flatnonzero(seen != np.round(seen))
         if bad.size:
-            value = float(arr.reshape(-1)[bad[0]])
+            value = float(seen[bad[0]])
             raise ValidationError(f"X must hold {what}; found the non-integer value {value:g}")
-    arr = arr.astype(np.int64)
-    if arr.min() < 0:
-        raise ValidationError(f"X must hold {what}; found the negative value {int(arr.min())}")
-    return arr
+    elif missing == "-1":
+        gaps = arr == -1
+    ints = np.where(gaps, 0, arr).astype(np.int64)
+    if ints.min() < 0:
+        raise ValidationError(f"X must hold {what}; found the negative value {int(ints.min())}")
+    if missing == "-1":
+        return np.where(gaps, -1, ints)
+    return np.where(gaps, np.nan, ints.astype(np.float64))
 
 
 class CategoricalHMM(BaseHMM):
     """Hidden Markov model with categorical (discrete symbol) emissions.
 
     Same parameters, attributes and methods as ``hmmlearn.hmm.CategoricalHMM``; ``X`` has
-    shape (n_samples, 1) and holds integer symbols in ``[0, n_features)``.
+    shape (n_samples, 1) and holds integer symbols in ``[0, n_features)``. A missing symbol is
+    -1 (or NaN in a float array): its frame has no emission term, so it is decoded and fitted
+    from its neighbours through the transitions.
 
     Parameters
     ----------
@@ -131,7 +137,7 @@ class CategoricalHMM(BaseHMM):
         self.emissionprob_ = params.emissionprob
 
     def _validate_X(self, X, fitting):
-        arr = _numeric_array(X, "integer symbols")
+        arr = _numeric_array(X, "integer symbols (-1 or NaN for a missing one)", "-1")
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != 1:
@@ -166,7 +172,9 @@ class CategoricalHMM(BaseHMM):
 class PoissonHMM(BaseHMM):
     """Hidden Markov model with independent Poisson counts per feature.
 
-    Same parameters, attributes and methods as ``hmmlearn.hmm.PoissonHMM``. With a Gamma prior
+    Same parameters, attributes and methods as ``hmmlearn.hmm.PoissonHMM``; NaN marks a missing
+    count, left out of its frame's emission (a frame with every count missing has no emission
+    term). With a Gamma prior
     (``lambdas_prior`` = shape alpha, ``lambdas_weight`` = rate beta) the rates are the
     per-state posterior means ``(alpha + sum_t w_tk x_t) / (beta + sum_t w_tk)``.
 
@@ -238,7 +246,7 @@ class PoissonHMM(BaseHMM):
         self.lambdas_ = params.lambdas
 
     def _validate_X(self, X, fitting):
-        arr = _numeric_array(X, "non-negative integer counts")
+        arr = _numeric_array(X, "non-negative integer counts (NaN for a missing one)", "nan")
         if arr.ndim != 2:
             raise ValidationError(f"X has shape {arr.shape}; expected (n_samples, n_features)")
         keeps = hasattr(self, "lambdas_") and not (fitting and "l" in self.init_params)
@@ -246,13 +254,13 @@ class PoissonHMM(BaseHMM):
             raise ValidationError(
                 f"X has {arr.shape[1]} features but lambdas_ has {np.shape(self.lambdas_)[-1]}"
             )
-        return arr.astype(np.float64)
+        return arr
 
     def _init_emission(self, X, lengths):
         self.n_features = X.shape[1]
         if self._needs_init("l", "lambdas_"):
             rng = v.check_random_state(self.random_state)
-            mean, var = X.mean(), X.var()
+            mean, var = np.nanmean(X), np.nanvar(X)
             size = (self.n_components, self.n_features)
             if mean > 0 and var > 0:
                 self.lambdas_ = rng.gamma(shape=mean**2 / var, scale=var / mean, size=size)

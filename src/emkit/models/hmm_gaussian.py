@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
-from emkit.families.gaussian import GaussianParams
+from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.families.gaussian_emission import GaussianEmission
 from emkit.models.hmm_base import BaseHMM, shared_hyperparameters
 
@@ -56,6 +56,16 @@ def initial_covariance(X, min_covar):
         )
     cv = np.atleast_2d(np.cov(X.T))
     return cv + min_covar * np.eye(X.shape[1])
+
+
+def rows_for_init(X, n_clusters):
+    """The frames the initial means and covariances come from, when values are missing.
+
+    Frames without a missing value when there are enough of them (10 per state), otherwise
+    every frame with an observed value, its gaps filled with the column means; ``X`` itself
+    when nothing is missing (see :meth:`~emkit.families.base.FamilyBase.init_rows`).
+    """
+    return GaussianFamily().init_rows(X, None, n_clusters)[0]
 
 
 def validate_real_X(model, X, fitting):
@@ -237,6 +247,7 @@ class GaussianHMM(BaseHMM):
         n, d = X.shape
         K = self.n_components
         self.n_features = d
+        X = rows_for_init(X, K)
         if self._needs_init("m", "means_"):
             if n < K:
                 raise ValidationError(

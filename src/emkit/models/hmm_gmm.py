@@ -13,6 +13,7 @@ from emkit.models.hmm_gaussian import (
     check_covariances,
     initial_covariance,
     kmeans_centres,
+    rows_for_init,
     validate_real_X,
 )
 
@@ -163,6 +164,7 @@ class GMMHMM(BaseHMM):
         n, d = X.shape
         K, M = self.n_components, self.n_mix
         self.n_features = d
+        X = rows_for_init(X, K * M)
         cv = None
         if self._needs_init("m", "means_"):
             if n < K:

@@ -236,9 +236,10 @@ class MixedMixture(BaseMixture):
 
     def _check_block(self, X):
         gaussian = self.columns_.get("gaussian")
-        if gaussian is not None and not np.all(np.isfinite(X[:, gaussian])):
+        if gaussian is not None and np.isinf(X[:, gaussian]).any():
             raise ValidationError(
-                "X has NaN or infinity in a gaussian column; drop or impute those rows"
+                "X has infinity in a gaussian column; replace or drop the non-finite values "
+                "(NaN marks a missing value)"
             )
         return self._make_family().check_data(X)
 

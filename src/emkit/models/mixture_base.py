@@ -43,7 +43,7 @@ from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
 from emkit.models._constructor import passed_on
-from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, streamed_source
+from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, open_array, streamed_source
 from emkit.models._state import unchanged_on_error
 from emkit.models.summary import html_view, mime_bundle, mixture_summary
 
@@ -146,7 +146,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            In memory, a ``numpy.memmap``, a path to a ``.npy`` file, or a Dask array.
+            In memory, a ``numpy.memmap``, a path to a ``.npy`` file, or a Dask array. NaN
+            marks a missing value: EM fits the model of the observed values exactly (each
+            row scored on its observed values, the missing ones completed by their
+            conditional expectations in the M-step). A row with every value missing is left
+            out, with one warning; the initialisation uses the rows without a missing value
+            when there are at least 10 per component, otherwise every row with its gaps
+            filled by the column means.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights. Integer weights fit the same model as repeated rows;
@@ -201,6 +207,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         fitted = hasattr(self, self._fitted_marker)
         source = self._source(X, sample_weight, reset=not fitted)
         family = self._make_family()
+        self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
         state = getattr(self, "_stepwise", None)
         if fitted:
@@ -266,12 +273,24 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         return source
 
+    @staticmethod
+    def _warn_empty_rows(source, family):
+        """One warning saying how many rows have every value missing (left out of the fit)."""
+        found = getattr(source, "missingness", None)  # what a streamed source's pass found
+        if found is not None:
+            n_empty = found.empty_rows
+        else:
+            empty = family.empty_rows(source.X)
+            n_empty = 0 if empty is None else int(np.count_nonzero(empty))
+        v.warn_empty_rows(n_empty, source.n_samples)
+
     def _fit(self, X, sample_weight):
         self._check_params()
         fitted_features = getattr(self, "n_features_in_", None)
         source = self._source(X, sample_weight, reset=True)
         inits = self._check_inits(source.n_features)
         family = self._make_family()
+        self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
         rng = v.check_random_state(self.random_state)
         init_source = source.sample(rng, INIT_SAMPLE_ROWS) if is_out_of_core(X) else source
@@ -355,8 +374,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
         assigned = None
         if weights is None or not self._inits_complete(given):
             rows = source.rows()
-            features = family.init_features(rows.X)
-            resp_of = assignment(self.init_params, features, rows.weights, K, rng)
+            X0, w0 = family.init_rows(rows.X, rows.weights, K)
+            if X0.shape[0] < K:
+                raise ValidationError(
+                    f"only {X0.shape[0]} row(s) of X have an observed value but n_components = "
+                    f"{K}; use fewer components or more rows."
+                )
+            if X0 is not rows.X:
+                source = ArraySource(X0, w0, self._chunk_for(X0.shape[1]))
+            features = family.init_features(X0)
+            resp_of = assignment(self.init_params, features, w0, K, rng)
             w0, assigned = params_from_assignment(family, source, resp_of, K)
             weights = w0 if weights is None else weights
         comps = self._init_components(given, assigned)
@@ -384,8 +411,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         problem = MixtureEM(self._make_family())
         params = self._params()
         for block in source.blocks():
-            log_norm, resp = problem.log_prob(params, block.X)
-            yield log_norm, resp, block.weights
+            X, w = problem.informative_weights(block)
+            log_norm, resp = problem.log_prob(params, X)
+            yield log_norm, resp, w
 
     def _map_dask(self, X, method, per_component, dtype=None):
         """Apply ``method`` lazily to each row block of a Dask array."""
@@ -513,6 +541,56 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _decode_sample(self, X):
         """Rows drawn by the family, in the user's representation (as they are by default)."""
         return X
+
+    def impute(self, X, method="mean", random_state=None):
+        """``X`` with its missing (NaN) values filled in under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with NaN where a value is missing.
+        method : {'mean', 'sample'}, default='mean'
+            ``'mean'``: the conditional expectation of each missing value given the row's
+            observed values (averaged over the components with their posterior
+            probabilities). ``'sample'``: a draw from that conditional distribution (a
+            component, then the missing values given it); repeated draws with different
+            seeds give a multiple imputation.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws of ``method='sample'``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Observed values unchanged; a row with every value missing gets the mixture's
+            mean (or a draw from the mixture). Categorical answers get the most probable
+            category (or a draw).
+        """
+        check_is_fitted(self, self._fitted_marker)
+        v.check_choice(method, "method", ("mean", "sample"))
+        rng = v.check_random_state(random_state) if method == "sample" else None
+        if is_out_of_core(X):  # the result is in memory anyway
+            X = np.asarray(open_array(X))
+        source = self._source(X, None, reset=False)
+        family = self._make_family()
+        problem = MixtureEM(family)
+        params = self._params()
+        parts = []
+        for block in source.blocks():
+            _, resp = problem.log_prob(params, block.X)
+            resp = resp.astype(np.float64)
+            if rng is not None:  # one component per row, shared by all its missing values
+                cdf = np.cumsum(resp, axis=1)
+                u = rng.random_sample(len(resp))[:, None] * cdf[:, -1:]
+                picked = np.minimum((cdf <= u).sum(axis=1), resp.shape[1] - 1)
+                resp = np.eye(resp.shape[1])[picked]
+            parts.append(family.impute(params.components, block.X, resp, rng))
+        return self._decode_sample(np.concatenate(parts))
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: NaN in ``X`` is a missing value, not an error."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     # ------------------------------------------------------------------ criteria
     def bic(self, X, sample_weight=None):
