@@ -188,7 +188,7 @@ def test_demo_prints_summary_and_agreement(capsys):
     ("content", "fragments"),
     [
         ("a,b\n1,2\n3,x\n", ["bad.csv, line 3, column 2 (b): 'x' is not a number"]),
-        ("a,b\n1,2\n3,\n", ["line 3, column 2 (b): empty field", "missing values"]),
+        ("a,b\n1,\n3,\n", ["no observed value in column(s) 1"]),
         ("1,2\n3,4,5\n", ["bad.csv, line 2: 3 fields where the first row has 2"]),
         ("a,b\n", ["bad.csv has no data rows"]),
         ("", ["bad.csv has no data rows"]),
@@ -206,6 +206,25 @@ def test_bad_data_files_give_one_line_errors(tmp_path, capsys, content, fragment
     code, _, err = run(capsys, "fit", bad, "-k", 2, "-o", tmp_path / "m")
     assert_one_line_error(code, err, *fragments)
     assert not (tmp_path / "m").exists()
+
+
+def test_empty_fields_are_missing_values(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(5, 1, (60, 2))])
+    X[::7, 1] = np.nan
+    X[3::7, 0] = np.nan
+    lines = ["a,b"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in X]
+    data = tmp_path / "gaps.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "gaps.model.npz"
+    assert run(capsys, "fit", data, "-k", 2, "--random-state", 0, "-o", out)[0] == 0
+    code, stdout, _ = run(capsys, "predict", out, data)
+    assert code == 0
+    fitted = model_io.load(out)
+    expected = GaussianMixture(2, random_state=0).fit(X)
+    np.testing.assert_allclose(fitted.means_, expected.means_, rtol=1e-10)
+    labels = [int(line.split(",")[0]) for line in stdout.split()[1:]]
+    assert labels == fitted.predict(X).tolist()
 
 
 def test_missing_and_unwritable_paths(iris_csv, model_file, tmp_path, capsys):

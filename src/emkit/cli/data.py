@@ -150,6 +150,11 @@ def _is_number(text):
     return True
 
 
+def _value(text):
+    """A numeric field: an empty one is a missing value (NaN)."""
+    return float(text) if text.strip() else np.nan
+
+
 # ---------------------------------------------------------------------------- CSV
 def read_table(path, delimiter=",", selection=None, text=False):
     """Read a numeric CSV file with an optional header row (or a text one with a header).
@@ -203,7 +208,9 @@ def _parse_table(f, source, delimiter, selection, text=False):
         if width is None:
             width = len(fields)
             skip = selection.unparsed(width)
-            header = text or not all(_is_number(x) for j, x in enumerate(fields) if j not in skip)
+            header = text or not all(
+                _is_number(x) or not x.strip() for j, x in enumerate(fields) if j not in skip
+            )
             names = [x.strip() for x in fields] if header else None
             index_column = header and width > 1 and names[0] == ""
             features, ident = selection.resolve(names, width, source, index_column)
@@ -218,7 +225,7 @@ def _parse_table(f, source, delimiter, selection, text=False):
             rows.append([fields[j].strip() or None for j in features])
         else:
             try:
-                rows.append([float(fields[j]) for j in features])
+                rows.append([_value(fields[j]) for j in features])
             except ValueError:
                 _raise_bad_field(fields, features, names, source, reader.line_num)
         if ident is not None:
@@ -233,16 +240,11 @@ def _parse_table(f, source, delimiter, selection, text=False):
 def _raise_bad_field(fields, features, names, source, line):
     for j in features:
         field = fields[j]
-        if _is_number(field):
+        if _is_number(field) or not field.strip():
             continue
         column = f"column {j + 1}"
         if names:
             column += f" ({names[j]})"
-        if not field.strip():
-            raise CommandError(
-                f"{source}, line {line}, {column}: empty field; emkit does not model "
-                "missing values yet, drop or impute the row"
-            )
         raise CommandError(f"{source}, line {line}, {column}: {field.strip()!r} is not a number")
 
 
