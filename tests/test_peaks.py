@@ -199,3 +199,34 @@ def test_a_signal_too_small_to_be_counts_warns(two_peaks):
     np.testing.assert_allclose(small.centers_, big.centers_, rtol=1e-4)
     # Standard errors scale as 1 / sqrt(total).
     np.testing.assert_allclose(small.centers_se_, big.centers_se_ * np.sqrt(y.sum()), rtol=1e-2)
+
+
+def test_summary_lists_every_peak_and_the_fit():
+    rng = np.random.default_rng(3)
+    draws = np.concatenate([rng.normal(2.0, 0.4, 3000), rng.normal(5.0, 0.7, 2000)])
+    counts, edges = np.histogram(draws, bins=60)
+    fit = PeakFit(n_peaks=2, random_state=0).fit(np.column_stack([edges[:-1], edges[1:]]), counts)
+    text = str(fit.summary())
+    assert text.startswith("Peak decomposition")
+    assert f"log-likelihood: {fit.log_likelihood_:.6g}" in text
+    for k in range(2):
+        assert f"{fit.centers_[k]:.4g}" in text and f"{fit.areas_[k]:.4g}" in text
+    html = fit._repr_html_()
+    assert "<table>" in html and f"{fit.sigmas_[1]:.4g}" in html
+
+
+def test_cli_plot_option_draws_the_peaks(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(5)
+    counts, edges = np.histogram(rng.normal(0.0, 1.0, 4000), bins=40)
+    spectrum = tmp_path / "s.csv"
+    spectrum.write_text(
+        "\n".join(
+            f"{lo:.17g},{hi:.17g},{c}"
+            for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
+        )
+    )
+    figure = tmp_path / "peaks.png"
+    assert main(["peaks", str(spectrum), "--peaks", "1", "--plot", str(figure)]) == 0
+    assert "1 peak(s)" in capsys.readouterr().out
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

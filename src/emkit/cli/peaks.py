@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from emkit.cli import common
+from emkit.cli import common, figures
 from emkit.cli.common import CommandError
 
 
@@ -77,6 +77,7 @@ def register(subparsers):
         max_iter=2000,
     )
     common.add_out(peaks, "table")
+    figures.add_plot_option(peaks)
     common.add_data_options(peaks)
     peaks.set_defaults(handler=run_peaks)
 
@@ -112,6 +113,8 @@ def run_peaks(args):
         verbose=args.verbose,
     )
     model.fit(positions, y)
+    if args.plot:
+        figures.write_plot(model, args.plot, positions, y=y)
     if args.out is None:
         print(_heading(model, source, X.shape[0]))
         print(model.format_table())

@@ -24,6 +24,7 @@ from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianParams
 from emkit.models._state import unchanged_on_error
 from emkit.models.binned_mixture import BinnedGaussianMixture, bins_from_centres
+from emkit.models.summary import html_view, peaks_summary
 
 #: FWHM of a normal peak over its standard deviation, ``2 sqrt(2 ln 2)``.
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
@@ -469,6 +470,25 @@ class PeakFit(BaseEstimator):
                 f"(se {self.background_share_se_:.{digits}g})"
             )
         return "\n".join(lines)
+
+    def summary(self, digits=4):
+        """A readable summary of the fit (text with ``str``, HTML in notebooks).
+
+        Parameters
+        ----------
+        digits : int, default=4
+            Significant digits of the numbers in the peak table.
+
+        Returns
+        -------
+        Summary
+        """
+        check_is_fitted(self, "mixture_")
+        return peaks_summary(self, digits)
+
+    def _repr_html_(self):
+        """The summary as HTML once fitted (scikit-learn's estimator diagram before)."""
+        return html_view(self, hasattr(self, "mixture_"), self.summary)
 
 
 #: Table column -> attribute.

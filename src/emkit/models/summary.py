@@ -16,7 +16,7 @@ from sklearn.utils import estimator_html_repr
 
 from emkit import criteria
 
-__all__ = ["Summary", "Table", "hmm_summary", "mixture_summary"]
+__all__ = ["Summary", "Table", "hmm_summary", "mixture_summary", "peaks_summary"]
 
 # Features of at most this many columns are shown in a table.
 SHOWN_FEATURES = 8
@@ -378,6 +378,29 @@ def hmm_summary(model, X=None, lengths=None, feature_names=None):
         *_emission_tables(model, names),
     ]
     return Summary(title, facts, tables)
+
+
+def peaks_summary(model, digits=4):
+    """Summary of a fitted :class:`~emkit.PeakFit`: the peak table and the fit's facts.
+
+    Parameters
+    ----------
+    model : PeakFit
+    digits : int, default=4
+        Significant digits of the numbers in the table.
+    """
+    cols = model.table()
+    chosen = " (chosen by BIC)" if model.n_peaks == "auto" else ""
+    facts = [
+        ("peaks", f"{model.n_peaks_}{chosen}"),
+        ("total weight", f"{model.total_weight_:.6g}"),
+        ("log-likelihood", f"{model.log_likelihood_:.6g}"),
+    ]
+    if model.background:
+        share, se = model.background_share_, model.background_share_se_
+        facts.append(("background share", f"{share:.{digits}g} (se {se:.{digits}g})"))
+    rows = [(str(k + 1), [f"{cols[c][k]:.{digits}g}" for c in cols]) for k in range(model.n_peaks_)]
+    return Summary("Peak decomposition", facts, [Table("Peaks", "peak", list(cols), rows)])
 
 
 def html_view(model, fitted, summarize):
