@@ -6,7 +6,11 @@ import numpy as np
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
-from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
+from emkit.families.covariance import (
+    MIXTURE_COVARIANCE_TYPES,
+    STRATEGIES,
+    NotPositiveDefiniteError,
+)
 from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
@@ -103,7 +107,7 @@ class GaussianMixture(BaseMixture):
         return GaussianFamily(self.covariance_type, self.reg_covar)
 
     def _check_family_params(self):
-        v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        v.check_choice(self.covariance_type, "covariance_type", MIXTURE_COVARIANCE_TYPES)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
 
     def _check_data(self, X, reset):
