@@ -34,8 +34,8 @@ The M-step works on the within-component scatter ``W_k`` regularised as
 ``W_k + n_k reg_covar I``; for the four scikit-learn layouts that is exactly "add ``reg_covar``
 to the diagonal". Closed forms (Celeux & Govaert 1995): EII, EEI, EVI, EEV, EVV. Iterative:
 VEI, VEE, VEV (alternating volumes and the shared shape), EVE and VVE (alternating the
-closed-form volumes and shapes with a majorise-minimise step for the common orientation, as in
-Browne & McNicholas 2014). Each iteration never decreases the objective; they run until its
+closed-form volumes and shapes with exact plane rotations of the common orientation, the
+Jacobi-like sweeps of Flury's common principal components). Each iteration never decreases the objective; they run until its
 relative change is below ``ITERATION_TOL``.
 """
 
@@ -140,17 +140,37 @@ def volumes_common_matrix(counts, W):
     return volumes, 0.5 * (C + C.T)
 
 
-def _orientation_step(W, inverse_diagonals, D, bound):
-    """One majorise-minimise step on ``f(D) = sum_k tr(W_k D M_k D^T)`` over orthogonal ``D``.
+def _deltas(counts, B, equal_volume):
+    """Closed-form eigenvalues given the diagonals ``B`` (K, d) of ``D^T W_k D``."""
+    if equal_volume:
+        scale = _geometric_mean(B)
+        return (scale.sum() / counts.sum()) * B / scale[:, None]
+    return B / counts[:, None]
 
-    ``M_k = diag(inverse_diagonals[k])``. Since ``f(D) - c ||D||^2`` is concave for ``c``
-    at least the largest eigenvalue of ``sum_k M_k (x) W_k`` (``bound``), ``f`` is majorised at
-    the current ``D`` by a linear function of ``D`` on the orthogonal group, minimised by the
-    polar factor of ``c D - sum_k W_k D M_k``.
+
+def _plane_rotation(W, D, inverse, p, q):
+    """Rotate columns ``p``, ``q`` of ``D`` to minimise ``sum_k tr(W_k D M_k D^T)`` exactly.
+
+    ``M_k = diag(inverse[k])``. In the plane of the two columns the objective is
+    ``const + P cos(2 theta) + Q sin(2 theta)``, minimised at ``(cos, sin)(2 theta) = -(P, Q) /
+    hypot(P, Q)``.
     """
-    gradient = np.einsum("kij,jl,kl->il", W, D, inverse_diagonals)
-    u, _, vt = np.linalg.svd(bound * D - gradient)
-    return u @ vt
+    dp, dq = D[:, p], D[:, q]
+    Wp, Wq = W @ dp, W @ dq  # (K, d)
+    a, b, e = Wp @ dp, Wq @ dq, Wp @ dq
+    gap = inverse[:, p] - inverse[:, q]
+    P = 0.5 * float(np.dot(gap, a - b))
+    Q = float(np.dot(gap, e))
+    R = np.hypot(P, Q)
+    if not R > 0:
+        return D
+    cos2, sin2 = -P / R, -Q / R
+    c = np.sqrt(max(0.5 * (1.0 + cos2), 0.0))
+    s = np.copysign(np.sqrt(max(0.5 * (1.0 - cos2), 0.0)), sin2)
+    out = D.copy()
+    out[:, p] = c * dp + s * dq
+    out[:, q] = -s * dp + c * dq
+    return out
 
 
 def common_orientation(counts, W, equal_volume):
@@ -158,7 +178,9 @@ def common_orientation(counts, W, equal_volume):
 
     VVE: ``delta_k`` free, ``delta_k = diag(D^T W_k D) / n_k``. EVE: ``delta_k = lambda A_k``
     with ``A_k = unit(diag(D^T W_k D))`` and ``lambda = sum_k gm(diag(D^T W_k D)) / n`` (``gm``
-    the geometric mean). Alternates those closed forms with one orientation step.
+    the geometric mean). Block coordinate descent: sweeps of exact plane rotations of the
+    columns of ``D`` (Jacobi-like, as in Flury's common principal components), each followed
+    by the closed-form ``delta_k``; every step lowers the objective.
 
     Returns
     -------
@@ -169,23 +191,24 @@ def common_orientation(counts, W, equal_volume):
     d = W.shape[1]
     _, vectors = np.linalg.eigh(W.sum(axis=0))
     D = vectors[:, ::-1]
-    largest = np.linalg.eigvalsh(W)[:, -1]
+    tiny = np.finfo(np.float64).tiny
+
+    def diagonals(D):
+        return np.maximum(np.einsum("ji,kjl,li->ki", D, W, D), tiny)
+
     objective = np.inf
-    deltas = None
+    B = diagonals(D)
+    deltas = _deltas(counts, B, equal_volume)
     for _ in range(MAX_ITERATIONS):
-        B = np.maximum(np.einsum("ji,kjl,li->ki", D, W, D), np.finfo(np.float64).tiny)
-        if equal_volume:
-            scale = _geometric_mean(B)
-            volume = scale.sum() / counts.sum()
-            deltas = volume * B / scale[:, None]
-        else:
-            deltas = B / counts[:, None]
+        for p in range(d - 1):
+            for q in range(p + 1, d):
+                D = _plane_rotation(W, D, 1.0 / deltas, p, q)
+                deltas = _deltas(counts, diagonals(D), equal_volume)
+        B = diagonals(D)
         new = float(np.sum(counts[:, None] * np.log(deltas)) + np.sum(B / deltas))
         if _converged(objective, new):
             break
         objective = new
-        inverse = 1.0 / deltas
-        D = _orientation_step(W, inverse, D, float(np.sum(largest * inverse.max(axis=1))))
     return D, deltas
 
 

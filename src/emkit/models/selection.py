@@ -355,9 +355,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         if labels is None:
             return None, math.nan, f"fewer distinct rows than {K} components"
         wr = None if w is None else w[rows]
-        weights, means, precisions = initial_parameters(
-            ct, self.reg_covar, X[rows], wr, labels, K
-        )
+        weights, means, precisions = initial_parameters(ct, self.reg_covar, X[rows], wr, labels, K)
         model = GaussianMixture(
             K,
             covariance_type=ct,
