@@ -207,5 +207,5 @@ def test_hmms_keep_the_four_sklearn_names():
 def test_unknown_covariance_type_names_the_choices():
     from emkit.exceptions import ValidationError
 
-    with pytest.raises(ValidationError, match="covariance_type.*VVV"):
+    with pytest.raises(ValidationError, match=r"covariance_type.*VVV"):
         GaussianMixture(2, covariance_type="VVX").fit(np.arange(20.0).reshape(10, 2))

@@ -24,7 +24,7 @@ import numpy as np
 
 
 def svd_transform(X):
-    """mclust's ``use = 'SVD'``: centred, scaled columns rotated and whitened by their SVD.
+    """Mclust's ``use = 'SVD'``: centred, scaled columns rotated and whitened by their SVD.
 
     Constant columns are dropped (they carry no clustering information).
     """
@@ -99,7 +99,7 @@ class Hierarchy:
 
 
 def _scores(counts, trace, logdet, d, alpha, beta):
-    """mclust's regularised VVV score of clusters (see the module notes)."""
+    """Mclust's regularised VVV score of clusters (see the module notes)."""
     spread = beta * (trace + alpha) / counts
     big = counts > d
     with np.errstate(over="ignore"):
@@ -184,7 +184,7 @@ def agglomerate(X, partition=None):
 
 
 def hierarchy(X, *, max_rows=2000, random_state=None):
-    """mclust's default initialisation hierarchy: :func:`agglomerate` on :func:`svd_transform`.
+    """Mclust's default initialisation hierarchy: :func:`agglomerate` on :func:`svd_transform`.
 
     Parameters
     ----------

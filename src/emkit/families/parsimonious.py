@@ -35,8 +35,8 @@ The M-step works on the within-component scatter ``W_k`` regularised as
 to the diagonal". Closed forms (Celeux & Govaert 1995): EII, EEI, EVI, EEV, EVV. Iterative:
 VEI, VEE, VEV (alternating volumes and the shared shape), EVE and VVE (alternating the
 closed-form volumes and shapes with exact plane rotations of the common orientation, the
-Jacobi-like sweeps of Flury's common principal components). Each iteration never decreases the objective; they run until its
-relative change is below ``ITERATION_TOL``.
+Jacobi-like sweeps of Flury's common principal components). Each iteration never decreases
+the objective; they run until its relative change is below ``ITERATION_TOL``.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def volumes_common_matrix(counts, W):
     objective = np.inf
     for _ in range(MAX_ITERATIONS):
         C = (W / volumes[:, None, None]).sum(axis=0)
-        sign, logdet = np.linalg.slogdet(C)
+        _, logdet = np.linalg.slogdet(C)
         C = C / np.exp(logdet / d)
         volumes = np.einsum("kij,ji->k", W, np.linalg.inv(C)) / (counts * d)
         new = float(np.sum(counts * d * np.log(volumes)))
@@ -392,8 +392,11 @@ class EEV(_Mclust):
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):
-        """M-step (closed form): ``D_k`` the eigenvectors of ``W_k``, ``lambda A`` from the
-        summed eigenvalues ``sum_k Omega_k``: ``A = unit(.)``, ``lambda = gm(.) / n``."""
+        """M-step (closed form): ``D_k`` the eigenvectors of ``W_k``, ``lambda A`` theirs.
+
+        ``A = unit(sum_k Omega_k)`` and ``lambda = gm(sum_k Omega_k) / n`` from the summed
+        eigenvalues ``Omega_k`` of the ``W_k``.
+        """
         values, vectors = _eigen_descending(within_full(counts, sums, scatter, reg_covar))
         common = values.sum(axis=0) / counts.sum()
         return _rotate(vectors, np.broadcast_to(common, values.shape))
@@ -412,8 +415,10 @@ class VEV(_Mclust):
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):
-        """M-step: ``D_k`` the eigenvectors of ``W_k``; volumes and the common shape
-        alternate on the eigenvalues (:func:`volumes_common_shape`)."""
+        """M-step: ``D_k`` the eigenvectors of ``W_k``, then volumes and the common shape.
+
+        Those alternate on the eigenvalues of the ``W_k`` (:func:`volumes_common_shape`).
+        """
         values, vectors = _eigen_descending(within_full(counts, sums, scatter, reg_covar))
         volumes, shape = volumes_common_shape(counts, values)
         return _rotate(vectors, volumes[:, None] * shape)
@@ -432,8 +437,10 @@ class EVV(_Mclust):
 
     @staticmethod
     def covariance(counts, sums, scatter, reg_covar, d):
-        """M-step (closed form): ``C_k = W_k / det(W_k)^(1/d)``, ``lambda = sum_k
-        det(W_k)^(1/d) / n``."""
+        """M-step (closed form): ``C_k = W_k / det(W_k)^(1/d)``.
+
+        ``lambda = sum_k det(W_k)^(1/d) / n``.
+        """
         W = within_full(counts, sums, scatter, reg_covar)
         _, logdet = np.linalg.slogdet(W)
         scale = np.exp(logdet / d)
