@@ -34,6 +34,7 @@ bench: $(STAMP_DEV)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/run.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_mixtures.py \
 		| tee benchmarks/results_mixtures.md
+	$(BIN)/python benchmarks/bench_selection.py | tee benchmarks/results_selection.md
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks
