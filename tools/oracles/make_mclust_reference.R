@@ -27,6 +27,7 @@ for (name in names(sets)) {
   bt <- mclustBIC(X, G = 1:9, modelNames = models, control = tight)
   bp <- mclustBIC(X, G = 1:9, prior = priorControl())
   fitp <- Mclust(X, G = 1:9, x = bp)
+  bpt <- mclustBIC(X, G = 1:9, prior = priorControl(), control = tight)
   res <- list(
     note = paste("mclust", as.character(packageVersion("mclust")),
                  "defaults (hc VVV on use='SVD'); BIC = 2 loglik - npar log n (higher is better);",
@@ -35,6 +36,7 @@ for (name in names(sets)) {
     bic = setNames(table_of(b), models),
     bic_converged = setNames(table_of(bt), models),
     bic_prior = setNames(table_of(bp), models),
+    bic_prior_converged = setNames(table_of(bpt), models),
     hc_partitions = lapply(1:9, function(g) unname(parts[, g])),
     best = list(model = fit$modelName, G = fit$G, bic = fit$bic, loglik = fit$loglik),
     best_prior = list(model = fitp$modelName, G = fitp$G, bic = fitp$bic, loglik = fitp$loglik)

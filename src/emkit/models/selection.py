@@ -25,6 +25,12 @@ from emkit.engine.hierarchical import hierarchy
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.covariance import MIXTURE_COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianFamily
+from emkit.families.gaussian_prior import (
+    PRIOR_TYPES,
+    ConjugatePrior,
+    PriorGaussianFamily,
+    default_prior,
+)
 from emkit.families.parsimonious import MCLUST_TYPES
 from emkit.models.gaussian_mixture import GaussianMixture
 
@@ -108,7 +114,7 @@ def degenerate_reason(model, reg_covar, total_weight):
     return None
 
 
-def initial_parameters(covariance_type, reg_covar, X, w, labels, K):
+def initial_parameters(covariance_type, reg_covar, X, w, labels, K, prior=None):
     """``(weights, means, precisions)`` of one M-step from a hard partition (mclust's start).
 
     Parameters
@@ -120,10 +126,17 @@ def initial_parameters(covariance_type, reg_covar, X, w, labels, K):
     labels : ndarray of int of shape (m,)
         Cluster of each row, 0 .. K - 1.
     K : int
+    prior : dict or None
+        A conjugate prior (``GaussianMixture``'s ``prior``): the M-step is then MAP.
     """
     resp = np.zeros((X.shape[0], K))
     resp[np.arange(X.shape[0]), labels] = 1.0 if w is None else w
-    family = GaussianFamily(covariance_type, reg_covar)
+    if prior is None:
+        family = GaussianFamily(covariance_type, reg_covar)
+    else:
+        family = PriorGaussianFamily(
+            covariance_type, reg_covar, ConjugatePrior.from_dict(prior, covariance_type)
+        )
     counts = resp.sum(axis=0)
     means = (resp.T @ X) / np.maximum(counts, np.finfo(np.float64).tiny)[:, None]
     with warnings.catch_warnings():
@@ -157,8 +170,13 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         'hc': partitions of one model-based hierarchical agglomeration (mclust's default);
         'kmeans': one k-means partition per ``K``. Every structure with the same ``K`` starts
         from the same partition, through one M-step.
-    prior : None, default=None
-        Reserved for mclust's conjugate prior; only None (maximum likelihood) is supported.
+    prior : None, 'default' or dict, default=None
+        None: maximum likelihood. 'default': mclust's ``priorControl()`` conjugate prior
+        (:func:`~emkit.families.gaussian_prior.default_prior`, computed for each ``K`` from
+        the data), MAP EM, scores from the log-likelihood at the MAP parameters as mclust
+        reports them. A dict: that prior for every fit (``GaussianMixture``'s ``prior``).
+        emkit has the MAP M-step of EII, VII, EEE and VVV (and their scikit-learn names); the
+        other structures are skipped with that reason.
     tol : float, default=1e-5
         EM stops when the mean per-sample log-likelihood changes by less than this.
     reg_covar : float, default=1e-6
@@ -236,10 +254,10 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         v.check_choice(self.criterion, "criterion", CRITERIA)
         v.check_choice(self.bic_convention, "bic_convention", CONVENTIONS)
         v.check_choice(self.init, "init", INITS)
-        if self.prior is not None:
+        if self.prior is not None and not isinstance(self.prior, dict) and self.prior != "default":
             raise ValidationError(
-                f"prior must be None (maximum likelihood), got {self.prior!r}; the conjugate "
-                "prior is not available yet"
+                f"prior must be None, 'default' (mclust's priorControl()) or a dict with "
+                f"'shrinkage', 'mean', 'dof' and 'scale', got {self.prior!r}"
             )
         v.check_real(self.tol, "tol", 0.0)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
@@ -290,6 +308,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         rng = v.check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         starts, hc_rows = self._partitions(X, w, live, sizes, seed)
+        starts["live"], starts["live_weights"] = live, None if w is None else w[live]
 
         cells = [(ct, K) for ct in types for K in sizes]
 
@@ -366,6 +385,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             means_init=means,
             precisions_init=precisions,
             random_state=0,
+            prior=prior,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
