@@ -146,7 +146,7 @@ def test_all_degenerate_grid_is_an_error():
         (dict(criterion="bicc"), "criterion"),
         (dict(bic_convention="R"), "bic_convention"),
         (dict(init="random"), "init"),
-        (dict(prior="default"), "prior"),
+        (dict(prior="flat"), "prior must be None, 'default'"),
         (dict(n_jobs=0), "n_jobs"),
     ],
 )
@@ -182,3 +182,51 @@ def test_agglomeration_merges_the_closest_pair_first():
     assert h.labels(5).tolist() == [0, 1, 2, 3, 4]
     assert h.labels(1).tolist() == [0] * 5
     assert tuple(h.merges[0]) == (0, 1)
+
+
+def _prior(d, scalar=False):
+    scale = 0.5 if scalar else (0.5 * np.eye(d)).tolist()
+    return {"shrinkage": 0.01, "mean": [0.0] * d, "dof": d + 2.0, "scale": scale}
+
+
+@pytest.mark.parametrize(
+    "prior, covariance_type, match",
+    [
+        ("default", "VVV", "prior must be None or a dict"),
+        ({"shrinkage": 0.01}, "VVV", "prior must be None or a dict"),
+        (_prior(2), "VEV", "prior is available for covariance_type in"),
+        (_prior(2), "VII", r"scale of shape \(\)"),
+        ({**_prior(2), "dof": -1.0}, "VVV", "dof > 0"),
+        (_prior(3), "VVV", "prior\\['mean'\\] has 3 values but X has 2 features"),
+    ],
+)
+def test_bad_priors(data, prior, covariance_type, match):
+    with pytest.raises(ValidationError, match=match):
+        GaussianMixture(2, covariance_type=covariance_type, prior=prior).fit(data)
+
+
+@pytest.mark.parametrize("covariance_type", ["VVV", "EEE", "VII", "EII"])
+def test_prior_model_round_trips(data, covariance_type, tmp_path):
+    import emkit
+
+    prior = _prior(2, scalar=covariance_type in ("VII", "EII"))
+    model = GaussianMixture(2, covariance_type=covariance_type, prior=prior, random_state=0)
+    model.fit(data)
+    emkit.save(model, tmp_path / "m.npz")
+    loaded = emkit.load(tmp_path / "m.npz")
+    assert loaded.get_params()["prior"] == prior
+    np.testing.assert_array_equal(loaded.predict_proba(data), model.predict_proba(data))
+
+
+def test_prior_shrinks_the_means_towards_the_prior_mean(data):
+    # One component: the MAP mean is (n xbar + kappa m) / (n + kappa), exactly.
+    prior = {"shrinkage": 5.0, "mean": [10.0, -10.0], "dof": 4.0, "scale": np.eye(2).tolist()}
+    model = GaussianMixture(1, covariance_type="VVV", prior=prior).fit(data)
+    n = len(data)
+    expected = (n * data.mean(axis=0) + 5.0 * np.array([10.0, -10.0])) / (n + 5.0)
+    np.testing.assert_allclose(model.means_[0], expected, rtol=1e-12)
+    # and the covariance is (scale + W + kappa n / (n + kappa) gap gap^T) / (dof + n + d + 2).
+    gap = data.mean(axis=0) - np.array([10.0, -10.0])
+    W = (data - data.mean(axis=0)).T @ (data - data.mean(axis=0))
+    cov = (np.eye(2) + W + 5.0 * n / (n + 5.0) * np.outer(gap, gap)) / (4.0 + n + 2 + 2)
+    np.testing.assert_allclose(model.covariances_[0], cov + 1e-6 * np.eye(2), rtol=1e-10)

@@ -18,6 +18,7 @@ from sklearn.datasets import load_iris
 
 from emkit import GaussianMixture, MixtureSelection
 from emkit.engine.hierarchical import hierarchy
+from emkit.families.gaussian_prior import PRIOR_TYPES, default_prior
 from emkit.models.selection import degenerate_reason, initial_parameters
 
 ORACLES = Path(__file__).parent / "oracles"
@@ -44,16 +45,15 @@ def _same_partition(a, b):
     return len(pairs) == len(set(a)) == len(set(b))
 
 
-@pytest.fixture(scope="module", params=DATASETS)
-def fitted_from_mclust_starts(request):
+def _table_from_mclust_starts(X, ref, models, prior):
     """Our BIC table (mclust's sign) from mclust's own starting partitions; NaN where the fit
     collapsed (as MixtureSelection marks it)."""
-    X, ref = _load(request.param)
-    table = np.full((len(ref["models"]), 9), np.nan)
-    for i, model in enumerate(ref["models"]):
+    table = np.full((len(models), 9), np.nan)
+    for i, model in enumerate(models):
         for K in range(1, 10):
             labels = np.asarray(ref["hc_partitions"][K - 1]) - 1
-            w, means, precisions = initial_parameters(model, 1e-6, X, None, labels, K)
+            p = default_prior(X, None, K, model) if prior else None
+            w, means, precisions = initial_parameters(model, 1e-6, X, None, labels, K, p)
             gm = GaussianMixture(
                 K,
                 covariance_type=model,
@@ -62,13 +62,20 @@ def fitted_from_mclust_starts(request):
                 weights_init=w,
                 means_init=means,
                 precisions_init=precisions,
+                prior=p,
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 gm.fit(X)
             if degenerate_reason(gm, 1e-6, len(X)) is None:
                 table[i, K - 1] = -gm.bic(X)
-    return request.param, ref, table
+    return table
+
+
+@pytest.fixture(scope="module", params=DATASETS)
+def fitted_from_mclust_starts(request):
+    X, ref = _load(request.param)
+    return request.param, ref, _table_from_mclust_starts(X, ref, ref["models"], prior=False)
 
 
 def test_bic_table_agrees_with_mclust(fitted_from_mclust_starts):
@@ -114,3 +121,29 @@ def test_faithful_selection_picks_mclusts_eee_3():
     sk = MixtureSelection(range(1, 6), covariance_types="sklearn").fit(X)
     assert (sk.best_covariance_type_, sk.best_n_components_) == ("tied", 3)
     assert sk.best_score_ == pytest.approx(-sel.best_score_, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_prior_bic_table_agrees_with_mclust(name):
+    # mclust's priorControl() prior: MAP EM, BIC from the log-likelihood at the MAP estimate.
+    X, ref = _load(name)
+    models = [m for m in ref["models"] if m in PRIOR_TYPES]
+    rows = [ref["models"].index(m) for m in models]
+    ours = _table_from_mclust_starts(X, ref, models, prior=True)
+    converged = _table(ref, "bic_prior_converged")[rows]
+    known = ~np.isnan(converged) & ~np.isnan(ours)
+    close = np.abs(ours - converged)[known] <= 3e-2
+    assert close.mean() >= 0.9, (name, np.round(ours - converged, 3))
+    assert np.all(np.abs(ours - converged)[:, 0] <= 1e-2)
+    # Among these structures, the choice is mclust's.
+    best = np.unravel_index(np.nanargmax(converged), converged.shape)
+    assert np.unravel_index(np.nanargmax(ours), ours.shape) == best
+
+
+def test_faithful_selection_with_prior_picks_mclusts():
+    X, ref = _load("faithful")
+    sel = MixtureSelection(range(1, 4), ["EEE", "VVV", "VEV"], prior="default")
+    sel.set_params(bic_convention="mclust").fit(X)
+    assert (sel.best_covariance_type_, sel.best_n_components_) == ("EEE", 3)
+    assert sel.best_score_ == pytest.approx(ref["best_prior"]["bic"], abs=1e-2)
+    assert "no conjugate prior for VEV" in sel.skipped_["VEV", 2]

@@ -373,8 +373,15 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         rows, labels = starts[K]
         if labels is None:
             return None, math.nan, f"fewer distinct rows than {K} components"
+        prior = self.prior
+        if prior is not None and ct not in PRIOR_TYPES:
+            return None, math.nan, f"no conjugate prior for {ct} (emkit has {PRIOR_TYPES})"
+        if prior == "default":
+            prior = default_prior(X[starts["live"]], starts["live_weights"], K, ct)
         wr = None if w is None else w[rows]
-        weights, means, precisions = initial_parameters(ct, self.reg_covar, X[rows], wr, labels, K)
+        weights, means, precisions = initial_parameters(
+            ct, self.reg_covar, X[rows], wr, labels, K, prior
+        )
         model = GaussianMixture(
             K,
             covariance_type=ct,
@@ -469,7 +476,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             f"Gaussian mixture selected by {name} ({better} is better) over "
             f"{len(self.covariance_types_)} covariance structures x "
             f"{len(self.n_components_range_)} numbers of components "
-            f"({len(self.skipped_)} fits skipped as degenerate)",
+            f"({len(self.skipped_)} fits skipped, see skipped_)",
             f"Best: {self.best_covariance_type_} with {self.best_n_components_} components, "
             f"{name} = {self.best_score_:.6g}, log-likelihood per row = {best.lower_bound_:.6g}, "
             f"{best._n_parameters()} parameters",
