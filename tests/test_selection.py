@@ -118,14 +118,16 @@ def test_hierarchy_is_sampled_for_large_n(data):
     assert MixtureSelection([2], ["VVV"]).fit(data).hc_rows_ is None
 
 
-def test_degenerate_fits_are_skipped_with_a_reason():
-    # Two tight clusters and a few exact duplicates: with many components some collapse.
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_degenerate_fits_are_skipped_with_a_reason(n_jobs):
+    # A cluster and a few exact duplicates: with more components some collapse. Concurrent
+    # fits keep their own warnings.
     rng = np.random.RandomState(0)
     X = np.concatenate([rng.standard_normal((30, 2)), np.tile([[8.0, 8.0]], (4, 1))])
-    s = MixtureSelection([1, 2, 3], ["VVV"]).fit(X)
+    s = MixtureSelection([1, 2, 3], ["VVV", "EII", "VEV"], n_jobs=n_jobs).fit(X)
+    assert set(s.skipped_) == {("VVV", 2), ("VVV", 3), ("VEV", 2), ("VEV", 3)}
     assert ("VVV", 2) in s.skipped_ and "collapsed" in s.skipped_["VVV", 2]
-    assert np.isnan(s.scores_[0, 1])
-    assert s.best_n_components_ == 1
+    assert np.isnan(s.scores_[0, 1]) and not np.isnan(s.scores_[1, 1])
 
 
 def test_all_degenerate_grid_is_an_error():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,6 +44,16 @@ GROUPS = {"all": MCLUST_TYPES, "sklearn": ("spherical", "diag", "tied", "full")}
 # reg_covar (plus a relative floor): it sits on a subspace of the data.
 _COLLAPSE_FACTOR = 10.0
 _COLLAPSE_RCOND = 1e-10
+
+
+_thread_warnings = threading.local()
+
+
+def _record_in_thread(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` that keeps ``(message, category)`` in the thread's list."""
+    caught = getattr(_thread_warnings, "caught", None)
+    if caught is not None:
+        caught.append((message, category))
 
 
 def _grid_types(value):
@@ -315,8 +326,13 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         def run(cell):
             return cell, self._fit_one(X, w, total, starts, *cell)
 
-        with ThreadPoolExecutor(max_workers=self._workers(len(cells))) as pool:
-            results = dict(pool.map(run, cells))
+        # Warnings of concurrent fits go to the list of the thread that raised them
+        # (warnings.catch_warnings alone is process-wide, not per thread).
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _record_in_thread
+            with ThreadPoolExecutor(max_workers=self._workers(len(cells))) as pool:
+                results = dict(pool.map(run, cells))
 
         scores = np.full((len(types), len(sizes)), np.nan)
         skipped, models = {}, {}
@@ -394,14 +410,13 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             random_state=0,
             prior=prior,
         )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                model.fit(X, sample_weight=w)
-            except (ValueError, np.linalg.LinAlgError) as err:
-                return None, math.nan, f"fit failed: {err}"
-        degenerate = [c for c in caught if issubclass(c.category, DegenerateComponentWarning)]
-        reason = str(degenerate[0].message) if degenerate else None
+        _thread_warnings.caught = caught = []
+        try:
+            model.fit(X, sample_weight=w)
+        except (ValueError, np.linalg.LinAlgError) as err:
+            return None, math.nan, f"fit failed: {err}"
+        degenerate = [m for m, c in caught if issubclass(c, DegenerateComponentWarning)]
+        reason = str(degenerate[0]) if degenerate else None
         reason = reason or degenerate_reason(model, self.reg_covar, total)
         if reason is not None:
             return None, math.nan, reason
