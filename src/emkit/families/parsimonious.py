@@ -108,12 +108,14 @@ def volumes_common_shape(counts, diagonals):
     shape : ndarray of shape (d,)
     """
     d = diagonals.shape[1]
-    volumes = diagonals.sum(axis=1) / (counts * d)
+    scale = counts * d
+    volumes = diagonals.sum(axis=1) / scale
     objective = np.inf
     for _ in range(MAX_ITERATIONS):
-        shape = _unit_determinant((diagonals / volumes[:, None]).sum(axis=0))
-        volumes = (diagonals / shape).sum(axis=1) / (counts * d)
-        new = float(np.sum(counts * d * np.log(volumes)))
+        pooled = (1.0 / volumes) @ diagonals
+        shape = pooled / np.exp(np.log(pooled).sum() / d)
+        volumes = (diagonals @ (1.0 / shape)) / scale
+        new = float(scale @ np.log(volumes))
         if _converged(objective, new):
             break
         objective = new

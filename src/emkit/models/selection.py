@@ -331,8 +331,12 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = _record_in_thread
-            with ThreadPoolExecutor(max_workers=self._workers(len(cells))) as pool:
-                results = dict(pool.map(run, cells))
+            workers = self._workers(len(cells))
+            if workers == 1:
+                results = dict(map(run, cells))
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    results = dict(pool.map(run, cells))
 
         scores = np.full((len(types), len(sizes)), np.nan)
         skipped, models = {}, {}
