@@ -17,12 +17,13 @@ VVV (``'full'``)           ``(scale + W~_k) / (dof + n_k + d + 2)``
 EEE (``'tied'``)           ``(scale + sum_k W~_k) / (dof + n + d + 1 + K)``
 VII (``'spherical'``)      ``(scale + tr W~_k) / (dof + n_k d + 2 + d)``
 EII                        ``sum_k tr W^_k / (dof + n d + 2 + K d)``
+VVI (``'diag'``)           ``(scale + diag W~_k) / (dof + n_k + 3)``
 =========================  =====================================================================
 
 (one fewer in each denominator term that comes from the mean prior when ``shrinkage`` is 0;
 ``W^_k`` is ``W~_k`` plus ``n_k |xbar_k - mu_k|^2``: mclust's EII takes the scatter about the
 shrunk means, and no scale, when K > 1; emkit follows mclust there).
-``scale`` is a (d, d) matrix for VVV and EEE and a scalar for VII and EII.
+``scale`` is a (d, d) matrix for VVV and EEE and a scalar for the others.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ import numpy as np
 
 from emkit.families.base import TINY_COUNT
 from emkit.families.gaussian import GaussianFamily
-from emkit.families.parsimonious import within_full, within_trace
+from emkit.families.parsimonious import within_diag, within_full, within_trace
 
 #: The structures with a MAP M-step here, by name (mclust's and scikit-learn's).
-PRIOR_TYPES = ("EII", "VII", "spherical", "EEE", "tied", "VVV", "full")
-_SCALAR_SCALE = ("EII", "VII", "spherical")
+PRIOR_TYPES = ("EII", "VII", "spherical", "VVI", "diag", "EEE", "tied", "VVV", "full")
+_SCALAR_SCALE = ("EII", "VII", "spherical", "VVI", "diag")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +91,8 @@ def default_prior(X, sample_weight, n_components, covariance_type):
     """The prior of mclust's ``priorControl()`` (``defaultPrior``), as a JSON-ready dict.
 
     Shrinkage 0.01, the column means, ``d + 2`` degrees of freedom, and the scale
-    ``(1 / K)^(2 / d)`` times the sample covariance (VVV, EEE) or its mean variance (VII, EII).
+    ``(1 / K)^(2 / d)`` times the sample covariance (VVV, EEE) or its mean variance (the
+    spherical and diagonal structures).
     """
     w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
     total = w.sum()
@@ -149,6 +151,10 @@ class PriorGaussianFamily(GaussianFamily):
                 cov = (prior.scale + W.sum(axis=0)) / den
             idx = np.arange(d)
             cov[..., idx, idx] += self.reg_covar
+        elif layout == "diag":
+            w = within_diag(counts, stats.sums, stats.scatter, 0.0) + pull[:, None] * gap**2
+            cov = (prior.scale + w) / (prior.dof + counts + 2.0 + extra)[:, None]
+            cov = cov + self.reg_covar
         else:
             t = within_trace(counts, stats.sums, stats.scatter, 0.0, d)
             t = t + pull * (gap**2).sum(axis=1)

@@ -67,7 +67,7 @@ class GaussianMixture(BaseMixture):
     prior : dict or None, default=None
         mclust's conjugate prior (Fraley & Raftery 2007) for MAP estimation: a dict with
         'shrinkage', 'mean' (d,), 'dof' and 'scale' ((d, d) for VVV/EEE/full/tied, a number
-        for VII/EII/spherical; :func:`emkit.families.gaussian_prior.default_prior` gives
+        for EII/VII/VVI/spherical/diag; :func:`emkit.families.gaussian_prior.default_prior` gives
         mclust's default). Only those structures take a prior. The log-likelihood, ``bic``
         and ``aic`` stay those of the data at the MAP parameters, as mclust reports them.
 
