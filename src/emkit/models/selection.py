@@ -172,7 +172,9 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         :mod:`emkit.families.parsimonious`), 'sklearn' the four scikit-learn names; any mix
         of those names is allowed.
     criterion : {'bic', 'icl', 'aic'}, default='bic'
-        ICL is BIC plus twice the classification entropy (:meth:`GaussianMixture.icl`).
+        ICL is BIC plus twice the entropy of the responsibilities
+        (:meth:`GaussianMixture.icl`, Biernacki et al.'s soft form; mclust's ``icl`` uses the
+        hard classification instead).
     bic_convention : {'sklearn', 'mclust'}, default='sklearn'
         'sklearn': ``-2 log L + p log n``, lower is better. 'mclust': the negative of that,
         ``2 log L - p log n``, higher is better (how mclust prints its BIC table). The same
@@ -300,7 +302,10 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights (integer weights select as repeated rows would).
+            Non-negative row weights. Every fit and score is weighted; rows of zero weight are
+            left out of the initialisation too. The hierarchy itself does not weigh its
+            rows, so integer weights give the table of repeated rows exactly with
+            ``init='kmeans'``, not with ``'hc'`` (whose start sees each distinct row once).
 
         Returns
         -------
