@@ -145,34 +145,34 @@ def volumes_common_matrix(counts, W):
 def _deltas(counts, B, equal_volume):
     """Closed-form eigenvalues given the diagonals ``B`` (K, d) of ``D^T W_k D``."""
     if equal_volume:
-        scale = _geometric_mean(B)
+        scale = np.exp(np.log(B).mean(axis=1))
         return (scale.sum() / counts.sum()) * B / scale[:, None]
     return B / counts[:, None]
 
 
-def _plane_rotation(W, D, inverse, p, q):
+def _plane_rotation(W, D, B, inverse, p, q):
     """Rotate columns ``p``, ``q`` of ``D`` to minimise ``sum_k tr(W_k D M_k D^T)`` exactly.
 
-    ``M_k = diag(inverse[k])``. In the plane of the two columns the objective is
-    ``const + P cos(2 theta) + Q sin(2 theta)``, minimised at ``(cos, sin)(2 theta) = -(P, Q) /
-    hypot(P, Q)``.
+    ``M_k = diag(inverse[k])`` and ``B`` holds the diagonals of ``D^T W_k D`` (both updated
+    in place). In the plane of the two columns the objective is ``const + P cos(2 theta) +
+    Q sin(2 theta)``, minimised at ``(cos, sin)(2 theta) = -(P, Q) / hypot(P, Q)``.
     """
-    dp, dq = D[:, p], D[:, q]
-    Wp, Wq = W @ dp, W @ dq  # (K, d)
-    a, b, e = Wp @ dp, Wq @ dq, Wp @ dq
+    dp, dq = D[:, p].copy(), D[:, q].copy()
+    Wp = W @ dp  # (K, d)
+    a, b, e = B[:, p], B[:, q], Wp @ dq
     gap = inverse[:, p] - inverse[:, q]
-    P = 0.5 * float(np.dot(gap, a - b))
-    Q = float(np.dot(gap, e))
+    P = 0.5 * float(gap @ (a - b))
+    Q = float(gap @ e)
     R = np.hypot(P, Q)
     if not R > 0:
-        return D
+        return
     cos2, sin2 = -P / R, -Q / R
     c = np.sqrt(max(0.5 * (1.0 + cos2), 0.0))
     s = np.copysign(np.sqrt(max(0.5 * (1.0 - cos2), 0.0)), sin2)
-    out = D.copy()
-    out[:, p] = c * dp + s * dq
-    out[:, q] = -s * dp + c * dq
-    return out
+    D[:, p] = c * dp + s * dq
+    D[:, q] = -s * dp + c * dq
+    cross = 2.0 * c * s * e
+    B[:, p], B[:, q] = c * c * a + s * s * b + cross, s * s * a + c * c * b - cross
 
 
 def common_orientation(counts, W, equal_volume):
@@ -192,7 +192,7 @@ def common_orientation(counts, W, equal_volume):
     """
     d = W.shape[1]
     _, vectors = np.linalg.eigh(W.sum(axis=0))
-    D = vectors[:, ::-1]
+    D = np.ascontiguousarray(vectors[:, ::-1])
     tiny = np.finfo(np.float64).tiny
 
     def diagonals(D):
@@ -204,9 +204,12 @@ def common_orientation(counts, W, equal_volume):
     for _ in range(MAX_ITERATIONS):
         for p in range(d - 1):
             for q in range(p + 1, d):
-                D = _plane_rotation(W, D, 1.0 / deltas, p, q)
-                deltas = _deltas(counts, diagonals(D), equal_volume)
+                _plane_rotation(W, D, B, 1.0 / deltas, p, q)
+                np.maximum(B, tiny, out=B)
+                deltas = _deltas(counts, B, equal_volume)
+        # Recompute the diagonals once per sweep so that rounding does not accumulate.
         B = diagonals(D)
+        deltas = _deltas(counts, B, equal_volume)
         new = float(np.sum(counts[:, None] * np.log(deltas)) + np.sum(B / deltas))
         if _converged(objective, new):
             break
