@@ -132,7 +132,7 @@ def test_degenerate_fits_are_skipped_with_a_reason(n_jobs):
 
 def test_all_degenerate_grid_is_an_error():
     X = np.tile([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]], (5, 1))
-    with pytest.raises(ValidationError, match="every fit of the grid was degenerate"):
+    with pytest.raises(ValidationError, match="every fit of the grid was degenerate or skipped"):
         MixtureSelection([3], ["VVV"]).fit(X)
 
 
@@ -167,7 +167,11 @@ def test_failed_fit_keeps_the_earlier_result(selection, data):
     with pytest.raises(ValidationError):
         selection.set_params(criterion="nope").fit(data)
     selection.set_params(criterion="bic")
+    with pytest.raises(ValidationError, match="n_components goes up to"):
+        selection.set_params(n_components=[1, 200]).fit(data[:, :1])
+    selection.set_params(n_components=range(1, 5))
     np.testing.assert_array_equal(selection.scores_, before)
+    assert selection.n_features_in_ == 2
 
 
 def test_unfitted_raises():

@@ -33,6 +33,7 @@ from emkit.families.gaussian_prior import (
     default_prior,
 )
 from emkit.families.parsimonious import MCLUST_TYPES
+from emkit.models._state import unchanged_on_error
 from emkit.models.gaussian_mixture import GaussianMixture
 
 CRITERIA = ("bic", "icl", "aic")
@@ -311,6 +312,11 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         -------
         self : object
         """
+        with unchanged_on_error(self):
+            self._fit(X, sample_weight)
+        return self
+
+    def _fit(self, X, sample_weight):
         types, sizes = self._check_params()
         X = v.check_X(self, X, reset=True)
         w = v.check_sample_weight(sample_weight, X.shape[0])
@@ -356,8 +362,9 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         if not models:
             first = next(iter(skipped.items()))
             raise ValidationError(
-                f"every fit of the grid was degenerate (e.g. {first[0]}: {first[1]}); try "
-                "fewer components (n_components), other covariance_types, or a larger reg_covar"
+                f"every fit of the grid was degenerate or skipped (e.g. {first[0]}: {first[1]}); "
+                "try fewer components (n_components), other covariance_types, or a larger "
+                "reg_covar"
             )
         sign = -1.0 if self.bic_convention == "mclust" else 1.0
         scores *= sign
@@ -375,7 +382,6 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         self.best_estimator_ = models[types[i], sizes[j]]
         self.best_score_ = float(scores[i, j])
         self.hc_rows_ = hc_rows
-        return self
 
     def _partitions(self, X, w, live, sizes, seed):
         """``K -> (rows, labels)`` of each starting partition, and the hierarchy's rows."""
