@@ -98,30 +98,61 @@ class Hierarchy:
         return order[inverse.reshape(-1)]
 
 
-def _scores(counts, trace, logdet, d, alpha, beta):
-    """Mclust's regularised VVV score of clusters (see the module notes)."""
-    spread = beta * (trace + alpha) / counts
-    big = counts > d
-    with np.errstate(over="ignore"):
-        det = np.where(big, np.exp(np.where(big, logdet, 0.0)), 0.0)
-    return counts * np.log(det + spread)
+def _scores(counts, trace, det, alpha, beta):
+    """The regularised VVV score of mclust for clusters (see the module notes).
+
+    ``det`` is ``det(W / m)``, 0 for clusters of at most ``d`` rows.
+    """
+    return counts * np.log(det + beta * (trace + alpha) / counts)
 
 
-def _merged(i, counts, sums, scatter, others):
-    """Count, mean-free scatter of cluster ``i`` merged with each cluster of ``others``."""
-    n = counts[i] + counts[others]
-    diff = sums[i] / counts[i] - sums[others] / counts[others][:, None]
-    factor = counts[i] * counts[others] / n
-    W = scatter[i] + scatter[others] + factor[:, None, None] * diff[:, :, None] * diff[:, None, :]
-    return n, W
+class _Clusters:
+    """Counts, means, scatters and traces of the current clusters (indexed by first part)."""
 
+    def __init__(self, X, initial, m):
+        d = X.shape[1]
+        self.d = d
+        self.counts = np.bincount(initial, minlength=m).astype(np.float64)
+        sums = np.zeros((m, d))
+        np.add.at(sums, initial, X)
+        self.means = sums / self.counts[:, None]
+        centred = X - self.means[initial]
+        self.scatter = np.zeros((m, d, d))
+        np.add.at(self.scatter, initial, centred[:, :, None] * centred[:, None, :])
+        self.trace = np.trace(self.scatter, axis1=1, axis2=2)
 
-def _merge_scores(i, others, counts, sums, scatter, d, alpha, beta):
-    n, W = _merged(i, counts, sums, scatter, others)
-    trace = np.trace(W, axis1=1, axis2=2)
-    sign, logdet = np.linalg.slogdet(W / n[:, None, None])
-    logdet = np.where(sign > 0, logdet, -np.inf)
-    return n, W, _scores(n, trace, logdet, d, alpha, beta)
+    def determinants(self, n, W):
+        """``det(W / n)`` of clusters of more than ``d`` rows, else 0 (the score ignores it)."""
+        det = np.zeros(n.shape[0])
+        big = np.flatnonzero(n > self.d)
+        if big.size:
+            det[big] = np.maximum(np.linalg.det(W[big] / n[big, None, None]), 0.0)
+        return det
+
+    def scores(self, i, others, alpha, beta):
+        """Scores of cluster ``i`` merged with each of ``others`` (an index array)."""
+        n = self.counts[i] + self.counts[others]
+        diff = self.means[i] - self.means[others]
+        factor = self.counts[i] * self.counts[others] / n
+        trace = self.trace[i] + self.trace[others] + factor * np.einsum("kj,kj->k", diff, diff)
+        det = np.zeros(n.shape[0])
+        big = np.flatnonzero(n > self.d)
+        if big.size:
+            dv = diff[big]
+            W = self.scatter[i] + self.scatter[others[big]]
+            W += factor[big, None, None] * dv[:, :, None] * dv[:, None, :]
+            det[big] = np.maximum(np.linalg.det(W / n[big, None, None]), 0.0)
+        return _scores(n, trace, det, alpha, beta)
+
+    def absorb(self, a, b):
+        """Cluster ``b`` merged into ``a``."""
+        na, nb = self.counts[a], self.counts[b]
+        n = na + nb
+        diff = self.means[a] - self.means[b]
+        self.scatter[a] = self.scatter[a] + self.scatter[b] + (na * nb / n) * np.outer(diff, diff)
+        self.trace[a] = np.trace(self.scatter[a])
+        self.means[a] = (na * self.means[a] + nb * self.means[b]) / n
+        self.counts[a] = n
 
 
 def agglomerate(X, partition=None):
@@ -141,45 +172,57 @@ def agglomerate(X, partition=None):
     n, d = X.shape
     initial = duplicate_partition(X) if partition is None else np.asarray(partition)
     m = int(initial.max()) + 1
-    counts = np.bincount(initial, minlength=m).astype(np.float64)
-    sums = np.zeros((m, d))
-    np.add.at(sums, initial, X)
-    centred = X - (sums / counts[:, None])[initial]
-    scatter = np.zeros((m, d, d))
-    np.add.at(scatter, initial, centred[:, :, None] * centred[:, None, :])
+    c = _Clusters(X, initial, m)
     total = X - X.mean(axis=0)
     alpha = max(float(np.sum(total**2)) / (n * d), np.finfo(np.float64).eps)
     beta = 1.0
-    trace = np.trace(scatter, axis1=1, axis2=2)
-    sign, logdet = np.linalg.slogdet(scatter / counts[:, None, None])
-    own = _scores(counts, trace, np.where(sign > 0, logdet, -np.inf), d, alpha, beta)
+    own = _scores(c.counts, c.trace, c.determinants(c.counts, c.scatter), alpha, beta)
     # cost[i, j] (i < j) of merging i and j; inf elsewhere and for merged-away clusters.
+    # best[i], arg[i]: the smallest cost of row i and its first column.
     cost = np.full((m, m), np.inf)
     for i in range(m - 1):
         others = np.arange(i + 1, m)
-        _, _, merged = _merge_scores(i, others, counts, sums, scatter, d, alpha, beta)
-        cost[i, others] = merged - own[i] - own[others]
+        cost[i, others] = c.scores(i, others, alpha, beta) - own[i] - own[others]
+    best = np.full(m, np.inf)
+    arg = np.zeros(m, dtype=np.intp)
+
+    def refresh(i):
+        j = int(np.argmin(cost[i]))
+        best[i], arg[i] = cost[i, j], j
+
+    for i in range(m - 1):
+        refresh(i)
     alive = np.ones(m, dtype=bool)
+    rows = np.arange(m)
     merges = np.zeros((max(m - 1, 0), 2), dtype=np.intp)
     costs = np.zeros(max(m - 1, 0))
     for step in range(m - 1):
-        flat = int(np.argmin(cost))
-        a, b = divmod(flat, m)
+        a = int(np.argmin(best))
+        b = int(arg[a])
         merges[step] = a, b
         costs[step] = cost[a, b]
-        others = np.array([b])
-        nab, Wab, sab = _merge_scores(a, others, counts, sums, scatter, d, alpha, beta)
-        counts[a], sums[a], scatter[a], own[a] = nab[0], sums[a] + sums[b], Wab[0], sab[0]
+        own[a] = c.scores(a, np.array([b]), alpha, beta)[0]
+        c.absorb(a, b)
         alive[b] = False
         cost[b, :] = np.inf
-        cost[:, b] = np.inf
+        cost[:b, b] = np.inf
+        best[b] = np.inf
+        stale = [rows[:b][alive[:b] & (arg[:b] == b)], np.array([a])]
         rest = np.flatnonzero(alive)
         rest = rest[rest != a]
         if rest.size:
-            _, _, merged = _merge_scores(a, rest, counts, sums, scatter, d, alpha, beta)
-            value = merged - own[a] - own[rest]
+            value = c.scores(a, rest, alpha, beta) - own[a] - own[rest]
             low, high = np.minimum(rest, a), np.maximum(rest, a)
             cost[low, high] = value
+            # Rows above a: their column a changed.
+            up, v = rest[rest < a], value[rest < a]
+            was_a = arg[up] == a
+            stale.append(up[was_a])
+            up, v = up[~was_a], v[~was_a]
+            better = (v < best[up]) | ((v == best[up]) & (a < arg[up]))
+            best[up[better]], arg[up[better]] = v[better], a
+        for i in np.unique(np.concatenate(stale)).tolist():
+            refresh(i)
     return Hierarchy(initial, merges, costs)
 
 
