@@ -79,11 +79,6 @@ def _geometric_mean(values):
         return np.exp(np.mean(np.log(values), axis=-1))
 
 
-def _unit_determinant(values):
-    """Positive diagonal ``values`` (last axis) scaled to product 1."""
-    return values / _geometric_mean(values)[..., None]
-
-
 def _eigen_descending(W):
     """Eigenvalues (K, d), descending, and eigenvectors (K, d, d) of symmetric matrices."""
     values, vectors = np.linalg.eigh(W)
