@@ -115,6 +115,7 @@ def test_hierarchy_is_sampled_for_large_n(data):
     again = MixtureSelection([2], ["VVV"], hc_max_rows=50, random_state=0).fit(data)
     np.testing.assert_array_equal(s.hc_rows_, again.hc_rows_)
     np.testing.assert_array_equal(s.scores_, again.scores_)
+    assert "random sample of 50 rows" in s.summary()
     assert MixtureSelection([2], ["VVV"]).fit(data).hc_rows_ is None
 
 

@@ -518,6 +518,11 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         lines.append(" ".join(s.rjust(width) for s in labels))
         lines.append(" ".join(f"{s:.6g}".rjust(width) for _, _, s in cells))
         lines.append("Mixing proportions: " + " ".join(f"{p:.4g}" for p in best.weights_))
+        if self.hc_rows_ is not None:
+            lines.append(
+                f"Initialisation: hierarchical agglomeration on a random sample of "
+                f"{len(self.hc_rows_)} rows (hc_max_rows)"
+            )
         return "\n".join(lines)
 
     def table(self):
