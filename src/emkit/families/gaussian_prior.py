@@ -7,8 +7,8 @@ towards the prior mean,
 
 ``mu_k = (n_k xbar_k + kappa mean) / (n_k + kappa)``,
 
-and estimates the covariances from the augmented scatter ``W_k + kappa n_k / (n_k + kappa)
-(xbar_k - mean)(xbar_k - mean)^T`` plus the scale, with mclust's denominators:
+and estimates the covariances from the augmented scatter ``W~_k = W_k + kappa n_k / (n_k +
+kappa) (xbar_k - mean)(xbar_k - mean)^T`` plus the scale, with mclust's denominators:
 
 =========================  =====================================================================
 structure                  covariance
@@ -18,11 +18,13 @@ EEE (``'tied'``)           ``(scale + sum_k W~_k) / (dof + n + d + 1 + K)``
 VII (``'spherical'``)      ``(scale + tr W~_k) / (dof + n_k d + 2 + d)``
 EII                        ``sum_k tr W^_k / (dof + n d + 2 + K d)``
 VVI (``'diag'``)           ``(scale + diag W~_k) / (dof + n_k + 3)``
+EEI                        ``(scale + sum_k diag W~_k) / (dof + n + 2)``, means unshrunk
 =========================  =====================================================================
 
 (one fewer in each denominator term that comes from the mean prior when ``shrinkage`` is 0;
 ``W^_k`` is ``W~_k`` plus ``n_k |xbar_k - mu_k|^2``: mclust's EII takes the scatter about the
-shrunk means, and no scale, when K > 1; emkit follows mclust there).
+shrunk means, and no scale, and its EEI keeps the unshrunk means, when K > 1; emkit follows
+mclust there).
 ``scale`` is a (d, d) matrix for VVV and EEE and a scalar for the others.
 """
 
@@ -37,8 +39,8 @@ from emkit.families.gaussian import GaussianFamily
 from emkit.families.parsimonious import within_diag, within_full, within_trace
 
 #: The structures with a MAP M-step here, by name (mclust's and scikit-learn's).
-PRIOR_TYPES = ("EII", "VII", "spherical", "VVI", "diag", "EEE", "tied", "VVV", "full")
-_SCALAR_SCALE = ("EII", "VII", "spherical", "VVI", "diag")
+PRIOR_TYPES = ("EII", "VII", "spherical", "EEI", "VVI", "diag", "EEE", "tied", "VVV", "full")
+_SCALAR_SCALE = ("EII", "VII", "spherical", "EEI", "VVI", "diag")
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,7 +155,14 @@ class PriorGaussianFamily(GaussianFamily):
             cov[..., idx, idx] += self.reg_covar
         elif layout == "diag":
             w = within_diag(counts, stats.sums, stats.scatter, 0.0) + pull[:, None] * gap**2
-            cov = (prior.scale + w) / (prior.dof + counts + 2.0 + extra)[:, None]
+            if strat.name == "EEI" and K > 1:
+                # mclust's EEI (its EM loop, meeeip) leaves the means unshrunk (its
+                # one-component fit, mvnXXI, is VVI's update).
+                means = xbar
+                den = prior.dof + counts.sum() + 1.0 + extra
+                cov = np.tile((prior.scale + w.sum(axis=0)) / den, (K, 1))
+            else:
+                cov = (prior.scale + w) / (prior.dof + counts + 2.0 + extra)[:, None]
             cov = cov + self.reg_covar
         else:
             t = within_trace(counts, stats.sums, stats.scatter, 0.0, d)
