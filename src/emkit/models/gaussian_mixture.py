@@ -68,8 +68,9 @@ class GaussianMixture(BaseMixture):
         mclust's conjugate prior (Fraley & Raftery 2007) for MAP estimation: a dict with
         'shrinkage', 'mean' (d,), 'dof' and 'scale' ((d, d) for VVV/EEE/full/tied, a number
         for EII/VII/EEI/VVI/spherical/diag;
-        :func:`emkit.families.gaussian_prior.default_prior` gives mclust's default). Only those structures take a prior. The log-likelihood, ``bic``
-        and ``aic`` stay those of the data at the MAP parameters, as mclust reports them.
+        :func:`emkit.families.gaussian_prior.default_prior` gives mclust's default). Only
+        those structures take a prior. The log-likelihood, ``bic`` and ``aic`` stay those of
+        the data at the MAP parameters, as mclust reports them.
 
     Attributes
     ----------
