@@ -7,11 +7,11 @@ import sys
 import warnings
 
 from emkit._version import __version__
-from emkit.cli import common, compile, hmm, mixture, peaks, plot
+from emkit.cli import common, compile, hmm, mixture, peaks, plot, select
 from emkit.cli.common import EXIT_ERROR, EXIT_USAGE, PROG, CommandError, one_line
 
 #: The command modules, each with ``register(subparsers)``; their order is the help's order.
-COMMAND_MODULES = [mixture, hmm, peaks, plot, compile]
+COMMAND_MODULES = [mixture, select, hmm, peaks, plot, compile]
 
 DESCRIPTION = (
     "Expectation-Maximization from the command line: mixture models (fit, predict, demo; "

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 import numpy as np
 from scipy import linalg
 
+from emkit.families import parsimonious
 from emkit.kernels.threads import one_blas_thread
 
 KERNELS = ("auto", "numba", "gemm", "numpy")
@@ -223,6 +224,9 @@ class Full(_HMMLayout):
     """One full covariance matrix per component: shape (K, d, d)."""
 
     name = "full"
+    #: The kernel layout (and recentring rule) the strategy uses.
+    layout = "full"
+    mclust = False
     #: Covariances are matrices (not variances); one matrix shared by all components.
     dense = True
     shared = False
@@ -360,6 +364,9 @@ class Tied(_HMMLayout):
     """One covariance shared by all components: shape (d, d)."""
 
     name = "tied"
+    #: The kernel layout (and recentring rule) the strategy uses.
+    layout = "tied"
+    mclust = False
     #: Covariances are matrices (not variances); one matrix shared by all components.
     dense = True
     shared = True
@@ -540,6 +547,9 @@ class Diag(_HMMLayout):
     """One diagonal covariance per component: shape (K, d)."""
 
     name = "diag"
+    #: The kernel layout (and recentring rule) the strategy uses.
+    layout = "diag"
+    mclust = False
     #: Covariances are matrices (not variances); one matrix shared by all components.
     dense = False
     shared = False
@@ -665,6 +675,9 @@ class Spherical(_HMMLayout):
     """One variance per component: shape (K,)."""
 
     name = "spherical"
+    #: The kernel layout (and recentring rule) the strategy uses.
+    layout = "spherical"
+    mclust = False
     #: Covariances are matrices (not variances); one matrix shared by all components.
     dense = False
     shared = False
@@ -781,5 +794,14 @@ class Spherical(_HMMLayout):
         return -(d + 2.0) / 2.0, 0.0
 
 
-STRATEGIES = {s.name: s for s in (Full, Tied, Diag, Spherical)}
-COVARIANCE_TYPES = tuple(STRATEGIES)
+_LAYOUTS = {s.name: s for s in (Full, Tied, Diag, Spherical)}
+#: scikit-learn's four covariance types (the only ones the hidden Markov models take).
+COVARIANCE_TYPES = tuple(_LAYOUTS)
+#: The 14 mclust structures: each M-step of :mod:`emkit.families.parsimonious` on its layout.
+MCLUST_STRATEGIES = tuple(
+    type(m.name, (m, _LAYOUTS[m.layout]), {"__doc__": m.__doc__, "__module__": __name__})
+    for m in parsimonious.MCLUST_MSTEPS
+)
+STRATEGIES = {s.name: s for s in (*_LAYOUTS.values(), *MCLUST_STRATEGIES)}
+#: Every covariance type a Gaussian mixture takes: scikit-learn's four and mclust's 14.
+MIXTURE_COVARIANCE_TYPES = tuple(STRATEGIES)

@@ -399,7 +399,7 @@ class GaussianFamily(FamilyBase):
     def moved_to(self, stats, ref):
         """The same statistics centred on ``ref`` of shape (K, d) instead (exact)."""
         delta = ref - stats.ref
-        shift = recentre_kernels.SHIFTS[self.covariance_type]
+        shift = recentre_kernels.SHIFTS[self.strategy.layout]
         return GaussianStats(
             stats.counts,
             recentre_kernels.shift_sums(stats.counts, stats.sums, delta),

@@ -6,8 +6,13 @@ import numpy as np
 
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
-from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
+from emkit.families.covariance import (
+    MIXTURE_COVARIANCE_TYPES,
+    STRATEGIES,
+    NotPositiveDefiniteError,
+)
 from emkit.families.gaussian import GaussianFamily, GaussianParams
+from emkit.families.gaussian_prior import ConjugatePrior, PriorGaussianFamily
 from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
@@ -24,8 +29,15 @@ class GaussianMixture(BaseMixture):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        Covariance structure of the components.
+    covariance_type : str, default='full'
+        Covariance structure of the components: scikit-learn's 'full', 'tied', 'diag',
+        'spherical', or one of mclust's 14 parsimonious structures 'EII', 'VII', 'EEI',
+        'VEI', 'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE', 'EEV', 'VEV', 'EVV', 'VVV' (volume,
+        shape, orientation Equal, Variable or Identity; see
+        :mod:`emkit.families.parsimonious`). 'VII', 'VVI', 'EEE' and 'VVV' are 'spherical',
+        'diag', 'tied' and 'full'. ``covariances_`` has the layout of the E-step kernel the
+        structure uses: (K,) for EII/VII, (K, d) for EEI/VEI/EVI/VVI, (d, d) for EEE and
+        (K, d, d) for the other six.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean per-sample log-likelihood.
     reg_covar : float, default=1e-6
@@ -52,6 +64,13 @@ class GaussianMixture(BaseMixture):
         ``(t + learning_offset) ** -learning_decay``; must lie in (0.5, 1].
     learning_offset : float, default=2.0
         Stepwise EM: non-negative offset that damps the first steps.
+    prior : dict or None, default=None
+        mclust's conjugate prior (Fraley & Raftery 2007) for MAP estimation: a dict with
+        'shrinkage', 'mean' (d,), 'dof' and 'scale' ((d, d) for VVV/EEE/full/tied, a number
+        for EII/VII/EEI/VVI/spherical/diag;
+        :func:`emkit.families.gaussian_prior.default_prior` gives mclust's default). Only
+        those structures take a prior. The log-likelihood, ``bic`` and ``aic`` stay those of
+        the data at the MAP parameters, as mclust reports them.
 
     Attributes
     ----------
@@ -91,8 +110,10 @@ class GaussianMixture(BaseMixture):
         chunk_size=None,
         learning_decay=0.6,
         learning_offset=2.0,
+        prior=None,
     ):
         super().__init__(**common_arguments(locals()))
+        self.prior = prior
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.means_init = means_init
@@ -100,14 +121,28 @@ class GaussianMixture(BaseMixture):
 
     # ------------------------------------------------------------------ family hooks
     def _make_family(self):
-        return GaussianFamily(self.covariance_type, self.reg_covar)
+        if self.prior is None:
+            return GaussianFamily(self.covariance_type, self.reg_covar)
+        prior = ConjugatePrior.from_dict(self.prior, self.covariance_type)
+        return PriorGaussianFamily(self.covariance_type, self.reg_covar, prior)
 
     def _check_family_params(self):
-        v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        v.check_choice(self.covariance_type, "covariance_type", MIXTURE_COVARIANCE_TYPES)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
+        if self.prior is not None:
+            try:
+                ConjugatePrior.from_dict(self.prior, self.covariance_type)
+            except ValueError as err:
+                raise ValidationError(str(err)) from None
 
     def _check_data(self, X, reset):
-        return v.check_X(self, X, reset=reset)
+        X = v.check_X(self, X, reset=reset)
+        if self.prior is not None and np.size(self.prior["mean"]) != X.shape[1]:
+            raise ValidationError(
+                f"prior['mean'] has {np.size(self.prior['mean'])} values but X has "
+                f"{X.shape[1]} features; give the prior one value per feature"
+            )
+        return X
 
     #: Streamed blocks need no check beyond the finiteness every source applies.
     _check_block = None
