@@ -237,3 +237,27 @@ def test_prior_shrinks_the_means_towards_the_prior_mean(data):
     W = (data - data.mean(axis=0)).T @ (data - data.mean(axis=0))
     cov = (np.eye(2) + W + 5.0 * n / (n + 5.0) * np.outer(gap, gap)) / (4.0 + n + 2 + 2)
     np.testing.assert_allclose(model.covariances_[0], cov + 1e-6 * np.eye(2), rtol=1e-10)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.6])
+def test_missing_values_start_from_complete_or_filled_rows(data, fraction):
+    # 5%: enough complete rows for the starting partitions; 60% of the entries of a 2-D
+    # table: too few, so the partitions come from mean-filled rows. Either way every fit is
+    # the exact missing-value EM, scored on the observed values.
+    X = data.copy()
+    rng = np.random.default_rng(4)
+    gaps = rng.random(X.shape) < fraction
+    gaps[gaps.all(axis=1), 0] = False
+    X[gaps] = np.nan
+    complete = np.count_nonzero(~gaps.any(axis=1))
+    assert (complete >= 30) == (fraction < 0.5)  # 10 complete rows per component or not
+    sel = MixtureSelection(n_components=range(1, 4), covariance_types=["VII", "EEE", "VVV"])
+    sel.fit(X)
+    skipped = np.array(
+        [[(ct, K) in sel.skipped_ for K in range(1, 4)] for ct in ["VII", "EEE", "VVV"]]
+    )
+    assert np.array_equal(np.isnan(sel.scores_), skipped) and not skipped[:, :2].any()
+    best = sel.best_estimator_
+    assert np.isfinite(best.means_).all() and np.isfinite(best.covariances_).all()
+    assert sel.best_score_ == pytest.approx(best.bic(X), rel=1e-12)
+    assert np.all(np.diff(best.lower_bounds_) >= -1e-10)

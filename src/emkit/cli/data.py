@@ -150,6 +150,18 @@ def _is_number(text):
     return True
 
 
+def _is_header(fields, skip):
+    """Whether the first row is a header: a field that is text, or pandas' numbered columns.
+
+    An empty field is a missing value, except that ``DataFrame.to_csv`` writes the header of
+    a frame with numbered columns as an empty index name followed by ``0, 1, 2, ...``.
+    """
+    if not all(_is_number(x) or not x.strip() for j, x in enumerate(fields) if j not in skip):
+        return True
+    numbered = [str(i) for i in range(len(fields) - 1)]
+    return not fields[0].strip() and [x.strip() for x in fields[1:]] == numbered
+
+
 def _value(text):
     """A numeric field: an empty one is a missing value (NaN)."""
     return float(text) if text.strip() else np.nan
@@ -208,9 +220,7 @@ def _parse_table(f, source, delimiter, selection, text=False):
         if width is None:
             width = len(fields)
             skip = selection.unparsed(width)
-            header = text or not all(
-                _is_number(x) or not x.strip() for j, x in enumerate(fields) if j not in skip
-            )
+            header = text or _is_header(fields, skip)
             names = [x.strip() for x in fields] if header else None
             index_column = header and width > 1 and names[0] == ""
             features, ident = selection.resolve(names, width, source, index_column)

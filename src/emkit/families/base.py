@@ -226,24 +226,35 @@ class FamilyBase:
         the weighted mean of the observed values of its column. EM then fits the exact model
         of the observed values from there.
         """
-        empty = self.empty_rows(X)
-        if empty is not None and empty.any():
-            X = X[~empty]
-            sample_weight = None if sample_weight is None else sample_weight[~empty]
-        gaps = self.init_gaps(X)
-        if gaps is None:
+        rows, values = self.init_selection(X, sample_weight, n_components)
+        if rows is None:
             return X, sample_weight
-        complete = ~gaps.any(axis=1)
-        live = complete if sample_weight is None else complete & (sample_weight > 0)
-        if np.count_nonzero(live) >= COMPLETE_ROWS_PER_COMPONENT * n_components:
-            return X[complete], None if sample_weight is None else sample_weight[complete]
-        keep = ~gaps.all(axis=1)
-        X, gaps = X[keep], gaps[keep]
-        w = np.ones(X.shape[0]) if sample_weight is None else sample_weight[keep]
-        seen = (~gaps) * w[:, None]
-        col_means = np.where(gaps, 0.0, X).T @ w / np.maximum(seen.sum(axis=0), 1e-300)
-        filled = np.where(gaps, col_means.astype(X.dtype), X)
-        return filled, None if sample_weight is None else w
+        return values[rows], None if sample_weight is None else sample_weight[rows]
+
+    def init_selection(self, X, sample_weight, n_components):
+        """:meth:`init_rows` as indices: ``(rows, values)``.
+
+        ``rows`` are the indices of the rows of ``X`` the initialisation uses (None: all of
+        them, as they are), and ``values`` is ``X`` with the gaps of those rows filled where
+        :meth:`init_rows` fills them (``X`` itself otherwise).
+        """
+        empty = self.empty_rows(X)
+        gaps = self.init_gaps(X)
+        if gaps is None and (empty is None or not empty.any()):
+            return None, X
+        rows = np.arange(X.shape[0]) if empty is None else np.flatnonzero(~empty)
+        if gaps is None:
+            return rows, X
+        complete = rows[~gaps[rows].any(axis=1)]
+        live = complete if sample_weight is None else complete[sample_weight[complete] > 0]
+        if live.size >= COMPLETE_ROWS_PER_COMPONENT * n_components:
+            return complete, X
+        rows = rows[~gaps[rows].all(axis=1)]
+        w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+        seen = (~gaps[rows]) * w[:, None]
+        observed = np.where(gaps[rows], 0.0, X[rows])
+        col_means = observed.T @ w / np.maximum(seen.sum(axis=0), 1e-300)
+        return rows, np.where(gaps, col_means.astype(X.dtype), X)
 
     def impute(self, params, X, resp, rng=None):
         """``X`` with each missing value replaced by its expectation under ``resp``.

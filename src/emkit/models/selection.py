@@ -321,6 +321,11 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         X = v.check_X(self, X, reset=True)
         w = v.check_sample_weight(sample_weight, X.shape[0])
         live = np.arange(X.shape[0]) if w is None else np.flatnonzero(w > 0)
+        # With missing values the starting partitions come from the complete rows, or from
+        # mean-filled ones when too few are complete (as every mixture's initialisation).
+        rows, init_X = GaussianFamily().init_selection(X, w, sizes[-1])
+        if rows is not None:
+            live = np.intersect1d(live, rows)
         if sizes[-1] > live.size:
             raise ValidationError(
                 f"n_components goes up to {sizes[-1]} but X has only {live.size} rows "
@@ -329,8 +334,9 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         total = float(X.shape[0]) if w is None else float(w.sum())
         rng = v.check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        starts, hc_rows = self._partitions(X, w, live, sizes, seed)
+        starts, hc_rows = self._partitions(init_X, w, live, sizes, seed)
         starts["live"], starts["live_weights"] = live, None if w is None else w[live]
+        starts["values"] = init_X
 
         cells = [(ct, K) for ct in types for K in sizes]
 
@@ -408,10 +414,10 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         if prior is not None and ct not in PRIOR_TYPES:
             return None, math.nan, f"no conjugate prior for {ct} (emkit has {PRIOR_TYPES})"
         if prior == "default":
-            prior = default_prior(X[starts["live"]], starts["live_weights"], K, ct)
+            prior = default_prior(starts["values"][starts["live"]], starts["live_weights"], K, ct)
         wr = None if w is None else w[rows]
         weights, means, precisions = initial_parameters(
-            ct, self.reg_covar, X[rows], wr, labels, K, prior
+            ct, self.reg_covar, starts["values"][rows], wr, labels, K, prior
         )
         model = GaussianMixture(
             K,
