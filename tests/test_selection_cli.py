@@ -56,3 +56,23 @@ def test_too_many_components_is_a_data_error(tmp_path, capsys):
     np.savetxt(small, np.arange(8.0).reshape(4, 2), delimiter=",")
     assert main(["select", str(small), "-k", "1-5", "-o", str(tmp_path / "m.npz")]) == 1
     assert "n_components goes up to 5 but X has only 4 rows" in capsys.readouterr().err
+
+
+def test_select_plot_option_draws_the_criterion_curves(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    figure = tmp_path / "bic.svg"
+    argv = [str(FAITHFUL), "-k", "1-3", "--models", "EEE,VII", "-o", str(tmp_path / "m.npz")]
+    assert main(["select", *argv, "--plot", str(figure)]) == 0
+    capsys.readouterr()
+    svg = figure.read_text()
+    assert svg.lstrip().startswith("<?xml") and "EEE" in svg and "VII" in svg
+
+
+def test_selection_grid_shows_one_progress_step_per_fit(capsys):
+    from emkit.engine.progress import progress_bars
+
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    with progress_bars(True):
+        MixtureSelection([1, 2], ["EEE", "VII"]).fit(X)
+    err = capsys.readouterr().err
+    assert "model selection" in err and "4/4" in err

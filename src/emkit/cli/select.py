@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from emkit.cli import common
+from emkit.cli import common, figures
 
 #: The covariance structures ``--models`` takes (the same as emkit.families.covariance).
 MODEL_NAMES = (
@@ -108,6 +108,7 @@ def register(subparsers):
     )
     p.add_argument("--top", type=common.positive_int, default=3, help="models listed (default: 3)")
     common.add_out(p)
+    figures.add_plot_option(p)
     common.add_data_options(p)
     p.set_defaults(handler=run_select)
 
@@ -116,6 +117,7 @@ def run_select(args):
     """Handle ``emkit select``: the score table, the best model's summary, the saved model."""
     from emkit import io
     from emkit.cli import data, summary
+    from emkit.engine.progress import progress_bars
     from emkit.models.selection import MixtureSelection
 
     out = args.out or common.default_model_path(args.data)
@@ -134,7 +136,10 @@ def run_select(args):
         random_state=args.random_state,
         verbose=args.verbose,
     )
-    selection.fit(table.X)
+    with progress_bars(False if args.verbose else "auto"):  # bars on a terminal, unless -v
+        selection.fit(table.X)
+    if args.plot:
+        figures.write_plot(selection, args.plot)
     report = sys.stderr if io.is_stream(out) else sys.stdout
     name = args.criterion.upper()
     print(f"{name} (mclust's sign: higher is better; NA: degenerate fit)", file=report)

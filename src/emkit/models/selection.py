@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
 from emkit.engine.hierarchical import hierarchy
+from emkit.engine.progress import progress_bar
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.covariance import MIXTURE_COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianFamily
@@ -124,6 +125,13 @@ def degenerate_reason(model, reg_covar, total_weight):
                 f"<= {floor:.3g})"
             )
     return None
+
+
+def _counted(results, bar):
+    """Yield ``results``, advancing the progress ``bar`` by one for each."""
+    for result in results:
+        bar.update()
+        yield result
 
 
 def initial_parameters(covariance_type, reg_covar, X, w, labels, K, prior=None):
@@ -349,11 +357,12 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             warnings.simplefilter("always")
             warnings.showwarning = _record_in_thread
             workers = self._workers(len(cells))
-            if workers == 1:
-                results = dict(map(run, cells))
-            else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    results = dict(pool.map(run, cells))
+            with progress_bar(total=len(cells), desc="model selection", unit="fit") as bar:
+                if workers == 1:
+                    results = dict(_counted(map(run, cells), bar))
+                else:
+                    with ThreadPoolExecutor(max_workers=workers) as pool:
+                        results = dict(_counted(pool.map(run, cells), bar))
 
         scores = np.full((len(types), len(sizes)), np.nan)
         skipped, models = {}, {}
