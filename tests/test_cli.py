@@ -208,6 +208,16 @@ def test_bad_data_files_give_one_line_errors(tmp_path, capsys, content, fragment
     assert not (tmp_path / "m").exists()
 
 
+def test_fit_takes_mclust_covariance_names(iris_csv, tmp_path, capsys):
+    out = tmp_path / "vev.npz"
+    argv = ["fit", iris_csv, "-k", 2, "--covariance", "VEV", "--random-state", 0, "-o", out]
+    assert run(capsys, *argv)[0] == 0
+    model = model_io.load(out)
+    expected = GaussianMixture(2, covariance_type="VEV", random_state=0).fit(IRIS)
+    assert model.covariance_type == "VEV" and model.covariances_.shape == (2, 4, 4)
+    np.testing.assert_allclose(model.covariances_, expected.covariances_, rtol=1e-10)
+
+
 def test_empty_fields_are_missing_values(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(0, 1, (60, 2)), rng.normal(5, 1, (60, 2))])
@@ -546,9 +556,10 @@ def test_family_table_options():
     from emkit.cli import common
     from emkit.cli.mixture import FAMILIES
     from emkit.engine.initialization import INIT_METHODS
-    from emkit.families.covariance import COVARIANCE_TYPES
+    from emkit.families.covariance import COVARIANCE_TYPES, MIXTURE_COVARIANCE_TYPES
 
     assert common.COVARIANCE_TYPES == COVARIANCE_TYPES
+    assert set(common.MIXTURE_COVARIANCE_TYPES) == set(MIXTURE_COVARIANCE_TYPES)
     assert common.INIT_METHODS == INIT_METHODS
     assert FAMILIES["gaussian"].estimator() is GaussianMixture
 

@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 PROG = "emkit"
 #: Covariance structures (the same as ``emkit.families.covariance.COVARIANCE_TYPES``).
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: A mixture's covariance structures: mclust's 14 and scikit-learn's four names (the same as
+#: ``emkit.families.covariance.MIXTURE_COVARIANCE_TYPES``; HMMs take the four only).
+MIXTURE_COVARIANCE_TYPES = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV",
+    "VVV", *COVARIANCE_TYPES,
+)  # fmt: skip
 #: Initialisations (the same as ``emkit.engine.initialization.INIT_METHODS``).
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 #: Exit statuses: a data or file error, a usage error.

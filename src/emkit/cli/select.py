@@ -12,10 +12,7 @@ import sys
 from emkit.cli import common, figures
 
 #: The covariance structures ``--models`` takes (the same as emkit.families.covariance).
-MODEL_NAMES = (
-    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV",
-    "VVV", "full", "tied", "diag", "spherical",
-)  # fmt: skip
+MODEL_NAMES = common.MIXTURE_COVARIANCE_TYPES
 CRITERIA = ("bic", "icl", "aic")
 
 
