@@ -337,7 +337,7 @@ def test_selection_has_one_line_per_covariance_structure_and_marks_the_best(tmp_
     assert len({ln.get_color() for ln in lines}) == 4
     (best,) = scatters(ax)
     np.testing.assert_array_equal(best.get_offsets(), [[3, 500]])
-    assert "bic" in ax.get_ylabel() and "lower is better" in ax.get_ylabel()
+    assert "BIC" in ax.get_ylabel() and "lower is better" in ax.get_ylabel()
     assert ep.plot(sel) is not None  # the default picture of a selection
 
 

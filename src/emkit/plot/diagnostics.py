@@ -143,7 +143,7 @@ def plot_selection(selection, *, ax=None):
     better = "higher" if selection.greater_is_better_ else "lower"
     ax.set_xticks(ks)
     ax.set_xlabel("number of components")
-    ax.set_ylabel(f"{selection.criterion_} ({better} is better)")
-    ax.set_title(f"model selection by {selection.criterion_}")
+    ax.set_ylabel(f"{selection.criterion_.upper()} ({better} is better)")
+    ax.set_title(f"model selection by {selection.criterion_.upper()}")
     ax.legend(loc="best", fontsize="small")
     return ax
