@@ -252,3 +252,82 @@ def test_long_inputs_use_unrolled_kernels(monkeypatch):
         np.testing.assert_allclose(
             getattr(unrolled, name), getattr(generic, name), rtol=1e-12, atol=1e-13
         )
+
+
+def _generic_posteriors(prob, off, sp, tm, w):
+    """Posteriors and counts from the generic two-phase kernels (no blocks, no unrolling)."""
+    n, K = prob.shape
+    alpha, beta, rescale, gamma = np.empty((n, K)), np.empty((n, K)), np.empty(n), np.empty((n, K))
+    log_norm, ok = markov_numba.messages(prob, off, sp, tm, alpha, beta, rescale, 0)
+    skip = np.zeros(len(w), dtype=bool)
+    start, occ, trans, _ = markov_numba.posteriors(
+        prob, off, 0, n, w, skip, alpha, beta, rescale, gamma
+    )
+    return log_norm, ok, start, occ, trans, gamma
+
+
+@pytest.mark.parametrize("K", [3, 8])
+def test_blocked_smooth_matches_generic(K):
+    # Sequences shorter than, equal to and several times one block of the message buffer.
+    B = markov_unrolled.BLOCK
+    lengths = [2 * B + 300, 1, B + 1, B, 700]
+    rng = np.random.RandomState(10 + K)
+    sp, tm, L, off = random_hmm(rng, K, lengths, scale=40.0)
+    tm[0, 1] = 0.0
+    tm /= tm.sum(axis=1, keepdims=True)
+    prob = lm.Frames.from_log(L).prob
+    w = rng.uniform(0.5, 2.0, size=len(lengths))
+    want = _generic_posteriors(prob, off, sp, tm, w)
+    gamma = np.empty_like(prob)
+    got = markov_unrolled.smooth(K)(prob, off, sp, tm, w, gamma)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    np.testing.assert_allclose(gamma, want[5], rtol=1e-12, atol=1e-14)
+    for a, b in zip(got[2:], want[2:5], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # The same likelihoods as rows of a table: per-row posterior mass instead of gamma.
+    index = np.arange(prob.shape[0], dtype=np.int64)[::-1].copy()
+    table = prob[::-1].copy()
+    skip = np.zeros(len(lengths), dtype=bool)
+    skip[2] = True
+    got = markov_unrolled.kernels(K).smooth_table(table, index, off, sp, tm, w, skip)
+    keep = ~skip
+    assert not got[1][2] and got[1][keep].all()
+    np.testing.assert_allclose(got[0][keep], want[0][keep], rtol=1e-13)
+    wk = np.where(keep, w, 0.0)
+    ref = _generic_posteriors(prob, off, sp, tm, wk)
+    for a, b in zip(got[2:5], ref[2:5], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    row_w = np.repeat(wk, lengths)
+    np.testing.assert_allclose(got[5][index], ref[5] * row_w[:, None], rtol=1e-12, atol=1e-14)
+
+
+def test_table_frames_give_the_posterior_mass_of_each_row(monkeypatch):
+    # A left-right model where symbol 1 is all but impossible in the reachable states: the
+    # scaled messages of the second sequence underflow and it is redone in log space.
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 10)
+    rng = np.random.RandomState(4)
+    sp = np.array([1.0, 0.0, 0.0])
+    tm = np.array([[0.6, 0.4, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]])
+    table = np.array([[0.5, 0.2, 0.1], [1e-300, 1e-300, 0.6], [0.5, 0.8, 0.3]])
+    index = rng.randint(0, 3, size=60).astype(np.int64)
+    index[index == 1] = 2
+    index[[40, 41, 50]] = 1
+    lengths = [40, 12, 8]
+    off = lm.offsets_from_lengths(lengths)
+    w = np.array([1.0, 2.5, 0.5])
+    frames = lm.TableFrames(table, index)
+    post = lm.forward_backward(frames, off, sp, tm, w, gamma=False)
+    ref = lm.forward_backward(frames.frames(), off, sp, tm, w)
+    assert post.gamma is None
+    mass = np.zeros_like(table)
+    np.add.at(mass, index, ref.gamma * np.repeat(w, lengths)[:, None])
+    np.testing.assert_allclose(post.table_mass, mass, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(post.log_prob, ref.log_prob, rtol=1e-12)
+    for name in ("start", "occupancy", "trans"):
+        np.testing.assert_allclose(getattr(post, name), getattr(ref, name), rtol=1e-12, atol=1e-14)
+    # Brute force on the sequence that needed the log-space pass.
+    a, b = off[1], off[2]
+    ll, gamma, *_ = brute_force(sp, tm, np.log(table)[index[a:b]])
+    assert post.log_prob[1] == pytest.approx(ll, abs=1e-9)
+    np.testing.assert_allclose(ref.gamma[a:b], gamma, rtol=0, atol=1e-10)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emkit.kernels.markov_numba import _FAST, FAIL, LOW  # noqa: E402
-from emkit.kernels.markov_unrolled import MAX_POSTERIOR_STATES, MAX_STATES  # noqa: E402
+from emkit.kernels.markov_unrolled import BLOCK, MAX_POSTERIOR_STATES, MAX_STATES  # noqa: E402
 
 #: Folder of the generated modules.
 TARGET = ROOT / "src" / "emkit" / "kernels" / "unrolled"
@@ -38,14 +38,34 @@ def _lines(template, K):
     return [template.format(i=i) for i in range(K)]
 
 
-def _source(K):
-    """Source of ``_forward``, ``_backward`` and ``messages`` for ``K`` states."""
+#: How a kernel reads the likelihood of state ``{i}`` at frame ``t``: from a (n, K) array, or
+#: from row ``q = index[t]`` of a (M, K) table (emissions with few distinct likelihood rows).
+_ARRAY = {"args": "prob", "suffix": "", "row": "", "at": "prob[{t}, {i}]"}
+_TABLE = {
+    "args": "table, index",
+    "suffix": "_table",
+    "row": "q = index[{t}]",
+    "at": "table[q, {i}]",
+}
+
+
+def _at(em, t, K, indent):
+    """Lines that load frame ``t``'s likelihood row (none for an array), then its terms."""
+    row = [indent + em["row"].format(t=t)] if em["row"] else []
+    return row, [em["at"].format(t=t, i=i) for i in range(K)]
+
+
+def _forward_source(K, em=_ARRAY):
+    """Source of ``_forward``: the scaled forward recursion over a whole sequence."""
     r = range(K)
     load_a = [f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r]
+    row0, p0 = _at(em, "a", K, "    ")
+    rowt, pt = _at(em, "t", K, "        ")
     fwd = [
-        "def _forward(prob, a, b, startprob, transmat, alpha, rescale):",
+        f"def _forward{em['suffix']}({em['args']}, a, b, startprob, transmat, alpha, rescale):",
         *load_a,
-        *_lines("    x{i} = startprob[{i}] * prob[a, {i}]", K),
+        *row0,
+        *[f"    x{i} = startprob[{i}] * {p0[i]}" for i in r],
         f"    total = {_tree([f'x{i}' for i in r])}",
         "    log_norm = 0.0",
         "    s = 1.0",
@@ -58,7 +78,8 @@ def _source(K):
         "    rescale[a] = s",
         *_lines("    alpha[a, {i}] = x{i}", K),
         "    for t in range(a + 1, b):",
-        *[f"        y{j} = {_tree([f'x{i} * A{i}_{j}' for i in r])} * prob[t, {j}]" for j in r],
+        *rowt,
+        *[f"        y{j} = {_tree([f'x{i} * A{i}_{j}' for i in r])} * {pt[j]}" for j in r],
         f"        total = {_tree([f'y{j}' for j in r])}",
         "        s = 1.0",
         "        if total < LOW:",
@@ -75,6 +96,13 @@ def _source(K):
         "        return np.nan",
         "    return log_norm + np.log(total)",
     ]
+    return "\n".join(fwd)
+
+
+def _source(K):
+    """Source of ``_forward``, ``_backward`` and ``messages`` for ``K`` states."""
+    r = range(K)
+    load_a = [f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r]
     bwd = [
         "def _backward(prob, a, b, transmat, beta):",
         *load_a,
@@ -110,7 +138,7 @@ def _source(K):
         "            ok[s] = False",
         "    return log_norm, ok",
     ]
-    return "\n".join(fwd), "\n".join(bwd), "\n".join(msg)
+    return _forward_source(K), "\n".join(bwd), "\n".join(msg)
 
 
 def _posteriors_source(K):
@@ -167,70 +195,168 @@ def _posteriors_source(K):
     return "\n".join(lines)
 
 
-def _smooth_source(K):
+def _forward_block_source(K, em):
+    """Source of ``_forward_block``: the forward recursion over one block of a sequence.
+
+    Frames ``t0:t1`` go to rows ``1 .. t1 - t0`` of the block's ``alpha`` and ``rescale``;
+    row 0 receives the message the block starts from (the last one of block ``m - 1``, kept in
+    ``ckpt[m - 1]``; block 0 starts from ``startprob``). The block's last message goes to
+    ``ckpt[m]``. Returns the log of the normalisers applied, NaN when the messages underflow.
+    """
+    r = range(K)
+    row0, p0 = _at(em, "t0", K, "        ")
+    rowt, pt = _at(em, "t", K, "        ")
+    return "\n".join(
+        [
+            f"def _forward_block{em['suffix']}({em['args']}, t0, t1, m, startprob, transmat, "
+            "alpha, rescale, ckpt):",
+            *[f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r],
+            "    log_norm = 0.0",
+            "    first = t0",
+            "    if m == 0:",
+            *row0,
+            *[f"        x{i} = startprob[{i}] * {p0[i]}" for i in r],
+            f"        total = {_tree([f'x{i}' for i in r])}",
+            "        s = 1.0",
+            "        if total < LOW:",
+            "            if not total > FAIL:",
+            "                return np.nan",
+            "            s = 1.0 / total",
+            "            log_norm += np.log(total)",
+            *_lines("            x{i} *= s", K),
+            "        rescale[1] = s",
+            *_lines("        alpha[1, {i}] = x{i}", K),
+            "        first = t0 + 1",
+            "    else:",
+            *_lines("        x{i} = ckpt[m - 1, {i}]", K),
+            *_lines("        alpha[0, {i}] = x{i}", K),
+            "    for t in range(first, t1):",
+            *rowt,
+            *[f"        y{j} = {_tree([f'x{i} * A{i}_{j}' for i in r])} * {pt[j]}" for j in r],
+            f"        total = {_tree([f'y{j}' for j in r])}",
+            "        s = 1.0",
+            "        if total < LOW:",
+            "            if not total > FAIL:",
+            "                return np.nan",
+            "            s = 1.0 / total",
+            "            log_norm += np.log(total)",
+            *_lines("            y{i} *= s", K),
+            "        rescale[t - t0 + 1] = s",
+            *_lines("        x{i} = y{i}", K),
+            *_lines("        alpha[t - t0 + 1, {i}] = y{i}", K),
+            *_lines("    ckpt[m, {i}] = x{i}", K),
+            "    return log_norm",
+        ]
+    )
+
+
+def _smooth_source(K, em=_ARRAY):
     """Source of ``smooth``: forward, then the backward recursion fused with the posteriors.
 
     The posterior work of a frame does not lie on the backward recursion's chain of dependent
-    products, so it overlaps with it, and ``beta`` is never stored.
+    products, so it overlaps with it, and ``beta`` is never stored. Nor is ``alpha``: the
+    forward pass keeps only the last message of each block of ``BLOCK`` frames, and the
+    backward pass recomputes a block's messages from the previous block's (the same function
+    on the same numbers: the same messages) into a small buffer before it walks back through
+    the block. ``smooth`` writes the posteriors to ``gamma``; ``smooth_table`` (likelihoods
+    from the rows of a table) instead adds each frame's weighted posteriors to its table row's
+    total, so that no (n, K) array is needed at all, and leaves out the sequences marked in
+    ``skip``.
     """
     r = range(K)
+    table = em is _TABLE
+    row, p = _at(em, "u", K, "                ")
+    args = "offsets, startprob, transmat, weights" + (", skip" if table else ", gamma")
+    fwd = f"_forward_block{em['suffix']}({em['args']}, t0, t1, m, startprob, transmat, alpha, "
+    fwd += "rescale, ckpt)"
+    if table:
+        store = _lines("                counts[q, {i}] += ws * g{i}", K)
+        result = ", counts"
+    else:
+        store, result = _lines("                gamma[u, {i}] = g{i}", K), ""
     return "\n".join(
         [
-            "def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):",
+            f"def smooth{em['suffix']}({em['args']}, {args}):",
             "    S = offsets.shape[0] - 1",
             "    log_norm = np.zeros(S)",
             "    ok = np.ones(S, dtype=np.bool_)",
             f"    start = np.zeros({K})",
             f"    occupancy = np.zeros({K})",
             f"    trans = np.zeros(({K}, {K}))",
+            *([f"    counts = np.zeros((table.shape[0], {K}))"] if table else []),
+            f"    alpha = np.empty((BLOCK + 1, {K}))",
+            "    rescale = np.empty(BLOCK + 1)",
+            "    longest = 1",
+            "    for s in range(S):",
+            "        longest = max(longest, offsets[s + 1] - offsets[s])",
+            f"    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, {K}))",
             *[f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r],
             "    for s in range(S):",
+            *(["        if skip[s]:", "            ok[s] = False", "            continue"] * table),
             "        a = offsets[s]",
             "        b = offsets[s + 1]",
-            "        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)",
-            "        log_norm[s] = lp",
-            "        if np.isnan(lp):",
+            "        ws = weights[s]",
+            "        n_blocks = (b - a + BLOCK - 1) // BLOCK",
+            "        lp = 0.0",
+            "        for m in range(n_blocks):",
+            "            t0 = a + m * BLOCK",
+            "            t1 = min(b, t0 + BLOCK)",
+            f"            lp += {fwd}",
+            "            if np.isnan(lp):",
+            "                break",
+            f"        total = {_tree([f'ckpt[n_blocks - 1, {i}]' for i in r])}",
+            "        if np.isnan(lp) or not total > 0.0:",
+            "            log_norm[s] = np.nan",
             "            ok[s] = False",
             "            continue",
+            "        log_norm[s] = lp + np.log(total)",
             *[f"        M{i}_{j} = 0.0" for i in r for j in r],
             *_lines("        o{i} = 0.0", K),
             *_lines("        c{i} = 1.0", K),
             "        bad = False",
-            "        for u in range(b - 1, a - 1, -1):",
-            *_lines("            e{i} = alpha[u, {i}]", K),
-            f"            z = {_tree([f'e{i} * c{i}' for i in r])}",
-            "            if not z > 0.0:",
-            "                bad = True",
-            "                break",
-            "            inv = 1.0 / z",
-            *_lines("            g{i} = e{i} * c{i} * inv", K),
-            *_lines("            gamma[u, {i}] = g{i}", K),
-            *_lines("            o{i} += g{i}", K),
-            "            if u == a:",
-            "                break",
-            # xi_{u-1}(i, j) = alpha_{u-1}(i) A_ij prob_u(j) beta_u(j) rescale_u / z_u
-            *_lines("            v{i} = prob[u, {i}] * c{i}", K),
-            "            f = rescale[u] * inv",
-            *_lines("            p{i} = alpha[u - 1, {i}]", K),
-            *_lines("            w{i} = v{i} * f", K),
-            *[f"            M{i}_{j} += p{i} * w{j}" for i in r for j in r],
-            *[f"            y{i} = {_tree([f'A{i}_{j} * v{j}' for j in r])}" for i in r],
-            f"            total = {_tree([f'y{i}' for i in r])}",
-            "            if total < LOW:",
-            "                if not total > FAIL:",
+            "        for m in range(n_blocks - 1, -1, -1):",
+            "            t0 = a + m * BLOCK",
+            "            t1 = min(b, t0 + BLOCK)",
+            "            if m < n_blocks - 1:",
+            f"                {fwd}",
+            "            for u in range(t1 - 1, t0 - 1, -1):",
+            *row,
+            "                k = u - t0 + 1",
+            *_lines("                e{i} = alpha[k, {i}]", K),
+            f"                z = {_tree([f'e{i} * c{i}' for i in r])}",
+            "                if not z > 0.0:",
             "                    bad = True",
             "                    break",
-            "                sc = 1.0 / total",
-            *_lines("                y{i} *= sc", K),
-            *_lines("            c{i} = y{i}", K),
+            "                inv = 1.0 / z",
+            *_lines("                g{i} = e{i} * c{i} * inv", K),
+            *store,
+            *_lines("                o{i} += g{i}", K),
+            "                if u == a:",
+            "                    break",
+            # xi_{u-1}(i, j) = alpha_{u-1}(i) A_ij prob_u(j) beta_u(j) rescale_u / z_u
+            *[f"                v{i} = {p[i]} * c{i}" for i in r],
+            "                f = rescale[k] * inv",
+            *_lines("                p{i} = alpha[k - 1, {i}]", K),
+            *_lines("                w{i} = v{i} * f", K),
+            *[f"                M{i}_{j} += p{i} * w{j}" for i in r for j in r],
+            *[f"                y{i} = {_tree([f'A{i}_{j} * v{j}' for j in r])}" for i in r],
+            f"                total = {_tree([f'y{i}' for i in r])}",
+            "                if total < LOW:",
+            "                    if not total > FAIL:",
+            "                        bad = True",
+            "                        break",
+            "                    sc = 1.0 / total",
+            *_lines("                    y{i} *= sc", K),
+            *_lines("                c{i} = y{i}", K),
+            "            if bad:",
+            "                break",
             "        if bad:",
             "            ok[s] = False",
             "            continue",
-            "        ws = weights[s]",
             *_lines("        occupancy[{i}] += ws * o{i}", K),
             *[f"        trans[{i}, {j}] += ws * M{i}_{j}" for i in r for j in r],
-            *_lines("        start[{i}] += ws * gamma[a, {i}]", K),
-            "    return log_norm, ok, start, occupancy, trans",
+            *_lines("        start[{i}] += ws * g{i}", K),
+            f"    return log_norm, ok, start, occupancy, trans{result}",
         ]
     )
 
@@ -244,6 +370,7 @@ from emkit.kernels._jit import njit
 
 LOW = {LOW!r}
 FAIL = {FAIL!r}
+BLOCK = {BLOCK!r}
 _FAST = set({FAST!r})
 """
 _DECORATOR = "@njit(cache=True, nogil=True, fastmath=_FAST)"
@@ -251,10 +378,11 @@ _DECORATOR = "@njit(cache=True, nogil=True, fastmath=_FAST)"
 
 def module_source(K):
     """Source of the generated module for ``K`` states."""
-    functions = [*_source(K), _smooth_source(K)]
+    functions = [*_source(K), _forward_block_source(K, _ARRAY), _smooth_source(K)]
+    functions += [_forward_block_source(K, _TABLE), _smooth_source(K, _TABLE)]
     if K <= MAX_POSTERIOR_STATES:
         functions.append(_posteriors_source(K))
-    header = _HEADER.format(K=K, LOW=LOW, FAIL=FAIL, FAST=sorted(_FAST))
+    header = _HEADER.format(K=K, LOW=LOW, FAIL=FAIL, BLOCK=BLOCK, FAST=sorted(_FAST))
     return header + "".join(f"\n\n{_DECORATOR}\n{f}\n" for f in functions)
 
 

@@ -92,11 +92,13 @@ def _unrolled(K):
     _, prob, _, off, start, trans = _frames(K, n)
     alpha, beta, gamma = np.empty((n, K)), np.empty((n, K)), np.empty((n, K))
     rescale, w = np.empty(n), np.ones(2)
-    markov_unrolled.smooth(K)(prob, off, start, trans, w, alpha, rescale, gamma)
+    skip = np.zeros(2, dtype=np.bool_)
+    markov_unrolled.smooth(K)(prob, off, start, trans, w, gamma)
+    index = np.arange(n, dtype=np.int64) % 2
+    markov_unrolled.kernels(K).smooth_table(prob[:2], index, off, start, trans, w, skip)
     for mode in (0, 1, 2):
         markov_unrolled.messages(K)(prob, off, start, trans, alpha, beta, rescale, mode)
     if K <= markov_unrolled.MAX_POSTERIOR_STATES:
-        skip = np.zeros(2, dtype=np.bool_)
         markov_unrolled.posteriors(K)(prob, off, 0, n, w, skip, alpha, beta, rescale, gamma)
 
 

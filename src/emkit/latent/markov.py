@@ -136,10 +136,44 @@ class Frames:
         return _log(self.prob) + self.log_scale[:, None]
 
 
+@dataclass(frozen=True)
+class TableFrames:
+    """Emission likelihoods that take few distinct values: frame ``t`` has row ``index[t]``.
+
+    The likelihood of state ``k`` at frame ``t`` is ``table[index[t], k]`` (a categorical
+    emission's probability of the observed symbol, say). Forward-backward reads the table
+    directly and can return the posterior mass of each table row instead of the (n, K)
+    posteriors (see :func:`forward_backward`).
+
+    Attributes
+    ----------
+    table : ndarray of shape (M, K)
+        Entries in [0, 1].
+    index : ndarray of shape (n,), int64
+        Entries in ``[0, M)``.
+    """
+
+    table: np.ndarray
+    index: np.ndarray
+
+    def frames(self, workspace=None):
+        """The same likelihoods as :class:`Frames` (an (n, K) array)."""
+        n, K = self.index.shape[0], self.table.shape[1]
+        prob = np.empty((n, K)) if workspace is None else workspace.get("prob", (n, K))
+        np.take(self.table, self.index, axis=0, out=prob)
+        return Frames(prob, np.zeros(n))
+
+    def log_likelihood(self):
+        """Log-likelihoods, shape (n, K)."""
+        return _log(self.table)[self.index]
+
+
 def as_frames(frames, kernels="numba", workspace=None):
-    """``frames`` itself, or :class:`Frames` built from a log-likelihood array."""
+    """``frames`` itself, or :class:`Frames` built from log-likelihoods or a table."""
     if isinstance(frames, Frames):
         return frames
+    if isinstance(frames, TableFrames):
+        return frames.frames(workspace)
     return Frames.from_log(frames, kernels, workspace)
 
 
@@ -159,13 +193,17 @@ class Posteriors:
         Weighted expected number of frames in each state.
     trans : ndarray of shape (K, K)
         Weighted expected number of transitions between states.
+    table_mass : ndarray of shape (M, K) or None
+        For :class:`TableFrames` without ``gamma``: the weighted posterior mass of each table
+        row, ``sum over frames t with index[t] == m of weight * gamma[t, k]``.
     """
 
     log_prob: np.ndarray
-    gamma: np.ndarray
+    gamma: np.ndarray | None
     start: np.ndarray
     occupancy: np.ndarray
     trans: np.ndarray
+    table_mass: np.ndarray | None = None
 
 
 def _subset(offsets, which):
@@ -224,21 +262,31 @@ def _phase_kernels(k, n, K):
     return messages, posteriors
 
 
+def _unrolled(k, n, K):
+    """Whether ``n`` frames of ``K`` states use the kernels unrolled for ``K``."""
+    return k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES
+
+
 def _smooth_kernel(k, n, K):
     """The fused forward-backward kernel for ``n`` frames of ``K`` states, or None."""
-    if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
-        return markov_unrolled.smooth(K)
-    return None
+    return markov_unrolled.smooth(K) if _unrolled(k, n, K) else None
 
 
 def forward_backward(
-    frames, offsets, startprob, transmat, weights=None, kernels="numba", workspace=None
+    frames,
+    offsets,
+    startprob,
+    transmat,
+    weights=None,
+    kernels="numba",
+    workspace=None,
+    gamma=True,
 ):
     """Posteriors and expected counts of a batch of sequences.
 
     Parameters
     ----------
-    frames : Frames or ndarray of shape (n, K)
+    frames : Frames, TableFrames or ndarray of shape (n, K)
         Emission likelihoods (an array is read as log-likelihoods).
     offsets : ndarray of shape (S + 1,), int64
         Sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]``.
@@ -249,12 +297,21 @@ def forward_backward(
     kernels : {'numba', 'numpy'}
     workspace : Workspace, optional
         Buffers to reuse; the returned ``gamma`` then lives in it.
+    gamma : bool, default=True
+        False when the caller needs only the expected counts and, for :class:`TableFrames`,
+        the posterior mass of each table row: ``Posteriors.gamma`` may then be None (with
+        ``table_mass`` set), which spares the (n, K) posterior and likelihood arrays.
 
     Returns
     -------
     Posteriors
     """
     k = get_kernels(kernels)
+    if isinstance(frames, TableFrames):
+        n, K = frames.index.shape[0], frames.table.shape[1]
+        if not gamma and _unrolled(k, n, K):
+            return _table_pass(frames, offsets, startprob, transmat, weights)
+        frames = frames.frames(workspace)
     L = None if isinstance(frames, Frames) else np.ascontiguousarray(frames, dtype=np.float64)
     startprob = np.ascontiguousarray(startprob, dtype=np.float64)
     transmat = np.ascontiguousarray(transmat, dtype=np.float64)
@@ -275,8 +332,7 @@ def forward_backward(
             prob, log_scale = frames.prob, frames.log_scale
         else:
             prob, log_scale = ws.get("prob", (n, K)), np.empty(n)
-        alpha = ws.get("alpha", (n, K))
-        rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
+        gamma = ws.get("gamma", (n, K))
 
         def fused(a, b, mode):
             if L is not None:
@@ -284,7 +340,7 @@ def forward_backward(
                 shifted, log_scale[r0:r1] = k.shift_rows(L[r0:r1], prob[r0:r1])
                 np.exp(shifted, out=shifted)
             off = offsets[a : b + 1]
-            return smooth(prob, off, startprob, transmat, w[a:b], alpha, rescale, gamma)
+            return smooth(prob, off, startprob, transmat, w[a:b], gamma)
 
         parts = _run(tasks, fused)
         if L is not None:
@@ -327,27 +383,74 @@ def forward_backward(
     )
 
 
+def _in_log_space(frames, offsets, startprob, transmat, w, k, bad):
+    """Forward-backward of the sequences ``bad`` in log space (exact for any dynamic range).
+
+    Returns their rows, then ``(log_prob, gamma, start, occupancy, trans)``.
+    """
+    rows, sub = _subset(offsets, bad)
+    g = np.empty((rows.size, transmat.shape[0]))
+    log_frame = np.ascontiguousarray(frames.log_likelihood()[rows])
+    lp, st, oc, tr = k.forward_backward_log(
+        log_frame, sub, _log(startprob), _log(transmat), w[bad], g
+    )
+    return rows, (lp, g, st, oc, tr)
+
+
 def _finish(frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, start, occ, trans):
     """Posteriors from the scaled pass's results, failed sequences redone in log space."""
-    K = transmat.shape[0]
     trans = trans * transmat
     log_prob = np.where(ok, log_norm + np.add.reduceat(frames.log_scale, offsets[:-1]), np.nan)
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        rows, sub = _subset(offsets, bad)
-        g = np.empty((rows.size, K))
-        lp, st, oc, tr = k.forward_backward_log(
-            np.ascontiguousarray(frames.log_likelihood()[rows]),
-            sub,
-            _log(startprob),
-            _log(transmat),
-            w[bad],
-            g,
-        )
+        rows, (lp, g, st, oc, tr) = _in_log_space(frames, offsets, startprob, transmat, w, k, bad)
         gamma[rows] = g
         log_prob[bad] = lp
         start, occ, trans = start + st, occ + oc, trans + tr
     return Posteriors(log_prob, gamma, start, occ, trans)
+
+
+def _table_pass(frames, offsets, startprob, transmat, weights):
+    """:func:`forward_backward` of :class:`TableFrames` without ``gamma`` (unrolled kernels).
+
+    Each thread runs the fused kernel over whole sequences, adding each frame's posteriors
+    to its table row's mass: no (n, K) array is made.
+    """
+    table = np.ascontiguousarray(frames.table, dtype=np.float64)
+    index = np.ascontiguousarray(frames.index, dtype=np.int64)
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    K = table.shape[1]
+    S = offsets.shape[0] - 1
+    w = np.ones(S) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    kernel = markov_unrolled.kernels(K).smooth_table
+    chunks = sequence_chunks(offsets, K)
+    skip = np.zeros(S, dtype=bool)
+
+    def task(a, b):
+        off = offsets[a : b + 1]
+        return kernel(table, index, off, startprob, transmat, w[a:b], skip[a:b])
+
+    parts = _run(chunks, task)
+    ok = np.concatenate([p[1] for p in parts])
+    if not ok.all():
+        # A sequence failing in its backward pass has added part of its mass: redo without.
+        skip = ~ok
+        parts = _run(chunks, task)
+    log_prob = np.where(ok, np.concatenate([p[0] for p in parts]), np.nan)
+    start, occ, trans, mass = (sum(p[i] for p in parts) for i in range(2, 6))
+    trans = trans * transmat
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        rows, (lp, g, st, oc, tr) = _in_log_space(
+            frames, offsets, startprob, transmat, w, markov_numba, bad
+        )
+        row_w = np.repeat(w[bad], np.diff(offsets)[bad])
+        np.add.at(mass, index[rows], np.where(np.isfinite(g), g * row_w[:, None], 0.0))
+        log_prob[bad] = lp
+        start, occ, trans = start + st, occ + oc, trans + tr
+    return Posteriors(log_prob, None, start, occ, trans, mass)
 
 
 def log_likelihood(frames, offsets, startprob, transmat, kernels="numba"):

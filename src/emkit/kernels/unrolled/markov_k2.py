@@ -7,6 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
+BLOCK = 512
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
@@ -102,13 +103,70 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        x0 = startprob[0] * prob[t0, 0]
+        x1 = startprob[1] * prob[t0, 1]
+        total = (x0 + x1)
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+    for t in range(first, t1):
+        y0 = (x0 * A0_0 + x1 * A1_0) * prob[t, 0]
+        y1 = (x0 * A0_1 + x1 * A1_1) * prob[t, 1]
+        total = (y0 + y1)
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+    ckpt[m, 0] = x0
+    ckpt[m, 1] = x1
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
     S = offsets.shape[0] - 1
     log_norm = np.zeros(S)
     ok = np.ones(S, dtype=np.bool_)
     start = np.zeros(2)
     occupancy = np.zeros(2)
     trans = np.zeros((2, 2))
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 2))
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A1_0 = transmat[1, 0]
@@ -116,11 +174,21 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
-        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
-        log_norm[s] = lp
-        if np.isnan(lp):
+        ws = weights[s]
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        lp = 0.0
+        for m in range(n_blocks):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            if np.isnan(lp):
+                break
+        total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
+        if np.isnan(lp) or not total > 0.0:
+            log_norm[s] = np.nan
             ok[s] = False
             continue
+        log_norm[s] = lp + np.log(total)
         M0_0 = 0.0
         M0_1 = 0.0
         M1_0 = 0.0
@@ -130,58 +198,229 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
         c0 = 1.0
         c1 = 1.0
         bad = False
-        for u in range(b - 1, a - 1, -1):
-            e0 = alpha[u, 0]
-            e1 = alpha[u, 1]
-            z = (e0 * c0 + e1 * c1)
-            if not z > 0.0:
-                bad = True
-                break
-            inv = 1.0 / z
-            g0 = e0 * c0 * inv
-            g1 = e1 * c1 * inv
-            gamma[u, 0] = g0
-            gamma[u, 1] = g1
-            o0 += g0
-            o1 += g1
-            if u == a:
-                break
-            v0 = prob[u, 0] * c0
-            v1 = prob[u, 1] * c1
-            f = rescale[u] * inv
-            p0 = alpha[u - 1, 0]
-            p1 = alpha[u - 1, 1]
-            w0 = v0 * f
-            w1 = v1 * f
-            M0_0 += p0 * w0
-            M0_1 += p0 * w1
-            M1_0 += p1 * w0
-            M1_1 += p1 * w1
-            y0 = (A0_0 * v0 + A0_1 * v1)
-            y1 = (A1_0 * v0 + A1_1 * v1)
-            total = (y0 + y1)
-            if total < LOW:
-                if not total > FAIL:
+        for m in range(n_blocks - 1, -1, -1):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            if m < n_blocks - 1:
+                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            for u in range(t1 - 1, t0 - 1, -1):
+                k = u - t0 + 1
+                e0 = alpha[k, 0]
+                e1 = alpha[k, 1]
+                z = (e0 * c0 + e1 * c1)
+                if not z > 0.0:
                     bad = True
                     break
-                sc = 1.0 / total
-                y0 *= sc
-                y1 *= sc
-            c0 = y0
-            c1 = y1
+                inv = 1.0 / z
+                g0 = e0 * c0 * inv
+                g1 = e1 * c1 * inv
+                gamma[u, 0] = g0
+                gamma[u, 1] = g1
+                o0 += g0
+                o1 += g1
+                if u == a:
+                    break
+                v0 = prob[u, 0] * c0
+                v1 = prob[u, 1] * c1
+                f = rescale[k] * inv
+                p0 = alpha[k - 1, 0]
+                p1 = alpha[k - 1, 1]
+                w0 = v0 * f
+                w1 = v1 * f
+                M0_0 += p0 * w0
+                M0_1 += p0 * w1
+                M1_0 += p1 * w0
+                M1_1 += p1 * w1
+                y0 = (A0_0 * v0 + A0_1 * v1)
+                y1 = (A1_0 * v0 + A1_1 * v1)
+                total = (y0 + y1)
+                if total < LOW:
+                    if not total > FAIL:
+                        bad = True
+                        break
+                    sc = 1.0 / total
+                    y0 *= sc
+                    y1 *= sc
+                c0 = y0
+                c1 = y1
+            if bad:
+                break
         if bad:
             ok[s] = False
             continue
-        ws = weights[s]
         occupancy[0] += ws * o0
         occupancy[1] += ws * o1
         trans[0, 0] += ws * M0_0
         trans[0, 1] += ws * M0_1
         trans[1, 0] += ws * M1_0
         trans[1, 1] += ws * M1_1
-        start[0] += ws * gamma[a, 0]
-        start[1] += ws * gamma[a, 1]
+        start[0] += ws * g0
+        start[1] += ws * g1
     return log_norm, ok, start, occupancy, trans
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        q = index[t0]
+        x0 = startprob[0] * table[q, 0]
+        x1 = startprob[1] * table[q, 1]
+        total = (x0 + x1)
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+    for t in range(first, t1):
+        q = index[t]
+        y0 = (x0 * A0_0 + x1 * A1_0) * table[q, 0]
+        y1 = (x0 * A0_1 + x1 * A1_1) * table[q, 1]
+        total = (y0 + y1)
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+    ckpt[m, 0] = x0
+    ckpt[m, 1] = x1
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(2)
+    occupancy = np.zeros(2)
+    trans = np.zeros((2, 2))
+    counts = np.zeros((table.shape[0], 2))
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 2))
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    for s in range(S):
+        if skip[s]:
+            ok[s] = False
+            continue
+        a = offsets[s]
+        b = offsets[s + 1]
+        ws = weights[s]
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        lp = 0.0
+        for m in range(n_blocks):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            if np.isnan(lp):
+                break
+        total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
+        if np.isnan(lp) or not total > 0.0:
+            log_norm[s] = np.nan
+            ok[s] = False
+            continue
+        log_norm[s] = lp + np.log(total)
+        M0_0 = 0.0
+        M0_1 = 0.0
+        M1_0 = 0.0
+        M1_1 = 0.0
+        o0 = 0.0
+        o1 = 0.0
+        c0 = 1.0
+        c1 = 1.0
+        bad = False
+        for m in range(n_blocks - 1, -1, -1):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            if m < n_blocks - 1:
+                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            for u in range(t1 - 1, t0 - 1, -1):
+                q = index[u]
+                k = u - t0 + 1
+                e0 = alpha[k, 0]
+                e1 = alpha[k, 1]
+                z = (e0 * c0 + e1 * c1)
+                if not z > 0.0:
+                    bad = True
+                    break
+                inv = 1.0 / z
+                g0 = e0 * c0 * inv
+                g1 = e1 * c1 * inv
+                counts[q, 0] += ws * g0
+                counts[q, 1] += ws * g1
+                o0 += g0
+                o1 += g1
+                if u == a:
+                    break
+                v0 = table[q, 0] * c0
+                v1 = table[q, 1] * c1
+                f = rescale[k] * inv
+                p0 = alpha[k - 1, 0]
+                p1 = alpha[k - 1, 1]
+                w0 = v0 * f
+                w1 = v1 * f
+                M0_0 += p0 * w0
+                M0_1 += p0 * w1
+                M1_0 += p1 * w0
+                M1_1 += p1 * w1
+                y0 = (A0_0 * v0 + A0_1 * v1)
+                y1 = (A1_0 * v0 + A1_1 * v1)
+                total = (y0 + y1)
+                if total < LOW:
+                    if not total > FAIL:
+                        bad = True
+                        break
+                    sc = 1.0 / total
+                    y0 *= sc
+                    y1 *= sc
+                c0 = y0
+                c1 = y1
+            if bad:
+                break
+        if bad:
+            ok[s] = False
+            continue
+        occupancy[0] += ws * o0
+        occupancy[1] += ws * o1
+        trans[0, 0] += ws * M0_0
+        trans[0, 1] += ws * M0_1
+        trans[1, 0] += ws * M1_0
+        trans[1, 1] += ws * M1_1
+        start[0] += ws * g0
+        start[1] += ws * g1
+    return log_norm, ok, start, occupancy, trans, counts
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

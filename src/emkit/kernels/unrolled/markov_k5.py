@@ -7,6 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
+BLOCK = 512
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
@@ -186,13 +187,121 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        x0 = startprob[0] * prob[t0, 0]
+        x1 = startprob[1] * prob[t0, 1]
+        x2 = startprob[2] * prob[t0, 2]
+        x3 = startprob[3] * prob[t0, 3]
+        x4 = startprob[4] * prob[t0, 4]
+        total = ((x0 + x1) + (x2 + (x3 + x4)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+            x2 *= s
+            x3 *= s
+            x4 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        alpha[1, 2] = x2
+        alpha[1, 3] = x3
+        alpha[1, 4] = x4
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        x2 = ckpt[m - 1, 2]
+        x3 = ckpt[m - 1, 3]
+        x4 = ckpt[m - 1, 4]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+        alpha[0, 2] = x2
+        alpha[0, 3] = x3
+        alpha[0, 4] = x4
+    for t in range(first, t1):
+        y0 = ((x0 * A0_0 + x1 * A1_0) + (x2 * A2_0 + (x3 * A3_0 + x4 * A4_0))) * prob[t, 0]
+        y1 = ((x0 * A0_1 + x1 * A1_1) + (x2 * A2_1 + (x3 * A3_1 + x4 * A4_1))) * prob[t, 1]
+        y2 = ((x0 * A0_2 + x1 * A1_2) + (x2 * A2_2 + (x3 * A3_2 + x4 * A4_2))) * prob[t, 2]
+        y3 = ((x0 * A0_3 + x1 * A1_3) + (x2 * A2_3 + (x3 * A3_3 + x4 * A4_3))) * prob[t, 3]
+        y4 = ((x0 * A0_4 + x1 * A1_4) + (x2 * A2_4 + (x3 * A3_4 + x4 * A4_4))) * prob[t, 4]
+        total = ((y0 + y1) + (y2 + (y3 + y4)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        x3 = y3
+        x4 = y4
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+        alpha[t - t0 + 1, 2] = y2
+        alpha[t - t0 + 1, 3] = y3
+        alpha[t - t0 + 1, 4] = y4
+    ckpt[m, 0] = x0
+    ckpt[m, 1] = x1
+    ckpt[m, 2] = x2
+    ckpt[m, 3] = x3
+    ckpt[m, 4] = x4
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
     S = offsets.shape[0] - 1
     log_norm = np.zeros(S)
     ok = np.ones(S, dtype=np.bool_)
     start = np.zeros(5)
     occupancy = np.zeros(5)
     trans = np.zeros((5, 5))
+    alpha = np.empty((BLOCK + 1, 5))
+    rescale = np.empty(BLOCK + 1)
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 5))
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -221,11 +330,21 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
-        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
-        log_norm[s] = lp
-        if np.isnan(lp):
+        ws = weights[s]
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        lp = 0.0
+        for m in range(n_blocks):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            if np.isnan(lp):
+                break
+        total = ((ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1]) + (ckpt[n_blocks - 1, 2] + (ckpt[n_blocks - 1, 3] + ckpt[n_blocks - 1, 4])))
+        if np.isnan(lp) or not total > 0.0:
+            log_norm[s] = np.nan
             ok[s] = False
             continue
+        log_norm[s] = lp + np.log(total)
         M0_0 = 0.0
         M0_1 = 0.0
         M0_2 = 0.0
@@ -262,100 +381,107 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
         c3 = 1.0
         c4 = 1.0
         bad = False
-        for u in range(b - 1, a - 1, -1):
-            e0 = alpha[u, 0]
-            e1 = alpha[u, 1]
-            e2 = alpha[u, 2]
-            e3 = alpha[u, 3]
-            e4 = alpha[u, 4]
-            z = ((e0 * c0 + e1 * c1) + (e2 * c2 + (e3 * c3 + e4 * c4)))
-            if not z > 0.0:
-                bad = True
-                break
-            inv = 1.0 / z
-            g0 = e0 * c0 * inv
-            g1 = e1 * c1 * inv
-            g2 = e2 * c2 * inv
-            g3 = e3 * c3 * inv
-            g4 = e4 * c4 * inv
-            gamma[u, 0] = g0
-            gamma[u, 1] = g1
-            gamma[u, 2] = g2
-            gamma[u, 3] = g3
-            gamma[u, 4] = g4
-            o0 += g0
-            o1 += g1
-            o2 += g2
-            o3 += g3
-            o4 += g4
-            if u == a:
-                break
-            v0 = prob[u, 0] * c0
-            v1 = prob[u, 1] * c1
-            v2 = prob[u, 2] * c2
-            v3 = prob[u, 3] * c3
-            v4 = prob[u, 4] * c4
-            f = rescale[u] * inv
-            p0 = alpha[u - 1, 0]
-            p1 = alpha[u - 1, 1]
-            p2 = alpha[u - 1, 2]
-            p3 = alpha[u - 1, 3]
-            p4 = alpha[u - 1, 4]
-            w0 = v0 * f
-            w1 = v1 * f
-            w2 = v2 * f
-            w3 = v3 * f
-            w4 = v4 * f
-            M0_0 += p0 * w0
-            M0_1 += p0 * w1
-            M0_2 += p0 * w2
-            M0_3 += p0 * w3
-            M0_4 += p0 * w4
-            M1_0 += p1 * w0
-            M1_1 += p1 * w1
-            M1_2 += p1 * w2
-            M1_3 += p1 * w3
-            M1_4 += p1 * w4
-            M2_0 += p2 * w0
-            M2_1 += p2 * w1
-            M2_2 += p2 * w2
-            M2_3 += p2 * w3
-            M2_4 += p2 * w4
-            M3_0 += p3 * w0
-            M3_1 += p3 * w1
-            M3_2 += p3 * w2
-            M3_3 += p3 * w3
-            M3_4 += p3 * w4
-            M4_0 += p4 * w0
-            M4_1 += p4 * w1
-            M4_2 += p4 * w2
-            M4_3 += p4 * w3
-            M4_4 += p4 * w4
-            y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + (A0_3 * v3 + A0_4 * v4)))
-            y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + (A1_3 * v3 + A1_4 * v4)))
-            y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + (A2_3 * v3 + A2_4 * v4)))
-            y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + (A3_3 * v3 + A3_4 * v4)))
-            y4 = ((A4_0 * v0 + A4_1 * v1) + (A4_2 * v2 + (A4_3 * v3 + A4_4 * v4)))
-            total = ((y0 + y1) + (y2 + (y3 + y4)))
-            if total < LOW:
-                if not total > FAIL:
+        for m in range(n_blocks - 1, -1, -1):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            if m < n_blocks - 1:
+                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            for u in range(t1 - 1, t0 - 1, -1):
+                k = u - t0 + 1
+                e0 = alpha[k, 0]
+                e1 = alpha[k, 1]
+                e2 = alpha[k, 2]
+                e3 = alpha[k, 3]
+                e4 = alpha[k, 4]
+                z = ((e0 * c0 + e1 * c1) + (e2 * c2 + (e3 * c3 + e4 * c4)))
+                if not z > 0.0:
                     bad = True
                     break
-                sc = 1.0 / total
-                y0 *= sc
-                y1 *= sc
-                y2 *= sc
-                y3 *= sc
-                y4 *= sc
-            c0 = y0
-            c1 = y1
-            c2 = y2
-            c3 = y3
-            c4 = y4
+                inv = 1.0 / z
+                g0 = e0 * c0 * inv
+                g1 = e1 * c1 * inv
+                g2 = e2 * c2 * inv
+                g3 = e3 * c3 * inv
+                g4 = e4 * c4 * inv
+                gamma[u, 0] = g0
+                gamma[u, 1] = g1
+                gamma[u, 2] = g2
+                gamma[u, 3] = g3
+                gamma[u, 4] = g4
+                o0 += g0
+                o1 += g1
+                o2 += g2
+                o3 += g3
+                o4 += g4
+                if u == a:
+                    break
+                v0 = prob[u, 0] * c0
+                v1 = prob[u, 1] * c1
+                v2 = prob[u, 2] * c2
+                v3 = prob[u, 3] * c3
+                v4 = prob[u, 4] * c4
+                f = rescale[k] * inv
+                p0 = alpha[k - 1, 0]
+                p1 = alpha[k - 1, 1]
+                p2 = alpha[k - 1, 2]
+                p3 = alpha[k - 1, 3]
+                p4 = alpha[k - 1, 4]
+                w0 = v0 * f
+                w1 = v1 * f
+                w2 = v2 * f
+                w3 = v3 * f
+                w4 = v4 * f
+                M0_0 += p0 * w0
+                M0_1 += p0 * w1
+                M0_2 += p0 * w2
+                M0_3 += p0 * w3
+                M0_4 += p0 * w4
+                M1_0 += p1 * w0
+                M1_1 += p1 * w1
+                M1_2 += p1 * w2
+                M1_3 += p1 * w3
+                M1_4 += p1 * w4
+                M2_0 += p2 * w0
+                M2_1 += p2 * w1
+                M2_2 += p2 * w2
+                M2_3 += p2 * w3
+                M2_4 += p2 * w4
+                M3_0 += p3 * w0
+                M3_1 += p3 * w1
+                M3_2 += p3 * w2
+                M3_3 += p3 * w3
+                M3_4 += p3 * w4
+                M4_0 += p4 * w0
+                M4_1 += p4 * w1
+                M4_2 += p4 * w2
+                M4_3 += p4 * w3
+                M4_4 += p4 * w4
+                y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + (A0_3 * v3 + A0_4 * v4)))
+                y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + (A1_3 * v3 + A1_4 * v4)))
+                y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + (A2_3 * v3 + A2_4 * v4)))
+                y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + (A3_3 * v3 + A3_4 * v4)))
+                y4 = ((A4_0 * v0 + A4_1 * v1) + (A4_2 * v2 + (A4_3 * v3 + A4_4 * v4)))
+                total = ((y0 + y1) + (y2 + (y3 + y4)))
+                if total < LOW:
+                    if not total > FAIL:
+                        bad = True
+                        break
+                    sc = 1.0 / total
+                    y0 *= sc
+                    y1 *= sc
+                    y2 *= sc
+                    y3 *= sc
+                    y4 *= sc
+                c0 = y0
+                c1 = y1
+                c2 = y2
+                c3 = y3
+                c4 = y4
+            if bad:
+                break
         if bad:
             ok[s] = False
             continue
-        ws = weights[s]
         occupancy[0] += ws * o0
         occupancy[1] += ws * o1
         occupancy[2] += ws * o2
@@ -386,9 +512,350 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
         trans[4, 2] += ws * M4_2
         trans[4, 3] += ws * M4_3
         trans[4, 4] += ws * M4_4
-        start[0] += ws * gamma[a, 0]
-        start[1] += ws * gamma[a, 1]
-        start[2] += ws * gamma[a, 2]
-        start[3] += ws * gamma[a, 3]
-        start[4] += ws * gamma[a, 4]
+        start[0] += ws * g0
+        start[1] += ws * g1
+        start[2] += ws * g2
+        start[3] += ws * g3
+        start[4] += ws * g4
     return log_norm, ok, start, occupancy, trans
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        q = index[t0]
+        x0 = startprob[0] * table[q, 0]
+        x1 = startprob[1] * table[q, 1]
+        x2 = startprob[2] * table[q, 2]
+        x3 = startprob[3] * table[q, 3]
+        x4 = startprob[4] * table[q, 4]
+        total = ((x0 + x1) + (x2 + (x3 + x4)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+            x2 *= s
+            x3 *= s
+            x4 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        alpha[1, 2] = x2
+        alpha[1, 3] = x3
+        alpha[1, 4] = x4
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        x2 = ckpt[m - 1, 2]
+        x3 = ckpt[m - 1, 3]
+        x4 = ckpt[m - 1, 4]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+        alpha[0, 2] = x2
+        alpha[0, 3] = x3
+        alpha[0, 4] = x4
+    for t in range(first, t1):
+        q = index[t]
+        y0 = ((x0 * A0_0 + x1 * A1_0) + (x2 * A2_0 + (x3 * A3_0 + x4 * A4_0))) * table[q, 0]
+        y1 = ((x0 * A0_1 + x1 * A1_1) + (x2 * A2_1 + (x3 * A3_1 + x4 * A4_1))) * table[q, 1]
+        y2 = ((x0 * A0_2 + x1 * A1_2) + (x2 * A2_2 + (x3 * A3_2 + x4 * A4_2))) * table[q, 2]
+        y3 = ((x0 * A0_3 + x1 * A1_3) + (x2 * A2_3 + (x3 * A3_3 + x4 * A4_3))) * table[q, 3]
+        y4 = ((x0 * A0_4 + x1 * A1_4) + (x2 * A2_4 + (x3 * A3_4 + x4 * A4_4))) * table[q, 4]
+        total = ((y0 + y1) + (y2 + (y3 + y4)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        x3 = y3
+        x4 = y4
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+        alpha[t - t0 + 1, 2] = y2
+        alpha[t - t0 + 1, 3] = y3
+        alpha[t - t0 + 1, 4] = y4
+    ckpt[m, 0] = x0
+    ckpt[m, 1] = x1
+    ckpt[m, 2] = x2
+    ckpt[m, 3] = x3
+    ckpt[m, 4] = x4
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(5)
+    occupancy = np.zeros(5)
+    trans = np.zeros((5, 5))
+    counts = np.zeros((table.shape[0], 5))
+    alpha = np.empty((BLOCK + 1, 5))
+    rescale = np.empty(BLOCK + 1)
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 5))
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    for s in range(S):
+        if skip[s]:
+            ok[s] = False
+            continue
+        a = offsets[s]
+        b = offsets[s + 1]
+        ws = weights[s]
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        lp = 0.0
+        for m in range(n_blocks):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            if np.isnan(lp):
+                break
+        total = ((ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1]) + (ckpt[n_blocks - 1, 2] + (ckpt[n_blocks - 1, 3] + ckpt[n_blocks - 1, 4])))
+        if np.isnan(lp) or not total > 0.0:
+            log_norm[s] = np.nan
+            ok[s] = False
+            continue
+        log_norm[s] = lp + np.log(total)
+        M0_0 = 0.0
+        M0_1 = 0.0
+        M0_2 = 0.0
+        M0_3 = 0.0
+        M0_4 = 0.0
+        M1_0 = 0.0
+        M1_1 = 0.0
+        M1_2 = 0.0
+        M1_3 = 0.0
+        M1_4 = 0.0
+        M2_0 = 0.0
+        M2_1 = 0.0
+        M2_2 = 0.0
+        M2_3 = 0.0
+        M2_4 = 0.0
+        M3_0 = 0.0
+        M3_1 = 0.0
+        M3_2 = 0.0
+        M3_3 = 0.0
+        M3_4 = 0.0
+        M4_0 = 0.0
+        M4_1 = 0.0
+        M4_2 = 0.0
+        M4_3 = 0.0
+        M4_4 = 0.0
+        o0 = 0.0
+        o1 = 0.0
+        o2 = 0.0
+        o3 = 0.0
+        o4 = 0.0
+        c0 = 1.0
+        c1 = 1.0
+        c2 = 1.0
+        c3 = 1.0
+        c4 = 1.0
+        bad = False
+        for m in range(n_blocks - 1, -1, -1):
+            t0 = a + m * BLOCK
+            t1 = min(b, t0 + BLOCK)
+            if m < n_blocks - 1:
+                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
+            for u in range(t1 - 1, t0 - 1, -1):
+                q = index[u]
+                k = u - t0 + 1
+                e0 = alpha[k, 0]
+                e1 = alpha[k, 1]
+                e2 = alpha[k, 2]
+                e3 = alpha[k, 3]
+                e4 = alpha[k, 4]
+                z = ((e0 * c0 + e1 * c1) + (e2 * c2 + (e3 * c3 + e4 * c4)))
+                if not z > 0.0:
+                    bad = True
+                    break
+                inv = 1.0 / z
+                g0 = e0 * c0 * inv
+                g1 = e1 * c1 * inv
+                g2 = e2 * c2 * inv
+                g3 = e3 * c3 * inv
+                g4 = e4 * c4 * inv
+                counts[q, 0] += ws * g0
+                counts[q, 1] += ws * g1
+                counts[q, 2] += ws * g2
+                counts[q, 3] += ws * g3
+                counts[q, 4] += ws * g4
+                o0 += g0
+                o1 += g1
+                o2 += g2
+                o3 += g3
+                o4 += g4
+                if u == a:
+                    break
+                v0 = table[q, 0] * c0
+                v1 = table[q, 1] * c1
+                v2 = table[q, 2] * c2
+                v3 = table[q, 3] * c3
+                v4 = table[q, 4] * c4
+                f = rescale[k] * inv
+                p0 = alpha[k - 1, 0]
+                p1 = alpha[k - 1, 1]
+                p2 = alpha[k - 1, 2]
+                p3 = alpha[k - 1, 3]
+                p4 = alpha[k - 1, 4]
+                w0 = v0 * f
+                w1 = v1 * f
+                w2 = v2 * f
+                w3 = v3 * f
+                w4 = v4 * f
+                M0_0 += p0 * w0
+                M0_1 += p0 * w1
+                M0_2 += p0 * w2
+                M0_3 += p0 * w3
+                M0_4 += p0 * w4
+                M1_0 += p1 * w0
+                M1_1 += p1 * w1
+                M1_2 += p1 * w2
+                M1_3 += p1 * w3
+                M1_4 += p1 * w4
+                M2_0 += p2 * w0
+                M2_1 += p2 * w1
+                M2_2 += p2 * w2
+                M2_3 += p2 * w3
+                M2_4 += p2 * w4
+                M3_0 += p3 * w0
+                M3_1 += p3 * w1
+                M3_2 += p3 * w2
+                M3_3 += p3 * w3
+                M3_4 += p3 * w4
+                M4_0 += p4 * w0
+                M4_1 += p4 * w1
+                M4_2 += p4 * w2
+                M4_3 += p4 * w3
+                M4_4 += p4 * w4
+                y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + (A0_3 * v3 + A0_4 * v4)))
+                y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + (A1_3 * v3 + A1_4 * v4)))
+                y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + (A2_3 * v3 + A2_4 * v4)))
+                y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + (A3_3 * v3 + A3_4 * v4)))
+                y4 = ((A4_0 * v0 + A4_1 * v1) + (A4_2 * v2 + (A4_3 * v3 + A4_4 * v4)))
+                total = ((y0 + y1) + (y2 + (y3 + y4)))
+                if total < LOW:
+                    if not total > FAIL:
+                        bad = True
+                        break
+                    sc = 1.0 / total
+                    y0 *= sc
+                    y1 *= sc
+                    y2 *= sc
+                    y3 *= sc
+                    y4 *= sc
+                c0 = y0
+                c1 = y1
+                c2 = y2
+                c3 = y3
+                c4 = y4
+            if bad:
+                break
+        if bad:
+            ok[s] = False
+            continue
+        occupancy[0] += ws * o0
+        occupancy[1] += ws * o1
+        occupancy[2] += ws * o2
+        occupancy[3] += ws * o3
+        occupancy[4] += ws * o4
+        trans[0, 0] += ws * M0_0
+        trans[0, 1] += ws * M0_1
+        trans[0, 2] += ws * M0_2
+        trans[0, 3] += ws * M0_3
+        trans[0, 4] += ws * M0_4
+        trans[1, 0] += ws * M1_0
+        trans[1, 1] += ws * M1_1
+        trans[1, 2] += ws * M1_2
+        trans[1, 3] += ws * M1_3
+        trans[1, 4] += ws * M1_4
+        trans[2, 0] += ws * M2_0
+        trans[2, 1] += ws * M2_1
+        trans[2, 2] += ws * M2_2
+        trans[2, 3] += ws * M2_3
+        trans[2, 4] += ws * M2_4
+        trans[3, 0] += ws * M3_0
+        trans[3, 1] += ws * M3_1
+        trans[3, 2] += ws * M3_2
+        trans[3, 3] += ws * M3_3
+        trans[3, 4] += ws * M3_4
+        trans[4, 0] += ws * M4_0
+        trans[4, 1] += ws * M4_1
+        trans[4, 2] += ws * M4_2
+        trans[4, 3] += ws * M4_3
+        trans[4, 4] += ws * M4_4
+        start[0] += ws * g0
+        start[1] += ws * g1
+        start[2] += ws * g2
+        start[3] += ws * g3
+        start[4] += ws * g4
+    return log_norm, ok, start, occupancy, trans, counts
