@@ -331,3 +331,31 @@ def test_table_frames_give_the_posterior_mass_of_each_row(monkeypatch):
     ll, gamma, *_ = brute_force(sp, tm, np.log(table)[index[a:b]])
     assert post.log_prob[1] == pytest.approx(ll, abs=1e-9)
     np.testing.assert_allclose(ref.gamma[a:b], gamma, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("K", [2, 8])
+def test_one_long_sequence_in_two_threads_matches_one_thread(monkeypatch, K):
+    # Forward and backward passes at once, then each thread walks back through half the blocks.
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    rng = np.random.RandomState(20 + K)
+    n = 3 * markov_unrolled.BLOCK + 77
+    sp, tm, L, off = random_hmm(rng, K, [n], scale=40.0)
+    w = np.array([1.7])
+    prob = lm.Frames.from_log(L).prob
+    want = _generic_posteriors(prob, off, sp, tm, w)
+    monkeypatch.setattr(lm, "n_threads", lambda: 2)
+    monkeypatch.setattr(lm, "MIN_WORK_PER_THREAD", 16)
+    assert [t[2] for t in lm._message_tasks(off, K)] == [1, 2]
+    post = lm.forward_backward(L, off, sp, tm, w)
+    np.testing.assert_allclose(post.gamma, want[5], rtol=1e-12, atol=1e-14)
+    for got, ref in zip((post.start, post.occupancy), want[2:4], strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(post.trans, want[4] * tm, rtol=1e-12, atol=1e-12)
+    ll = want[0] + np.add.reduceat(lm.Frames.from_log(L).log_scale, off[:-1])
+    np.testing.assert_allclose(post.log_prob, ll, rtol=1e-13)
+    # The same likelihoods as rows of a table.
+    index = np.arange(n, dtype=np.int64)
+    table_post = lm.forward_backward(lm.TableFrames(prob, index), off, sp, tm, w, gamma=False)
+    np.testing.assert_allclose(table_post.table_mass, w * want[5], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(table_post.trans, post.trans, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(table_post.log_prob, want[0], rtol=1e-13)

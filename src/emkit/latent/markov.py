@@ -322,12 +322,13 @@ def forward_backward(
     ws = workspace if workspace is not None else Workspace()
 
     tasks = _message_tasks(offsets, K)
-    smooth = _smooth_kernel(k, n, K) if all(t[2] == 0 for t in tasks) else None
-    if smooth is not None and L is not None and (offsets[0] != 0 or offsets[-1] != n):
+    halves = tasks[0][2] != 0  # one long sequence: its two recursions in two threads
+    smooth = _smooth_kernel(k, n, K)
+    if smooth is not None and L is not None and (halves or offsets[0] != 0 or offsets[-1] != n):
         frames, L = Frames.from_log(L, k, ws), None
     if smooth is not None:
         # Whole sequences per thread: (the frames of its rows, from log-likelihoods), forward,
-        # then backward fused with the posteriors.
+        # then backward fused with the posteriors; or one sequence over two threads.
         if L is None:
             prob, log_scale = frames.prob, frames.log_scale
         else:
@@ -342,7 +343,11 @@ def forward_backward(
             off = offsets[a : b + 1]
             return smooth(prob, off, startprob, transmat, w[a:b], gamma)
 
-        parts = _run(tasks, fused)
+        if halves:
+            module = markov_unrolled.kernels(K)
+            parts = [_in_halves(module, "", (prob,), (gamma,), offsets, startprob, transmat, w)]
+        else:
+            parts = _run(tasks, fused)
         if L is not None:
             frames = Frames(prob, log_scale, L)
         log_norm = np.concatenate([p[0] for p in parts])
@@ -410,6 +415,38 @@ def _finish(frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, sta
     return Posteriors(log_prob, gamma, start, occ, trans)
 
 
+def _in_halves(module, suffix, src, out, offsets, startprob, transmat, w):
+    """The fused forward-backward of one long sequence over two threads.
+
+    The forward and the backward passes run at once, each keeping one message per block of
+    frames; then each thread walks back through half of the blocks from those messages. Same
+    results as ``smooth`` (to rounding); ``src`` is ``(prob,)`` or ``(table, index)`` and
+    ``out`` is ``(gamma,)`` or empty (for a table, whose counts are returned).
+    """
+    a, b = int(offsets[0]), int(offsets[1])
+    K = transmat.shape[0]
+    n_blocks = -(-(b - a) // markov_unrolled.BLOCK)
+    ckpt, bckpt = np.empty((n_blocks, K)), np.empty((n_blocks, K))
+    checkpoints = getattr(module, "checkpoints" + suffix)
+    blocks = getattr(module, "smooth_blocks" + suffix)
+
+    def one_pass(buffer, mode):
+        return checkpoints(*src, a, b, startprob, transmat, buffer, mode)
+
+    (lp, forward_ok), (_, backward_ok) = _run([(ckpt, 1), (bckpt, 2)], one_pass)
+    half = n_blocks // 2
+    runs = [(0, half), (half, n_blocks)] if half else [(0, n_blocks)]
+
+    def walk(m0, m1):
+        return blocks(*src, a, b, m0, m1, startprob, transmat, ckpt, bckpt, w[0], *out)
+
+    parts = _run(runs, walk) if forward_ok and backward_ok else []
+    ok = bool(parts) and all(p[0] for p in parts)
+    width = 4 if out else 5  # (good, start, occupancy, trans[, counts])
+    totals = [sum(p[i] for p in parts) if ok else 0.0 for i in range(1, width)]
+    return (np.array([lp if ok else np.nan]), np.array([ok]), *totals)
+
+
 def _table_pass(frames, offsets, startprob, transmat, weights):
     """:func:`forward_backward` of :class:`TableFrames` without ``gamma`` (unrolled kernels).
 
@@ -432,7 +469,11 @@ def _table_pass(frames, offsets, startprob, transmat, weights):
         off = offsets[a : b + 1]
         return kernel(table, index, off, startprob, transmat, w[a:b], skip[a:b])
 
-    parts = _run(chunks, task)
+    if _message_tasks(offsets, K)[0][2] != 0:  # one long sequence: two threads
+        module = markov_unrolled.kernels(K)
+        parts = [_in_halves(module, "_table", (table, index), (), offsets, startprob, transmat, w)]
+    else:
+        parts = _run(chunks, task)
     ok = np.concatenate([p[1] for p in parts])
     if not ok.all():
         # A sequence failing in its backward pass has added part of its mass: redo without.

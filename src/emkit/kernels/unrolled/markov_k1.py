@@ -83,7 +83,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     log_norm = 0.0
     first = t0
@@ -116,8 +116,88 @@ def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
         rescale[t - t0 + 1] = s
         x0 = y0
         alpha[t - t0 + 1, 0] = y0
-    ckpt[m, 0] = x0
+    if save:
+        ckpt[m, 0] = x0
     return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = ckpt[n_blocks - 1, 0]
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(prob, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    c0 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        y0 = A0_0 * v0
+        total = y0
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+        c0 = y0
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    c0 = c[0]
+    M0_0 = acc[0, 0]
+    o0 = acc[1, 0]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            z = e0 * c0
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            gamma[u, 0] = g0
+            o0 += g0
+            if u == a:
+                acc[2, 0] = g0
+                break
+            v0 = prob[u, 0] * c0
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            w0 = v0 * f
+            M0_0 += p0 * w0
+            y0 = A0_0 * v0
+            total = y0
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+            c0 = y0
+    c[0] = c0
+    acc[0, 0] = M0_0
+    acc[1, 0] = o0
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -130,78 +210,56 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
     trans = np.zeros((1, 1))
     alpha = np.empty((BLOCK + 1, 1))
     rescale = np.empty(BLOCK + 1)
+    c = np.empty(1)
+    acc = np.zeros((3, 1))
     longest = 1
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 1))
-    A0_0 = transmat[0, 0]
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = ckpt[n_blocks - 1, 0]
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        o0 = 0.0
-        c0 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                z = e0 * c0
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                gamma[u, 0] = g0
-                o0 += g0
-                if u == a:
-                    break
-                v0 = prob[u, 0] * c0
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                w0 = v0 * f
-                M0_0 += p0 * w0
-                y0 = A0_0 * v0
-                total = y0
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                c0 = y0
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        trans[0, 0] += ws * M0_0
-        start[0] += ws * g0
+        occupancy += ws * acc[1]
+        trans += ws * acc[:1]
+        start += ws * acc[2]
     return log_norm, ok, start, occupancy, trans
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 1))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
+    alpha = np.empty((BLOCK + 1, 1))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(1)
+    acc = np.zeros((3, 1))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
+    return good, ws * acc[2], ws * acc[1], ws * acc[:1]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     log_norm = 0.0
     first = t0
@@ -236,8 +294,90 @@ def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, re
         rescale[t - t0 + 1] = s
         x0 = y0
         alpha[t - t0 + 1, 0] = y0
-    ckpt[m, 0] = x0
+    if save:
+        ckpt[m, 0] = x0
     return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = ckpt[n_blocks - 1, 0]
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt_table(table, index, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    c0 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        y0 = A0_0 * v0
+        total = y0
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+        c0 = y0
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range_table(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
+    A0_0 = transmat[0, 0]
+    c0 = c[0]
+    M0_0 = acc[0, 0]
+    o0 = acc[1, 0]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            q = index[u]
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            z = e0 * c0
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            counts[q, 0] += ws * g0
+            o0 += g0
+            if u == a:
+                acc[2, 0] = g0
+                break
+            v0 = table[q, 0] * c0
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            w0 = v0 * f
+            M0_0 += p0 * w0
+            y0 = A0_0 * v0
+            total = y0
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+            c0 = y0
+    c[0] = c0
+    acc[0, 0] = M0_0
+    acc[1, 0] = o0
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -251,11 +391,12 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
     counts = np.zeros((table.shape[0], 1))
     alpha = np.empty((BLOCK + 1, 1))
     rescale = np.empty(BLOCK + 1)
+    c = np.empty(1)
+    acc = np.zeros((3, 1))
     longest = 1
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 1))
-    A0_0 = transmat[0, 0]
     for s in range(S):
         if skip[s]:
             ok[s] = False
@@ -263,66 +404,43 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = ckpt[n_blocks - 1, 0]
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range_table(table, index, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        o0 = 0.0
-        c0 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                q = index[u]
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                z = e0 * c0
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                counts[q, 0] += ws * g0
-                o0 += g0
-                if u == a:
-                    break
-                v0 = table[q, 0] * c0
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                w0 = v0 * f
-                M0_0 += p0 * w0
-                y0 = A0_0 * v0
-                total = y0
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                c0 = y0
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        trans[0, 0] += ws * M0_0
-        start[0] += ws * g0
+        occupancy += ws * acc[1]
+        trans += ws * acc[:1]
+        start += ws * acc[2]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def checkpoints_table(table, index, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt_table(table, index, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 1))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks_table(table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws):
+    counts = np.zeros((table.shape[0], 1))
+    alpha = np.empty((BLOCK + 1, 1))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(1)
+    acc = np.zeros((3, 1))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range_table(table, index, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws)
+    return good, ws * acc[2], ws * acc[1], ws * acc[:1], counts
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

@@ -103,7 +103,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A1_0 = transmat[1, 0]
@@ -148,9 +148,126 @@ def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
         x1 = y1
         alpha[t - t0 + 1, 0] = y0
         alpha[t - t0 + 1, 1] = y1
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
     return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(prob, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    c0 = 1.0
+    c1 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        y0 = (A0_0 * v0 + A0_1 * v1)
+        y1 = (A1_0 * v0 + A1_1 * v1)
+        total = (y0 + y1)
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+        c0 = y0
+        c1 = y1
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    c0 = c[0]
+    c1 = c[1]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    o0 = acc[2, 0]
+    o1 = acc[2, 1]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            z = (e0 * c0 + e1 * c1)
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            gamma[u, 0] = g0
+            gamma[u, 1] = g1
+            o0 += g0
+            o1 += g1
+            if u == a:
+                acc[3, 0] = g0
+                acc[3, 1] = g1
+                break
+            v0 = prob[u, 0] * c0
+            v1 = prob[u, 1] * c1
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            w0 = v0 * f
+            w1 = v1 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            y0 = (A0_0 * v0 + A0_1 * v1)
+            y1 = (A1_0 * v0 + A1_1 * v1)
+            total = (y0 + y1)
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+            c0 = y0
+            c1 = y1
+    c[0] = c0
+    c[1] = c1
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[2, 0] = o0
+    acc[2, 1] = o1
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -163,104 +280,56 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
     trans = np.zeros((2, 2))
     alpha = np.empty((BLOCK + 1, 2))
     rescale = np.empty(BLOCK + 1)
+    c = np.empty(2)
+    acc = np.zeros((4, 2))
     longest = 1
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 2))
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                z = (e0 * c0 + e1 * c1)
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                gamma[u, 0] = g0
-                gamma[u, 1] = g1
-                o0 += g0
-                o1 += g1
-                if u == a:
-                    break
-                v0 = prob[u, 0] * c0
-                v1 = prob[u, 1] * c1
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                w0 = v0 * f
-                w1 = v1 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                y0 = (A0_0 * v0 + A0_1 * v1)
-                y1 = (A1_0 * v0 + A1_1 * v1)
-                total = (y0 + y1)
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                c0 = y0
-                c1 = y1
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        start[0] += ws * g0
-        start[1] += ws * g1
+        occupancy += ws * acc[2]
+        trans += ws * acc[:2]
+        start += ws * acc[3]
     return log_norm, ok, start, occupancy, trans
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(2)
+    acc = np.zeros((4, 2))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
+    return good, ws * acc[3], ws * acc[2], ws * acc[:2]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A1_0 = transmat[1, 0]
@@ -307,9 +376,128 @@ def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, re
         x1 = y1
         alpha[t - t0 + 1, 0] = y0
         alpha[t - t0 + 1, 1] = y1
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
     return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt_table(table, index, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    c0 = 1.0
+    c1 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        v1 = table[q, 1] * c1
+        y0 = (A0_0 * v0 + A0_1 * v1)
+        y1 = (A1_0 * v0 + A1_1 * v1)
+        total = (y0 + y1)
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+        c0 = y0
+        c1 = y1
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range_table(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    c0 = c[0]
+    c1 = c[1]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    o0 = acc[2, 0]
+    o1 = acc[2, 1]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            q = index[u]
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            z = (e0 * c0 + e1 * c1)
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            counts[q, 0] += ws * g0
+            counts[q, 1] += ws * g1
+            o0 += g0
+            o1 += g1
+            if u == a:
+                acc[3, 0] = g0
+                acc[3, 1] = g1
+                break
+            v0 = table[q, 0] * c0
+            v1 = table[q, 1] * c1
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            w0 = v0 * f
+            w1 = v1 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            y0 = (A0_0 * v0 + A0_1 * v1)
+            y1 = (A1_0 * v0 + A1_1 * v1)
+            total = (y0 + y1)
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+            c0 = y0
+            c1 = y1
+    c[0] = c0
+    c[1] = c1
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[2, 0] = o0
+    acc[2, 1] = o1
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -323,14 +511,12 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
     counts = np.zeros((table.shape[0], 2))
     alpha = np.empty((BLOCK + 1, 2))
     rescale = np.empty(BLOCK + 1)
+    c = np.empty(2)
+    acc = np.zeros((4, 2))
     longest = 1
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 2))
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
     for s in range(S):
         if skip[s]:
             ok[s] = False
@@ -338,89 +524,43 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range_table(table, index, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                q = index[u]
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                z = (e0 * c0 + e1 * c1)
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                counts[q, 0] += ws * g0
-                counts[q, 1] += ws * g1
-                o0 += g0
-                o1 += g1
-                if u == a:
-                    break
-                v0 = table[q, 0] * c0
-                v1 = table[q, 1] * c1
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                w0 = v0 * f
-                w1 = v1 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                y0 = (A0_0 * v0 + A0_1 * v1)
-                y1 = (A1_0 * v0 + A1_1 * v1)
-                total = (y0 + y1)
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                c0 = y0
-                c1 = y1
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        start[0] += ws * g0
-        start[1] += ws * g1
+        occupancy += ws * acc[2]
+        trans += ws * acc[:2]
+        start += ws * acc[3]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def checkpoints_table(table, index, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt_table(table, index, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks_table(table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws):
+    counts = np.zeros((table.shape[0], 2))
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(2)
+    acc = np.zeros((4, 2))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range_table(table, index, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws)
+    return good, ws * acc[3], ws * acc[2], ws * acc[:2], counts
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

@@ -127,7 +127,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -186,10 +186,174 @@ def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
         alpha[t - t0 + 1, 0] = y0
         alpha[t - t0 + 1, 1] = y1
         alpha[t - t0 + 1, 2] = y2
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
-    ckpt[m, 2] = x2
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
     return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = (ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2]))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(prob, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        v2 = prob[u + 1, 2] * c2
+        y0 = (A0_0 * v0 + (A0_1 * v1 + A0_2 * v2))
+        y1 = (A1_0 * v0 + (A1_1 * v1 + A1_2 * v2))
+        y2 = (A2_0 * v0 + (A2_1 * v1 + A2_2 * v2))
+        total = (y0 + (y1 + y2))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    o0 = acc[3, 0]
+    o1 = acc[3, 1]
+    o2 = acc[3, 2]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            z = (e0 * c0 + (e1 * c1 + e2 * c2))
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            g2 = e2 * c2 * inv
+            gamma[u, 0] = g0
+            gamma[u, 1] = g1
+            gamma[u, 2] = g2
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            if u == a:
+                acc[4, 0] = g0
+                acc[4, 1] = g1
+                acc[4, 2] = g2
+                break
+            v0 = prob[u, 0] * c0
+            v1 = prob[u, 1] * c1
+            v2 = prob[u, 2] * c2
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            w0 = v0 * f
+            w1 = v1 * f
+            w2 = v2 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M0_2 += p0 * w2
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            M1_2 += p1 * w2
+            M2_0 += p2 * w0
+            M2_1 += p2 * w1
+            M2_2 += p2 * w2
+            y0 = (A0_0 * v0 + (A0_1 * v1 + A0_2 * v2))
+            y1 = (A1_0 * v0 + (A1_1 * v1 + A1_2 * v2))
+            y2 = (A2_0 * v0 + (A2_1 * v1 + A2_2 * v2))
+            total = (y0 + (y1 + y2))
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+                y2 *= sc
+            c0 = y0
+            c1 = y1
+            c2 = y2
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[3, 0] = o0
+    acc[3, 1] = o1
+    acc[3, 2] = o2
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -202,138 +366,56 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
     trans = np.zeros((3, 3))
     alpha = np.empty((BLOCK + 1, 3))
     rescale = np.empty(BLOCK + 1)
+    c = np.empty(3)
+    acc = np.zeros((5, 3))
     longest = 1
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 3))
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A0_2 = transmat[0, 2]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    A1_2 = transmat[1, 2]
-    A2_0 = transmat[2, 0]
-    A2_1 = transmat[2, 1]
-    A2_2 = transmat[2, 2]
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = (ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2]))
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                e2 = alpha[k, 2]
-                z = (e0 * c0 + (e1 * c1 + e2 * c2))
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                g2 = e2 * c2 * inv
-                gamma[u, 0] = g0
-                gamma[u, 1] = g1
-                gamma[u, 2] = g2
-                o0 += g0
-                o1 += g1
-                o2 += g2
-                if u == a:
-                    break
-                v0 = prob[u, 0] * c0
-                v1 = prob[u, 1] * c1
-                v2 = prob[u, 2] * c2
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                p2 = alpha[k - 1, 2]
-                w0 = v0 * f
-                w1 = v1 * f
-                w2 = v2 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M0_2 += p0 * w2
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                M1_2 += p1 * w2
-                M2_0 += p2 * w0
-                M2_1 += p2 * w1
-                M2_2 += p2 * w2
-                y0 = (A0_0 * v0 + (A0_1 * v1 + A0_2 * v2))
-                y1 = (A1_0 * v0 + (A1_1 * v1 + A1_2 * v2))
-                y2 = (A2_0 * v0 + (A2_1 * v1 + A2_2 * v2))
-                total = (y0 + (y1 + y2))
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                    y2 *= sc
-                c0 = y0
-                c1 = y1
-                c2 = y2
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        start[0] += ws * g0
-        start[1] += ws * g1
-        start[2] += ws * g2
+        occupancy += ws * acc[3]
+        trans += ws * acc[:3]
+        start += ws * acc[4]
     return log_norm, ok, start, occupancy, trans
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 3))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
+    alpha = np.empty((BLOCK + 1, 3))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(3)
+    acc = np.zeros((5, 3))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
+    return good, ws * acc[4], ws * acc[3], ws * acc[:3]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -394,10 +476,176 @@ def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, re
         alpha[t - t0 + 1, 0] = y0
         alpha[t - t0 + 1, 1] = y1
         alpha[t - t0 + 1, 2] = y2
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
-    ckpt[m, 2] = x2
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
     return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = (ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2]))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt_table(table, index, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        v1 = table[q, 1] * c1
+        v2 = table[q, 2] * c2
+        y0 = (A0_0 * v0 + (A0_1 * v1 + A0_2 * v2))
+        y1 = (A1_0 * v0 + (A1_1 * v1 + A1_2 * v2))
+        y2 = (A2_0 * v0 + (A2_1 * v1 + A2_2 * v2))
+        total = (y0 + (y1 + y2))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range_table(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    o0 = acc[3, 0]
+    o1 = acc[3, 1]
+    o2 = acc[3, 2]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            q = index[u]
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            z = (e0 * c0 + (e1 * c1 + e2 * c2))
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            g2 = e2 * c2 * inv
+            counts[q, 0] += ws * g0
+            counts[q, 1] += ws * g1
+            counts[q, 2] += ws * g2
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            if u == a:
+                acc[4, 0] = g0
+                acc[4, 1] = g1
+                acc[4, 2] = g2
+                break
+            v0 = table[q, 0] * c0
+            v1 = table[q, 1] * c1
+            v2 = table[q, 2] * c2
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            w0 = v0 * f
+            w1 = v1 * f
+            w2 = v2 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M0_2 += p0 * w2
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            M1_2 += p1 * w2
+            M2_0 += p2 * w0
+            M2_1 += p2 * w1
+            M2_2 += p2 * w2
+            y0 = (A0_0 * v0 + (A0_1 * v1 + A0_2 * v2))
+            y1 = (A1_0 * v0 + (A1_1 * v1 + A1_2 * v2))
+            y2 = (A2_0 * v0 + (A2_1 * v1 + A2_2 * v2))
+            total = (y0 + (y1 + y2))
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+                y2 *= sc
+            c0 = y0
+            c1 = y1
+            c2 = y2
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[3, 0] = o0
+    acc[3, 1] = o1
+    acc[3, 2] = o2
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -411,19 +659,12 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
     counts = np.zeros((table.shape[0], 3))
     alpha = np.empty((BLOCK + 1, 3))
     rescale = np.empty(BLOCK + 1)
+    c = np.empty(3)
+    acc = np.zeros((5, 3))
     longest = 1
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 3))
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A0_2 = transmat[0, 2]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    A1_2 = transmat[1, 2]
-    A2_0 = transmat[2, 0]
-    A2_1 = transmat[2, 1]
-    A2_2 = transmat[2, 2]
     for s in range(S):
         if skip[s]:
             ok[s] = False
@@ -431,118 +672,43 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = (ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2]))
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range_table(table, index, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                q = index[u]
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                e2 = alpha[k, 2]
-                z = (e0 * c0 + (e1 * c1 + e2 * c2))
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                g2 = e2 * c2 * inv
-                counts[q, 0] += ws * g0
-                counts[q, 1] += ws * g1
-                counts[q, 2] += ws * g2
-                o0 += g0
-                o1 += g1
-                o2 += g2
-                if u == a:
-                    break
-                v0 = table[q, 0] * c0
-                v1 = table[q, 1] * c1
-                v2 = table[q, 2] * c2
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                p2 = alpha[k - 1, 2]
-                w0 = v0 * f
-                w1 = v1 * f
-                w2 = v2 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M0_2 += p0 * w2
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                M1_2 += p1 * w2
-                M2_0 += p2 * w0
-                M2_1 += p2 * w1
-                M2_2 += p2 * w2
-                y0 = (A0_0 * v0 + (A0_1 * v1 + A0_2 * v2))
-                y1 = (A1_0 * v0 + (A1_1 * v1 + A1_2 * v2))
-                y2 = (A2_0 * v0 + (A2_1 * v1 + A2_2 * v2))
-                total = (y0 + (y1 + y2))
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                    y2 *= sc
-                c0 = y0
-                c1 = y1
-                c2 = y2
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        start[0] += ws * g0
-        start[1] += ws * g1
-        start[2] += ws * g2
+        occupancy += ws * acc[3]
+        trans += ws * acc[:3]
+        start += ws * acc[4]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def checkpoints_table(table, index, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt_table(table, index, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 3))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks_table(table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws):
+    counts = np.zeros((table.shape[0], 3))
+    alpha = np.empty((BLOCK + 1, 3))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(3)
+    acc = np.zeros((5, 3))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range_table(table, index, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws)
+    return good, ws * acc[4], ws * acc[3], ws * acc[:3], counts
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

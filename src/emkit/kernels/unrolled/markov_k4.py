@@ -155,7 +155,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -230,27 +230,32 @@ def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
         alpha[t - t0 + 1, 1] = y1
         alpha[t - t0 + 1, 2] = y2
         alpha[t - t0 + 1, 3] = y3
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
-    ckpt[m, 2] = x2
-    ckpt[m, 3] = x3
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
+        ckpt[m, 3] = x3
     return log_norm
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, gamma):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(4)
-    occupancy = np.zeros(4)
-    trans = np.zeros((4, 4))
-    alpha = np.empty((BLOCK + 1, 4))
-    rescale = np.empty(BLOCK + 1)
-    longest = 1
-    for s in range(S):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 4))
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = ((ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1]) + (ckpt[n_blocks - 1, 2] + ckpt[n_blocks - 1, 3]))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(prob, a, b, transmat, bckpt):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -267,160 +272,252 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
     A3_1 = transmat[3, 1]
     A3_2 = transmat[3, 2]
     A3_3 = transmat[3, 3]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        v2 = prob[u + 1, 2] * c2
+        v3 = prob[u + 1, 3] * c3
+        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
+        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
+        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
+        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
+        total = ((y0 + y1) + (y2 + y3))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+            y3 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+            bckpt[(u - a) // BLOCK, 3] = c3
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    c3 = c[3]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M0_3 = acc[0, 3]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M1_3 = acc[1, 3]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    M2_3 = acc[2, 3]
+    M3_0 = acc[3, 0]
+    M3_1 = acc[3, 1]
+    M3_2 = acc[3, 2]
+    M3_3 = acc[3, 3]
+    o0 = acc[4, 0]
+    o1 = acc[4, 1]
+    o2 = acc[4, 2]
+    o3 = acc[4, 3]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            e3 = alpha[k, 3]
+            z = ((e0 * c0 + e1 * c1) + (e2 * c2 + e3 * c3))
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            g2 = e2 * c2 * inv
+            g3 = e3 * c3 * inv
+            gamma[u, 0] = g0
+            gamma[u, 1] = g1
+            gamma[u, 2] = g2
+            gamma[u, 3] = g3
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            o3 += g3
+            if u == a:
+                acc[5, 0] = g0
+                acc[5, 1] = g1
+                acc[5, 2] = g2
+                acc[5, 3] = g3
+                break
+            v0 = prob[u, 0] * c0
+            v1 = prob[u, 1] * c1
+            v2 = prob[u, 2] * c2
+            v3 = prob[u, 3] * c3
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            p3 = alpha[k - 1, 3]
+            w0 = v0 * f
+            w1 = v1 * f
+            w2 = v2 * f
+            w3 = v3 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M0_2 += p0 * w2
+            M0_3 += p0 * w3
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            M1_2 += p1 * w2
+            M1_3 += p1 * w3
+            M2_0 += p2 * w0
+            M2_1 += p2 * w1
+            M2_2 += p2 * w2
+            M2_3 += p2 * w3
+            M3_0 += p3 * w0
+            M3_1 += p3 * w1
+            M3_2 += p3 * w2
+            M3_3 += p3 * w3
+            y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
+            y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
+            y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
+            y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
+            total = ((y0 + y1) + (y2 + y3))
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+                y2 *= sc
+                y3 *= sc
+            c0 = y0
+            c1 = y1
+            c2 = y2
+            c3 = y3
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    c[3] = c3
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[0, 3] = M0_3
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[1, 3] = M1_3
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[2, 3] = M2_3
+    acc[3, 0] = M3_0
+    acc[3, 1] = M3_1
+    acc[3, 2] = M3_2
+    acc[3, 3] = M3_3
+    acc[4, 0] = o0
+    acc[4, 1] = o1
+    acc[4, 2] = o2
+    acc[4, 3] = o3
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(4)
+    occupancy = np.zeros(4)
+    trans = np.zeros((4, 4))
+    alpha = np.empty((BLOCK + 1, 4))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(4)
+    acc = np.zeros((6, 4))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 4))
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = ((ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1]) + (ckpt[n_blocks - 1, 2] + ckpt[n_blocks - 1, 3]))
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M0_3 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M1_3 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        M2_3 = 0.0
-        M3_0 = 0.0
-        M3_1 = 0.0
-        M3_2 = 0.0
-        M3_3 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        o3 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        c3 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                e2 = alpha[k, 2]
-                e3 = alpha[k, 3]
-                z = ((e0 * c0 + e1 * c1) + (e2 * c2 + e3 * c3))
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                g2 = e2 * c2 * inv
-                g3 = e3 * c3 * inv
-                gamma[u, 0] = g0
-                gamma[u, 1] = g1
-                gamma[u, 2] = g2
-                gamma[u, 3] = g3
-                o0 += g0
-                o1 += g1
-                o2 += g2
-                o3 += g3
-                if u == a:
-                    break
-                v0 = prob[u, 0] * c0
-                v1 = prob[u, 1] * c1
-                v2 = prob[u, 2] * c2
-                v3 = prob[u, 3] * c3
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                p2 = alpha[k - 1, 2]
-                p3 = alpha[k - 1, 3]
-                w0 = v0 * f
-                w1 = v1 * f
-                w2 = v2 * f
-                w3 = v3 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M0_2 += p0 * w2
-                M0_3 += p0 * w3
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                M1_2 += p1 * w2
-                M1_3 += p1 * w3
-                M2_0 += p2 * w0
-                M2_1 += p2 * w1
-                M2_2 += p2 * w2
-                M2_3 += p2 * w3
-                M3_0 += p3 * w0
-                M3_1 += p3 * w1
-                M3_2 += p3 * w2
-                M3_3 += p3 * w3
-                y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
-                y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
-                y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
-                y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
-                total = ((y0 + y1) + (y2 + y3))
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                    y2 *= sc
-                    y3 *= sc
-                c0 = y0
-                c1 = y1
-                c2 = y2
-                c3 = y3
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        occupancy[3] += ws * o3
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[0, 3] += ws * M0_3
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[1, 3] += ws * M1_3
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        trans[2, 3] += ws * M2_3
-        trans[3, 0] += ws * M3_0
-        trans[3, 1] += ws * M3_1
-        trans[3, 2] += ws * M3_2
-        trans[3, 3] += ws * M3_3
-        start[0] += ws * g0
-        start[1] += ws * g1
-        start[2] += ws * g2
-        start[3] += ws * g3
+        occupancy += ws * acc[4]
+        trans += ws * acc[:4]
+        start += ws * acc[5]
     return log_norm, ok, start, occupancy, trans
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 4))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
+    alpha = np.empty((BLOCK + 1, 4))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(4)
+    acc = np.zeros((6, 4))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
+    return good, ws * acc[5], ws * acc[4], ws * acc[:4]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -497,28 +594,32 @@ def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, re
         alpha[t - t0 + 1, 1] = y1
         alpha[t - t0 + 1, 2] = y2
         alpha[t - t0 + 1, 3] = y3
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
-    ckpt[m, 2] = x2
-    ckpt[m, 3] = x3
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
+        ckpt[m, 3] = x3
     return log_norm
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(4)
-    occupancy = np.zeros(4)
-    trans = np.zeros((4, 4))
-    counts = np.zeros((table.shape[0], 4))
-    alpha = np.empty((BLOCK + 1, 4))
-    rescale = np.empty(BLOCK + 1)
-    longest = 1
-    for s in range(S):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 4))
+def _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = ((ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1]) + (ckpt[n_blocks - 1, 2] + ckpt[n_blocks - 1, 3]))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt_table(table, index, a, b, transmat, bckpt):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -535,6 +636,211 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
     A3_1 = transmat[3, 1]
     A3_2 = transmat[3, 2]
     A3_3 = transmat[3, 3]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        v1 = table[q, 1] * c1
+        v2 = table[q, 2] * c2
+        v3 = table[q, 3] * c3
+        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
+        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
+        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
+        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
+        total = ((y0 + y1) + (y2 + y3))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+            y3 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+            bckpt[(u - a) // BLOCK, 3] = c3
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range_table(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    c3 = c[3]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M0_3 = acc[0, 3]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M1_3 = acc[1, 3]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    M2_3 = acc[2, 3]
+    M3_0 = acc[3, 0]
+    M3_1 = acc[3, 1]
+    M3_2 = acc[3, 2]
+    M3_3 = acc[3, 3]
+    o0 = acc[4, 0]
+    o1 = acc[4, 1]
+    o2 = acc[4, 2]
+    o3 = acc[4, 3]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            q = index[u]
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            e3 = alpha[k, 3]
+            z = ((e0 * c0 + e1 * c1) + (e2 * c2 + e3 * c3))
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            g2 = e2 * c2 * inv
+            g3 = e3 * c3 * inv
+            counts[q, 0] += ws * g0
+            counts[q, 1] += ws * g1
+            counts[q, 2] += ws * g2
+            counts[q, 3] += ws * g3
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            o3 += g3
+            if u == a:
+                acc[5, 0] = g0
+                acc[5, 1] = g1
+                acc[5, 2] = g2
+                acc[5, 3] = g3
+                break
+            v0 = table[q, 0] * c0
+            v1 = table[q, 1] * c1
+            v2 = table[q, 2] * c2
+            v3 = table[q, 3] * c3
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            p3 = alpha[k - 1, 3]
+            w0 = v0 * f
+            w1 = v1 * f
+            w2 = v2 * f
+            w3 = v3 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M0_2 += p0 * w2
+            M0_3 += p0 * w3
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            M1_2 += p1 * w2
+            M1_3 += p1 * w3
+            M2_0 += p2 * w0
+            M2_1 += p2 * w1
+            M2_2 += p2 * w2
+            M2_3 += p2 * w3
+            M3_0 += p3 * w0
+            M3_1 += p3 * w1
+            M3_2 += p3 * w2
+            M3_3 += p3 * w3
+            y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
+            y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
+            y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
+            y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
+            total = ((y0 + y1) + (y2 + y3))
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+                y2 *= sc
+                y3 *= sc
+            c0 = y0
+            c1 = y1
+            c2 = y2
+            c3 = y3
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    c[3] = c3
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[0, 3] = M0_3
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[1, 3] = M1_3
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[2, 3] = M2_3
+    acc[3, 0] = M3_0
+    acc[3, 1] = M3_1
+    acc[3, 2] = M3_2
+    acc[3, 3] = M3_3
+    acc[4, 0] = o0
+    acc[4, 1] = o1
+    acc[4, 2] = o2
+    acc[4, 3] = o3
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(4)
+    occupancy = np.zeros(4)
+    trans = np.zeros((4, 4))
+    counts = np.zeros((table.shape[0], 4))
+    alpha = np.empty((BLOCK + 1, 4))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(4)
+    acc = np.zeros((6, 4))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 4))
     for s in range(S):
         if skip[s]:
             ok[s] = False
@@ -542,153 +848,43 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = ((ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1]) + (ckpt[n_blocks - 1, 2] + ckpt[n_blocks - 1, 3]))
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range_table(table, index, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M0_3 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M1_3 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        M2_3 = 0.0
-        M3_0 = 0.0
-        M3_1 = 0.0
-        M3_2 = 0.0
-        M3_3 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        o3 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        c3 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                q = index[u]
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                e2 = alpha[k, 2]
-                e3 = alpha[k, 3]
-                z = ((e0 * c0 + e1 * c1) + (e2 * c2 + e3 * c3))
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                g2 = e2 * c2 * inv
-                g3 = e3 * c3 * inv
-                counts[q, 0] += ws * g0
-                counts[q, 1] += ws * g1
-                counts[q, 2] += ws * g2
-                counts[q, 3] += ws * g3
-                o0 += g0
-                o1 += g1
-                o2 += g2
-                o3 += g3
-                if u == a:
-                    break
-                v0 = table[q, 0] * c0
-                v1 = table[q, 1] * c1
-                v2 = table[q, 2] * c2
-                v3 = table[q, 3] * c3
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                p2 = alpha[k - 1, 2]
-                p3 = alpha[k - 1, 3]
-                w0 = v0 * f
-                w1 = v1 * f
-                w2 = v2 * f
-                w3 = v3 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M0_2 += p0 * w2
-                M0_3 += p0 * w3
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                M1_2 += p1 * w2
-                M1_3 += p1 * w3
-                M2_0 += p2 * w0
-                M2_1 += p2 * w1
-                M2_2 += p2 * w2
-                M2_3 += p2 * w3
-                M3_0 += p3 * w0
-                M3_1 += p3 * w1
-                M3_2 += p3 * w2
-                M3_3 += p3 * w3
-                y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
-                y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
-                y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
-                y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
-                total = ((y0 + y1) + (y2 + y3))
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                    y2 *= sc
-                    y3 *= sc
-                c0 = y0
-                c1 = y1
-                c2 = y2
-                c3 = y3
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        occupancy[3] += ws * o3
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[0, 3] += ws * M0_3
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[1, 3] += ws * M1_3
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        trans[2, 3] += ws * M2_3
-        trans[3, 0] += ws * M3_0
-        trans[3, 1] += ws * M3_1
-        trans[3, 2] += ws * M3_2
-        trans[3, 3] += ws * M3_3
-        start[0] += ws * g0
-        start[1] += ws * g1
-        start[2] += ws * g2
-        start[3] += ws * g3
+        occupancy += ws * acc[4]
+        trans += ws * acc[:4]
+        start += ws * acc[5]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def checkpoints_table(table, index, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt_table(table, index, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 4))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks_table(table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws):
+    counts = np.zeros((table.shape[0], 4))
+    alpha = np.empty((BLOCK + 1, 4))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(4)
+    acc = np.zeros((6, 4))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range_table(table, index, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws)
+    return good, ws * acc[5], ws * acc[4], ws * acc[:4], counts
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

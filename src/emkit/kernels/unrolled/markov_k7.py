@@ -263,7 +263,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -398,30 +398,35 @@ def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
         alpha[t - t0 + 1, 4] = y4
         alpha[t - t0 + 1, 5] = y5
         alpha[t - t0 + 1, 6] = y6
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
-    ckpt[m, 2] = x2
-    ckpt[m, 3] = x3
-    ckpt[m, 4] = x4
-    ckpt[m, 5] = x5
-    ckpt[m, 6] = x6
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
+        ckpt[m, 3] = x3
+        ckpt[m, 4] = x4
+        ckpt[m, 5] = x5
+        ckpt[m, 6] = x6
     return log_norm
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, gamma):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(7)
-    occupancy = np.zeros(7)
-    trans = np.zeros((7, 7))
-    alpha = np.empty((BLOCK + 1, 7))
-    rescale = np.empty(BLOCK + 1)
-    longest = 1
-    for s in range(S):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 7))
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = ((ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2])) + ((ckpt[n_blocks - 1, 3] + ckpt[n_blocks - 1, 4]) + (ckpt[n_blocks - 1, 5] + ckpt[n_blocks - 1, 6])))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(prob, a, b, transmat, bckpt):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -471,301 +476,450 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
     A6_4 = transmat[6, 4]
     A6_5 = transmat[6, 5]
     A6_6 = transmat[6, 6]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    c4 = 1.0
+    c5 = 1.0
+    c6 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 4] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 5] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 6] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        v2 = prob[u + 1, 2] * c2
+        v3 = prob[u + 1, 3] * c3
+        v4 = prob[u + 1, 4] * c4
+        v5 = prob[u + 1, 5] * c5
+        v6 = prob[u + 1, 6] * c6
+        y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
+        y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
+        y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
+        y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
+        y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
+        y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
+        y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
+        total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+            y3 *= sc
+            y4 *= sc
+            y5 *= sc
+            y6 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        c4 = y4
+        c5 = y5
+        c6 = y6
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+            bckpt[(u - a) // BLOCK, 3] = c3
+            bckpt[(u - a) // BLOCK, 4] = c4
+            bckpt[(u - a) // BLOCK, 5] = c5
+            bckpt[(u - a) // BLOCK, 6] = c6
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A0_5 = transmat[0, 5]
+    A0_6 = transmat[0, 6]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A1_5 = transmat[1, 5]
+    A1_6 = transmat[1, 6]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A2_5 = transmat[2, 5]
+    A2_6 = transmat[2, 6]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A3_5 = transmat[3, 5]
+    A3_6 = transmat[3, 6]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    A4_5 = transmat[4, 5]
+    A4_6 = transmat[4, 6]
+    A5_0 = transmat[5, 0]
+    A5_1 = transmat[5, 1]
+    A5_2 = transmat[5, 2]
+    A5_3 = transmat[5, 3]
+    A5_4 = transmat[5, 4]
+    A5_5 = transmat[5, 5]
+    A5_6 = transmat[5, 6]
+    A6_0 = transmat[6, 0]
+    A6_1 = transmat[6, 1]
+    A6_2 = transmat[6, 2]
+    A6_3 = transmat[6, 3]
+    A6_4 = transmat[6, 4]
+    A6_5 = transmat[6, 5]
+    A6_6 = transmat[6, 6]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    c3 = c[3]
+    c4 = c[4]
+    c5 = c[5]
+    c6 = c[6]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M0_3 = acc[0, 3]
+    M0_4 = acc[0, 4]
+    M0_5 = acc[0, 5]
+    M0_6 = acc[0, 6]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M1_3 = acc[1, 3]
+    M1_4 = acc[1, 4]
+    M1_5 = acc[1, 5]
+    M1_6 = acc[1, 6]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    M2_3 = acc[2, 3]
+    M2_4 = acc[2, 4]
+    M2_5 = acc[2, 5]
+    M2_6 = acc[2, 6]
+    M3_0 = acc[3, 0]
+    M3_1 = acc[3, 1]
+    M3_2 = acc[3, 2]
+    M3_3 = acc[3, 3]
+    M3_4 = acc[3, 4]
+    M3_5 = acc[3, 5]
+    M3_6 = acc[3, 6]
+    M4_0 = acc[4, 0]
+    M4_1 = acc[4, 1]
+    M4_2 = acc[4, 2]
+    M4_3 = acc[4, 3]
+    M4_4 = acc[4, 4]
+    M4_5 = acc[4, 5]
+    M4_6 = acc[4, 6]
+    M5_0 = acc[5, 0]
+    M5_1 = acc[5, 1]
+    M5_2 = acc[5, 2]
+    M5_3 = acc[5, 3]
+    M5_4 = acc[5, 4]
+    M5_5 = acc[5, 5]
+    M5_6 = acc[5, 6]
+    M6_0 = acc[6, 0]
+    M6_1 = acc[6, 1]
+    M6_2 = acc[6, 2]
+    M6_3 = acc[6, 3]
+    M6_4 = acc[6, 4]
+    M6_5 = acc[6, 5]
+    M6_6 = acc[6, 6]
+    o0 = acc[7, 0]
+    o1 = acc[7, 1]
+    o2 = acc[7, 2]
+    o3 = acc[7, 3]
+    o4 = acc[7, 4]
+    o5 = acc[7, 5]
+    o6 = acc[7, 6]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            e3 = alpha[k, 3]
+            e4 = alpha[k, 4]
+            e5 = alpha[k, 5]
+            e6 = alpha[k, 6]
+            z = ((e0 * c0 + (e1 * c1 + e2 * c2)) + ((e3 * c3 + e4 * c4) + (e5 * c5 + e6 * c6)))
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            g2 = e2 * c2 * inv
+            g3 = e3 * c3 * inv
+            g4 = e4 * c4 * inv
+            g5 = e5 * c5 * inv
+            g6 = e6 * c6 * inv
+            gamma[u, 0] = g0
+            gamma[u, 1] = g1
+            gamma[u, 2] = g2
+            gamma[u, 3] = g3
+            gamma[u, 4] = g4
+            gamma[u, 5] = g5
+            gamma[u, 6] = g6
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            o3 += g3
+            o4 += g4
+            o5 += g5
+            o6 += g6
+            if u == a:
+                acc[8, 0] = g0
+                acc[8, 1] = g1
+                acc[8, 2] = g2
+                acc[8, 3] = g3
+                acc[8, 4] = g4
+                acc[8, 5] = g5
+                acc[8, 6] = g6
+                break
+            v0 = prob[u, 0] * c0
+            v1 = prob[u, 1] * c1
+            v2 = prob[u, 2] * c2
+            v3 = prob[u, 3] * c3
+            v4 = prob[u, 4] * c4
+            v5 = prob[u, 5] * c5
+            v6 = prob[u, 6] * c6
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            p3 = alpha[k - 1, 3]
+            p4 = alpha[k - 1, 4]
+            p5 = alpha[k - 1, 5]
+            p6 = alpha[k - 1, 6]
+            w0 = v0 * f
+            w1 = v1 * f
+            w2 = v2 * f
+            w3 = v3 * f
+            w4 = v4 * f
+            w5 = v5 * f
+            w6 = v6 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M0_2 += p0 * w2
+            M0_3 += p0 * w3
+            M0_4 += p0 * w4
+            M0_5 += p0 * w5
+            M0_6 += p0 * w6
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            M1_2 += p1 * w2
+            M1_3 += p1 * w3
+            M1_4 += p1 * w4
+            M1_5 += p1 * w5
+            M1_6 += p1 * w6
+            M2_0 += p2 * w0
+            M2_1 += p2 * w1
+            M2_2 += p2 * w2
+            M2_3 += p2 * w3
+            M2_4 += p2 * w4
+            M2_5 += p2 * w5
+            M2_6 += p2 * w6
+            M3_0 += p3 * w0
+            M3_1 += p3 * w1
+            M3_2 += p3 * w2
+            M3_3 += p3 * w3
+            M3_4 += p3 * w4
+            M3_5 += p3 * w5
+            M3_6 += p3 * w6
+            M4_0 += p4 * w0
+            M4_1 += p4 * w1
+            M4_2 += p4 * w2
+            M4_3 += p4 * w3
+            M4_4 += p4 * w4
+            M4_5 += p4 * w5
+            M4_6 += p4 * w6
+            M5_0 += p5 * w0
+            M5_1 += p5 * w1
+            M5_2 += p5 * w2
+            M5_3 += p5 * w3
+            M5_4 += p5 * w4
+            M5_5 += p5 * w5
+            M5_6 += p5 * w6
+            M6_0 += p6 * w0
+            M6_1 += p6 * w1
+            M6_2 += p6 * w2
+            M6_3 += p6 * w3
+            M6_4 += p6 * w4
+            M6_5 += p6 * w5
+            M6_6 += p6 * w6
+            y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
+            y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
+            y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
+            y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
+            y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
+            y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
+            y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
+            total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+                y2 *= sc
+                y3 *= sc
+                y4 *= sc
+                y5 *= sc
+                y6 *= sc
+            c0 = y0
+            c1 = y1
+            c2 = y2
+            c3 = y3
+            c4 = y4
+            c5 = y5
+            c6 = y6
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    c[3] = c3
+    c[4] = c4
+    c[5] = c5
+    c[6] = c6
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[0, 3] = M0_3
+    acc[0, 4] = M0_4
+    acc[0, 5] = M0_5
+    acc[0, 6] = M0_6
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[1, 3] = M1_3
+    acc[1, 4] = M1_4
+    acc[1, 5] = M1_5
+    acc[1, 6] = M1_6
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[2, 3] = M2_3
+    acc[2, 4] = M2_4
+    acc[2, 5] = M2_5
+    acc[2, 6] = M2_6
+    acc[3, 0] = M3_0
+    acc[3, 1] = M3_1
+    acc[3, 2] = M3_2
+    acc[3, 3] = M3_3
+    acc[3, 4] = M3_4
+    acc[3, 5] = M3_5
+    acc[3, 6] = M3_6
+    acc[4, 0] = M4_0
+    acc[4, 1] = M4_1
+    acc[4, 2] = M4_2
+    acc[4, 3] = M4_3
+    acc[4, 4] = M4_4
+    acc[4, 5] = M4_5
+    acc[4, 6] = M4_6
+    acc[5, 0] = M5_0
+    acc[5, 1] = M5_1
+    acc[5, 2] = M5_2
+    acc[5, 3] = M5_3
+    acc[5, 4] = M5_4
+    acc[5, 5] = M5_5
+    acc[5, 6] = M5_6
+    acc[6, 0] = M6_0
+    acc[6, 1] = M6_1
+    acc[6, 2] = M6_2
+    acc[6, 3] = M6_3
+    acc[6, 4] = M6_4
+    acc[6, 5] = M6_5
+    acc[6, 6] = M6_6
+    acc[7, 0] = o0
+    acc[7, 1] = o1
+    acc[7, 2] = o2
+    acc[7, 3] = o3
+    acc[7, 4] = o4
+    acc[7, 5] = o5
+    acc[7, 6] = o6
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(7)
+    occupancy = np.zeros(7)
+    trans = np.zeros((7, 7))
+    alpha = np.empty((BLOCK + 1, 7))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(7)
+    acc = np.zeros((9, 7))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 7))
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = ((ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2])) + ((ckpt[n_blocks - 1, 3] + ckpt[n_blocks - 1, 4]) + (ckpt[n_blocks - 1, 5] + ckpt[n_blocks - 1, 6])))
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M0_3 = 0.0
-        M0_4 = 0.0
-        M0_5 = 0.0
-        M0_6 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M1_3 = 0.0
-        M1_4 = 0.0
-        M1_5 = 0.0
-        M1_6 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        M2_3 = 0.0
-        M2_4 = 0.0
-        M2_5 = 0.0
-        M2_6 = 0.0
-        M3_0 = 0.0
-        M3_1 = 0.0
-        M3_2 = 0.0
-        M3_3 = 0.0
-        M3_4 = 0.0
-        M3_5 = 0.0
-        M3_6 = 0.0
-        M4_0 = 0.0
-        M4_1 = 0.0
-        M4_2 = 0.0
-        M4_3 = 0.0
-        M4_4 = 0.0
-        M4_5 = 0.0
-        M4_6 = 0.0
-        M5_0 = 0.0
-        M5_1 = 0.0
-        M5_2 = 0.0
-        M5_3 = 0.0
-        M5_4 = 0.0
-        M5_5 = 0.0
-        M5_6 = 0.0
-        M6_0 = 0.0
-        M6_1 = 0.0
-        M6_2 = 0.0
-        M6_3 = 0.0
-        M6_4 = 0.0
-        M6_5 = 0.0
-        M6_6 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        o3 = 0.0
-        o4 = 0.0
-        o5 = 0.0
-        o6 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        c3 = 1.0
-        c4 = 1.0
-        c5 = 1.0
-        c6 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                e2 = alpha[k, 2]
-                e3 = alpha[k, 3]
-                e4 = alpha[k, 4]
-                e5 = alpha[k, 5]
-                e6 = alpha[k, 6]
-                z = ((e0 * c0 + (e1 * c1 + e2 * c2)) + ((e3 * c3 + e4 * c4) + (e5 * c5 + e6 * c6)))
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                g2 = e2 * c2 * inv
-                g3 = e3 * c3 * inv
-                g4 = e4 * c4 * inv
-                g5 = e5 * c5 * inv
-                g6 = e6 * c6 * inv
-                gamma[u, 0] = g0
-                gamma[u, 1] = g1
-                gamma[u, 2] = g2
-                gamma[u, 3] = g3
-                gamma[u, 4] = g4
-                gamma[u, 5] = g5
-                gamma[u, 6] = g6
-                o0 += g0
-                o1 += g1
-                o2 += g2
-                o3 += g3
-                o4 += g4
-                o5 += g5
-                o6 += g6
-                if u == a:
-                    break
-                v0 = prob[u, 0] * c0
-                v1 = prob[u, 1] * c1
-                v2 = prob[u, 2] * c2
-                v3 = prob[u, 3] * c3
-                v4 = prob[u, 4] * c4
-                v5 = prob[u, 5] * c5
-                v6 = prob[u, 6] * c6
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                p2 = alpha[k - 1, 2]
-                p3 = alpha[k - 1, 3]
-                p4 = alpha[k - 1, 4]
-                p5 = alpha[k - 1, 5]
-                p6 = alpha[k - 1, 6]
-                w0 = v0 * f
-                w1 = v1 * f
-                w2 = v2 * f
-                w3 = v3 * f
-                w4 = v4 * f
-                w5 = v5 * f
-                w6 = v6 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M0_2 += p0 * w2
-                M0_3 += p0 * w3
-                M0_4 += p0 * w4
-                M0_5 += p0 * w5
-                M0_6 += p0 * w6
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                M1_2 += p1 * w2
-                M1_3 += p1 * w3
-                M1_4 += p1 * w4
-                M1_5 += p1 * w5
-                M1_6 += p1 * w6
-                M2_0 += p2 * w0
-                M2_1 += p2 * w1
-                M2_2 += p2 * w2
-                M2_3 += p2 * w3
-                M2_4 += p2 * w4
-                M2_5 += p2 * w5
-                M2_6 += p2 * w6
-                M3_0 += p3 * w0
-                M3_1 += p3 * w1
-                M3_2 += p3 * w2
-                M3_3 += p3 * w3
-                M3_4 += p3 * w4
-                M3_5 += p3 * w5
-                M3_6 += p3 * w6
-                M4_0 += p4 * w0
-                M4_1 += p4 * w1
-                M4_2 += p4 * w2
-                M4_3 += p4 * w3
-                M4_4 += p4 * w4
-                M4_5 += p4 * w5
-                M4_6 += p4 * w6
-                M5_0 += p5 * w0
-                M5_1 += p5 * w1
-                M5_2 += p5 * w2
-                M5_3 += p5 * w3
-                M5_4 += p5 * w4
-                M5_5 += p5 * w5
-                M5_6 += p5 * w6
-                M6_0 += p6 * w0
-                M6_1 += p6 * w1
-                M6_2 += p6 * w2
-                M6_3 += p6 * w3
-                M6_4 += p6 * w4
-                M6_5 += p6 * w5
-                M6_6 += p6 * w6
-                y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
-                y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
-                y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
-                y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
-                y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
-                y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
-                y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
-                total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                    y2 *= sc
-                    y3 *= sc
-                    y4 *= sc
-                    y5 *= sc
-                    y6 *= sc
-                c0 = y0
-                c1 = y1
-                c2 = y2
-                c3 = y3
-                c4 = y4
-                c5 = y5
-                c6 = y6
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        occupancy[3] += ws * o3
-        occupancy[4] += ws * o4
-        occupancy[5] += ws * o5
-        occupancy[6] += ws * o6
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[0, 3] += ws * M0_3
-        trans[0, 4] += ws * M0_4
-        trans[0, 5] += ws * M0_5
-        trans[0, 6] += ws * M0_6
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[1, 3] += ws * M1_3
-        trans[1, 4] += ws * M1_4
-        trans[1, 5] += ws * M1_5
-        trans[1, 6] += ws * M1_6
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        trans[2, 3] += ws * M2_3
-        trans[2, 4] += ws * M2_4
-        trans[2, 5] += ws * M2_5
-        trans[2, 6] += ws * M2_6
-        trans[3, 0] += ws * M3_0
-        trans[3, 1] += ws * M3_1
-        trans[3, 2] += ws * M3_2
-        trans[3, 3] += ws * M3_3
-        trans[3, 4] += ws * M3_4
-        trans[3, 5] += ws * M3_5
-        trans[3, 6] += ws * M3_6
-        trans[4, 0] += ws * M4_0
-        trans[4, 1] += ws * M4_1
-        trans[4, 2] += ws * M4_2
-        trans[4, 3] += ws * M4_3
-        trans[4, 4] += ws * M4_4
-        trans[4, 5] += ws * M4_5
-        trans[4, 6] += ws * M4_6
-        trans[5, 0] += ws * M5_0
-        trans[5, 1] += ws * M5_1
-        trans[5, 2] += ws * M5_2
-        trans[5, 3] += ws * M5_3
-        trans[5, 4] += ws * M5_4
-        trans[5, 5] += ws * M5_5
-        trans[5, 6] += ws * M5_6
-        trans[6, 0] += ws * M6_0
-        trans[6, 1] += ws * M6_1
-        trans[6, 2] += ws * M6_2
-        trans[6, 3] += ws * M6_3
-        trans[6, 4] += ws * M6_4
-        trans[6, 5] += ws * M6_5
-        trans[6, 6] += ws * M6_6
-        start[0] += ws * g0
-        start[1] += ws * g1
-        start[2] += ws * g2
-        start[3] += ws * g3
-        start[4] += ws * g4
-        start[5] += ws * g5
-        start[6] += ws * g6
+        occupancy += ws * acc[7]
+        trans += ws * acc[:7]
+        start += ws * acc[8]
     return log_norm, ok, start, occupancy, trans
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt):
+def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 7))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
+    alpha = np.empty((BLOCK + 1, 7))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(7)
+    acc = np.zeros((9, 7))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
+    return good, ws * acc[8], ws * acc[7], ws * acc[:7]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -902,31 +1056,35 @@ def _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, re
         alpha[t - t0 + 1, 4] = y4
         alpha[t - t0 + 1, 5] = y5
         alpha[t - t0 + 1, 6] = y6
-    ckpt[m, 0] = x0
-    ckpt[m, 1] = x1
-    ckpt[m, 2] = x2
-    ckpt[m, 3] = x3
-    ckpt[m, 4] = x4
-    ckpt[m, 5] = x5
-    ckpt[m, 6] = x6
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
+        ckpt[m, 3] = x3
+        ckpt[m, 4] = x4
+        ckpt[m, 5] = x5
+        ckpt[m, 6] = x6
     return log_norm
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(7)
-    occupancy = np.zeros(7)
-    trans = np.zeros((7, 7))
-    counts = np.zeros((table.shape[0], 7))
-    alpha = np.empty((BLOCK + 1, 7))
-    rescale = np.empty(BLOCK + 1)
-    longest = 1
-    for s in range(S):
-        longest = max(longest, offsets[s + 1] - offsets[s])
-    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 7))
+def _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
+        if np.isnan(lp):
+            return np.nan
+    total = ((ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2])) + ((ckpt[n_blocks - 1, 3] + ckpt[n_blocks - 1, 4]) + (ckpt[n_blocks - 1, 5] + ckpt[n_blocks - 1, 6])))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt_table(table, index, a, b, transmat, bckpt):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -976,6 +1134,409 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
     A6_4 = transmat[6, 4]
     A6_5 = transmat[6, 5]
     A6_6 = transmat[6, 6]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    c4 = 1.0
+    c5 = 1.0
+    c6 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 4] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 5] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 6] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        v1 = table[q, 1] * c1
+        v2 = table[q, 2] * c2
+        v3 = table[q, 3] * c3
+        v4 = table[q, 4] * c4
+        v5 = table[q, 5] * c5
+        v6 = table[q, 6] * c6
+        y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
+        y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
+        y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
+        y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
+        y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
+        y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
+        y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
+        total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+            y3 *= sc
+            y4 *= sc
+            y5 *= sc
+            y6 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        c4 = y4
+        c5 = y5
+        c6 = y6
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+            bckpt[(u - a) // BLOCK, 3] = c3
+            bckpt[(u - a) // BLOCK, 4] = c4
+            bckpt[(u - a) // BLOCK, 5] = c5
+            bckpt[(u - a) // BLOCK, 6] = c6
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range_table(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A0_5 = transmat[0, 5]
+    A0_6 = transmat[0, 6]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A1_5 = transmat[1, 5]
+    A1_6 = transmat[1, 6]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A2_5 = transmat[2, 5]
+    A2_6 = transmat[2, 6]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A3_5 = transmat[3, 5]
+    A3_6 = transmat[3, 6]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    A4_5 = transmat[4, 5]
+    A4_6 = transmat[4, 6]
+    A5_0 = transmat[5, 0]
+    A5_1 = transmat[5, 1]
+    A5_2 = transmat[5, 2]
+    A5_3 = transmat[5, 3]
+    A5_4 = transmat[5, 4]
+    A5_5 = transmat[5, 5]
+    A5_6 = transmat[5, 6]
+    A6_0 = transmat[6, 0]
+    A6_1 = transmat[6, 1]
+    A6_2 = transmat[6, 2]
+    A6_3 = transmat[6, 3]
+    A6_4 = transmat[6, 4]
+    A6_5 = transmat[6, 5]
+    A6_6 = transmat[6, 6]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    c3 = c[3]
+    c4 = c[4]
+    c5 = c[5]
+    c6 = c[6]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M0_3 = acc[0, 3]
+    M0_4 = acc[0, 4]
+    M0_5 = acc[0, 5]
+    M0_6 = acc[0, 6]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M1_3 = acc[1, 3]
+    M1_4 = acc[1, 4]
+    M1_5 = acc[1, 5]
+    M1_6 = acc[1, 6]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    M2_3 = acc[2, 3]
+    M2_4 = acc[2, 4]
+    M2_5 = acc[2, 5]
+    M2_6 = acc[2, 6]
+    M3_0 = acc[3, 0]
+    M3_1 = acc[3, 1]
+    M3_2 = acc[3, 2]
+    M3_3 = acc[3, 3]
+    M3_4 = acc[3, 4]
+    M3_5 = acc[3, 5]
+    M3_6 = acc[3, 6]
+    M4_0 = acc[4, 0]
+    M4_1 = acc[4, 1]
+    M4_2 = acc[4, 2]
+    M4_3 = acc[4, 3]
+    M4_4 = acc[4, 4]
+    M4_5 = acc[4, 5]
+    M4_6 = acc[4, 6]
+    M5_0 = acc[5, 0]
+    M5_1 = acc[5, 1]
+    M5_2 = acc[5, 2]
+    M5_3 = acc[5, 3]
+    M5_4 = acc[5, 4]
+    M5_5 = acc[5, 5]
+    M5_6 = acc[5, 6]
+    M6_0 = acc[6, 0]
+    M6_1 = acc[6, 1]
+    M6_2 = acc[6, 2]
+    M6_3 = acc[6, 3]
+    M6_4 = acc[6, 4]
+    M6_5 = acc[6, 5]
+    M6_6 = acc[6, 6]
+    o0 = acc[7, 0]
+    o1 = acc[7, 1]
+    o2 = acc[7, 2]
+    o3 = acc[7, 3]
+    o4 = acc[7, 4]
+    o5 = acc[7, 5]
+    o6 = acc[7, 6]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            q = index[u]
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            e3 = alpha[k, 3]
+            e4 = alpha[k, 4]
+            e5 = alpha[k, 5]
+            e6 = alpha[k, 6]
+            z = ((e0 * c0 + (e1 * c1 + e2 * c2)) + ((e3 * c3 + e4 * c4) + (e5 * c5 + e6 * c6)))
+            if not z > 0.0:
+                return False
+            inv = 1.0 / z
+            g0 = e0 * c0 * inv
+            g1 = e1 * c1 * inv
+            g2 = e2 * c2 * inv
+            g3 = e3 * c3 * inv
+            g4 = e4 * c4 * inv
+            g5 = e5 * c5 * inv
+            g6 = e6 * c6 * inv
+            counts[q, 0] += ws * g0
+            counts[q, 1] += ws * g1
+            counts[q, 2] += ws * g2
+            counts[q, 3] += ws * g3
+            counts[q, 4] += ws * g4
+            counts[q, 5] += ws * g5
+            counts[q, 6] += ws * g6
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            o3 += g3
+            o4 += g4
+            o5 += g5
+            o6 += g6
+            if u == a:
+                acc[8, 0] = g0
+                acc[8, 1] = g1
+                acc[8, 2] = g2
+                acc[8, 3] = g3
+                acc[8, 4] = g4
+                acc[8, 5] = g5
+                acc[8, 6] = g6
+                break
+            v0 = table[q, 0] * c0
+            v1 = table[q, 1] * c1
+            v2 = table[q, 2] * c2
+            v3 = table[q, 3] * c3
+            v4 = table[q, 4] * c4
+            v5 = table[q, 5] * c5
+            v6 = table[q, 6] * c6
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            p3 = alpha[k - 1, 3]
+            p4 = alpha[k - 1, 4]
+            p5 = alpha[k - 1, 5]
+            p6 = alpha[k - 1, 6]
+            w0 = v0 * f
+            w1 = v1 * f
+            w2 = v2 * f
+            w3 = v3 * f
+            w4 = v4 * f
+            w5 = v5 * f
+            w6 = v6 * f
+            M0_0 += p0 * w0
+            M0_1 += p0 * w1
+            M0_2 += p0 * w2
+            M0_3 += p0 * w3
+            M0_4 += p0 * w4
+            M0_5 += p0 * w5
+            M0_6 += p0 * w6
+            M1_0 += p1 * w0
+            M1_1 += p1 * w1
+            M1_2 += p1 * w2
+            M1_3 += p1 * w3
+            M1_4 += p1 * w4
+            M1_5 += p1 * w5
+            M1_6 += p1 * w6
+            M2_0 += p2 * w0
+            M2_1 += p2 * w1
+            M2_2 += p2 * w2
+            M2_3 += p2 * w3
+            M2_4 += p2 * w4
+            M2_5 += p2 * w5
+            M2_6 += p2 * w6
+            M3_0 += p3 * w0
+            M3_1 += p3 * w1
+            M3_2 += p3 * w2
+            M3_3 += p3 * w3
+            M3_4 += p3 * w4
+            M3_5 += p3 * w5
+            M3_6 += p3 * w6
+            M4_0 += p4 * w0
+            M4_1 += p4 * w1
+            M4_2 += p4 * w2
+            M4_3 += p4 * w3
+            M4_4 += p4 * w4
+            M4_5 += p4 * w5
+            M4_6 += p4 * w6
+            M5_0 += p5 * w0
+            M5_1 += p5 * w1
+            M5_2 += p5 * w2
+            M5_3 += p5 * w3
+            M5_4 += p5 * w4
+            M5_5 += p5 * w5
+            M5_6 += p5 * w6
+            M6_0 += p6 * w0
+            M6_1 += p6 * w1
+            M6_2 += p6 * w2
+            M6_3 += p6 * w3
+            M6_4 += p6 * w4
+            M6_5 += p6 * w5
+            M6_6 += p6 * w6
+            y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
+            y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
+            y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
+            y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
+            y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
+            y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
+            y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
+            total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
+            if total < LOW:
+                if not total > FAIL:
+                    return False
+                sc = 1.0 / total
+                y0 *= sc
+                y1 *= sc
+                y2 *= sc
+                y3 *= sc
+                y4 *= sc
+                y5 *= sc
+                y6 *= sc
+            c0 = y0
+            c1 = y1
+            c2 = y2
+            c3 = y3
+            c4 = y4
+            c5 = y5
+            c6 = y6
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    c[3] = c3
+    c[4] = c4
+    c[5] = c5
+    c[6] = c6
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[0, 3] = M0_3
+    acc[0, 4] = M0_4
+    acc[0, 5] = M0_5
+    acc[0, 6] = M0_6
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[1, 3] = M1_3
+    acc[1, 4] = M1_4
+    acc[1, 5] = M1_5
+    acc[1, 6] = M1_6
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[2, 3] = M2_3
+    acc[2, 4] = M2_4
+    acc[2, 5] = M2_5
+    acc[2, 6] = M2_6
+    acc[3, 0] = M3_0
+    acc[3, 1] = M3_1
+    acc[3, 2] = M3_2
+    acc[3, 3] = M3_3
+    acc[3, 4] = M3_4
+    acc[3, 5] = M3_5
+    acc[3, 6] = M3_6
+    acc[4, 0] = M4_0
+    acc[4, 1] = M4_1
+    acc[4, 2] = M4_2
+    acc[4, 3] = M4_3
+    acc[4, 4] = M4_4
+    acc[4, 5] = M4_5
+    acc[4, 6] = M4_6
+    acc[5, 0] = M5_0
+    acc[5, 1] = M5_1
+    acc[5, 2] = M5_2
+    acc[5, 3] = M5_3
+    acc[5, 4] = M5_4
+    acc[5, 5] = M5_5
+    acc[5, 6] = M5_6
+    acc[6, 0] = M6_0
+    acc[6, 1] = M6_1
+    acc[6, 2] = M6_2
+    acc[6, 3] = M6_3
+    acc[6, 4] = M6_4
+    acc[6, 5] = M6_5
+    acc[6, 6] = M6_6
+    acc[7, 0] = o0
+    acc[7, 1] = o1
+    acc[7, 2] = o2
+    acc[7, 3] = o3
+    acc[7, 4] = o4
+    acc[7, 5] = o5
+    acc[7, 6] = o6
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(7)
+    occupancy = np.zeros(7)
+    trans = np.zeros((7, 7))
+    counts = np.zeros((table.shape[0], 7))
+    alpha = np.empty((BLOCK + 1, 7))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(7)
+    acc = np.zeros((9, 7))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 7))
     for s in range(S):
         if skip[s]:
             ok[s] = False
@@ -983,291 +1544,40 @@ def smooth_table(table, index, offsets, startprob, transmat, weights, skip):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
+            ok[s] = False
+            continue
+        c[:] = 1.0
+        acc[:] = 0.0
         n_blocks = (b - a + BLOCK - 1) // BLOCK
-        lp = 0.0
-        for m in range(n_blocks):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            lp += _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            if np.isnan(lp):
-                break
-        total = ((ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2])) + ((ckpt[n_blocks - 1, 3] + ckpt[n_blocks - 1, 4]) + (ckpt[n_blocks - 1, 5] + ckpt[n_blocks - 1, 6])))
-        if np.isnan(lp) or not total > 0.0:
-            log_norm[s] = np.nan
+        if not _smooth_range_table(table, index, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
             ok[s] = False
             continue
-        log_norm[s] = lp + np.log(total)
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M0_3 = 0.0
-        M0_4 = 0.0
-        M0_5 = 0.0
-        M0_6 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M1_3 = 0.0
-        M1_4 = 0.0
-        M1_5 = 0.0
-        M1_6 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        M2_3 = 0.0
-        M2_4 = 0.0
-        M2_5 = 0.0
-        M2_6 = 0.0
-        M3_0 = 0.0
-        M3_1 = 0.0
-        M3_2 = 0.0
-        M3_3 = 0.0
-        M3_4 = 0.0
-        M3_5 = 0.0
-        M3_6 = 0.0
-        M4_0 = 0.0
-        M4_1 = 0.0
-        M4_2 = 0.0
-        M4_3 = 0.0
-        M4_4 = 0.0
-        M4_5 = 0.0
-        M4_6 = 0.0
-        M5_0 = 0.0
-        M5_1 = 0.0
-        M5_2 = 0.0
-        M5_3 = 0.0
-        M5_4 = 0.0
-        M5_5 = 0.0
-        M5_6 = 0.0
-        M6_0 = 0.0
-        M6_1 = 0.0
-        M6_2 = 0.0
-        M6_3 = 0.0
-        M6_4 = 0.0
-        M6_5 = 0.0
-        M6_6 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        o3 = 0.0
-        o4 = 0.0
-        o5 = 0.0
-        o6 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        c3 = 1.0
-        c4 = 1.0
-        c5 = 1.0
-        c6 = 1.0
-        bad = False
-        for m in range(n_blocks - 1, -1, -1):
-            t0 = a + m * BLOCK
-            t1 = min(b, t0 + BLOCK)
-            if m < n_blocks - 1:
-                _forward_block_table(table, index, t0, t1, m, startprob, transmat, alpha, rescale, ckpt)
-            for u in range(t1 - 1, t0 - 1, -1):
-                q = index[u]
-                k = u - t0 + 1
-                e0 = alpha[k, 0]
-                e1 = alpha[k, 1]
-                e2 = alpha[k, 2]
-                e3 = alpha[k, 3]
-                e4 = alpha[k, 4]
-                e5 = alpha[k, 5]
-                e6 = alpha[k, 6]
-                z = ((e0 * c0 + (e1 * c1 + e2 * c2)) + ((e3 * c3 + e4 * c4) + (e5 * c5 + e6 * c6)))
-                if not z > 0.0:
-                    bad = True
-                    break
-                inv = 1.0 / z
-                g0 = e0 * c0 * inv
-                g1 = e1 * c1 * inv
-                g2 = e2 * c2 * inv
-                g3 = e3 * c3 * inv
-                g4 = e4 * c4 * inv
-                g5 = e5 * c5 * inv
-                g6 = e6 * c6 * inv
-                counts[q, 0] += ws * g0
-                counts[q, 1] += ws * g1
-                counts[q, 2] += ws * g2
-                counts[q, 3] += ws * g3
-                counts[q, 4] += ws * g4
-                counts[q, 5] += ws * g5
-                counts[q, 6] += ws * g6
-                o0 += g0
-                o1 += g1
-                o2 += g2
-                o3 += g3
-                o4 += g4
-                o5 += g5
-                o6 += g6
-                if u == a:
-                    break
-                v0 = table[q, 0] * c0
-                v1 = table[q, 1] * c1
-                v2 = table[q, 2] * c2
-                v3 = table[q, 3] * c3
-                v4 = table[q, 4] * c4
-                v5 = table[q, 5] * c5
-                v6 = table[q, 6] * c6
-                f = rescale[k] * inv
-                p0 = alpha[k - 1, 0]
-                p1 = alpha[k - 1, 1]
-                p2 = alpha[k - 1, 2]
-                p3 = alpha[k - 1, 3]
-                p4 = alpha[k - 1, 4]
-                p5 = alpha[k - 1, 5]
-                p6 = alpha[k - 1, 6]
-                w0 = v0 * f
-                w1 = v1 * f
-                w2 = v2 * f
-                w3 = v3 * f
-                w4 = v4 * f
-                w5 = v5 * f
-                w6 = v6 * f
-                M0_0 += p0 * w0
-                M0_1 += p0 * w1
-                M0_2 += p0 * w2
-                M0_3 += p0 * w3
-                M0_4 += p0 * w4
-                M0_5 += p0 * w5
-                M0_6 += p0 * w6
-                M1_0 += p1 * w0
-                M1_1 += p1 * w1
-                M1_2 += p1 * w2
-                M1_3 += p1 * w3
-                M1_4 += p1 * w4
-                M1_5 += p1 * w5
-                M1_6 += p1 * w6
-                M2_0 += p2 * w0
-                M2_1 += p2 * w1
-                M2_2 += p2 * w2
-                M2_3 += p2 * w3
-                M2_4 += p2 * w4
-                M2_5 += p2 * w5
-                M2_6 += p2 * w6
-                M3_0 += p3 * w0
-                M3_1 += p3 * w1
-                M3_2 += p3 * w2
-                M3_3 += p3 * w3
-                M3_4 += p3 * w4
-                M3_5 += p3 * w5
-                M3_6 += p3 * w6
-                M4_0 += p4 * w0
-                M4_1 += p4 * w1
-                M4_2 += p4 * w2
-                M4_3 += p4 * w3
-                M4_4 += p4 * w4
-                M4_5 += p4 * w5
-                M4_6 += p4 * w6
-                M5_0 += p5 * w0
-                M5_1 += p5 * w1
-                M5_2 += p5 * w2
-                M5_3 += p5 * w3
-                M5_4 += p5 * w4
-                M5_5 += p5 * w5
-                M5_6 += p5 * w6
-                M6_0 += p6 * w0
-                M6_1 += p6 * w1
-                M6_2 += p6 * w2
-                M6_3 += p6 * w3
-                M6_4 += p6 * w4
-                M6_5 += p6 * w5
-                M6_6 += p6 * w6
-                y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
-                y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
-                y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
-                y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
-                y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
-                y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
-                y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
-                total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
-                if total < LOW:
-                    if not total > FAIL:
-                        bad = True
-                        break
-                    sc = 1.0 / total
-                    y0 *= sc
-                    y1 *= sc
-                    y2 *= sc
-                    y3 *= sc
-                    y4 *= sc
-                    y5 *= sc
-                    y6 *= sc
-                c0 = y0
-                c1 = y1
-                c2 = y2
-                c3 = y3
-                c4 = y4
-                c5 = y5
-                c6 = y6
-            if bad:
-                break
-        if bad:
-            ok[s] = False
-            continue
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        occupancy[3] += ws * o3
-        occupancy[4] += ws * o4
-        occupancy[5] += ws * o5
-        occupancy[6] += ws * o6
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[0, 3] += ws * M0_3
-        trans[0, 4] += ws * M0_4
-        trans[0, 5] += ws * M0_5
-        trans[0, 6] += ws * M0_6
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[1, 3] += ws * M1_3
-        trans[1, 4] += ws * M1_4
-        trans[1, 5] += ws * M1_5
-        trans[1, 6] += ws * M1_6
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        trans[2, 3] += ws * M2_3
-        trans[2, 4] += ws * M2_4
-        trans[2, 5] += ws * M2_5
-        trans[2, 6] += ws * M2_6
-        trans[3, 0] += ws * M3_0
-        trans[3, 1] += ws * M3_1
-        trans[3, 2] += ws * M3_2
-        trans[3, 3] += ws * M3_3
-        trans[3, 4] += ws * M3_4
-        trans[3, 5] += ws * M3_5
-        trans[3, 6] += ws * M3_6
-        trans[4, 0] += ws * M4_0
-        trans[4, 1] += ws * M4_1
-        trans[4, 2] += ws * M4_2
-        trans[4, 3] += ws * M4_3
-        trans[4, 4] += ws * M4_4
-        trans[4, 5] += ws * M4_5
-        trans[4, 6] += ws * M4_6
-        trans[5, 0] += ws * M5_0
-        trans[5, 1] += ws * M5_1
-        trans[5, 2] += ws * M5_2
-        trans[5, 3] += ws * M5_3
-        trans[5, 4] += ws * M5_4
-        trans[5, 5] += ws * M5_5
-        trans[5, 6] += ws * M5_6
-        trans[6, 0] += ws * M6_0
-        trans[6, 1] += ws * M6_1
-        trans[6, 2] += ws * M6_2
-        trans[6, 3] += ws * M6_3
-        trans[6, 4] += ws * M6_4
-        trans[6, 5] += ws * M6_5
-        trans[6, 6] += ws * M6_6
-        start[0] += ws * g0
-        start[1] += ws * g1
-        start[2] += ws * g2
-        start[3] += ws * g3
-        start[4] += ws * g4
-        start[5] += ws * g5
-        start[6] += ws * g6
+        occupancy += ws * acc[7]
+        trans += ws * acc[:7]
+        start += ws * acc[8]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def checkpoints_table(table, index, a, b, startprob, transmat, ckpt, mode):
+    if mode == 2:
+        return 0.0, _backward_ckpt_table(table, index, a, b, transmat, ckpt)
+    alpha = np.empty((BLOCK + 1, 7))
+    rescale = np.empty(BLOCK + 1)
+    lp = _forward_ckpt_table(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
+    return lp, not np.isnan(lp)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth_blocks_table(table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws):
+    counts = np.zeros((table.shape[0], 7))
+    alpha = np.empty((BLOCK + 1, 7))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(7)
+    acc = np.zeros((9, 7))
+    c[:] = bckpt[m1 - 1]
+    good = _smooth_range_table(table, index, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws)
+    return good, ws * acc[8], ws * acc[7], ws * acc[:7], counts
