@@ -25,7 +25,7 @@ MAX_STATES = 8
 # The posterior pass keeps K^2 accumulators in registers: a gain up to 4 states only.
 MAX_POSTERIOR_STATES = 4
 #: Frames per block of ``smooth``'s message buffer (its recomputation unit; see ``smooth``).
-BLOCK = 512
+BLOCK = 2048
 
 
 @functools.cache

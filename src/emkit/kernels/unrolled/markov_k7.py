@@ -7,7 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
-BLOCK = 512
+BLOCK = 2048
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
