@@ -212,41 +212,13 @@ def test_stationary_distribution():
     np.testing.assert_allclose(pi, [0.75, 0.25], atol=1e-14)
 
 
-@pytest.mark.parametrize("K", [3, 8])
-def test_unrolled_kernels_match_generic(K):
-    rng = np.random.RandomState(K)
-    lengths = [700, 1, 2, 300]
-    sp, tm, L, off = random_hmm(rng, K, lengths, scale=40.0)
-    tm[0, 1] = 0.0
-    tm /= tm.sum(axis=1, keepdims=True)
-    frames = lm.Frames.from_log(L)
-    n = L.shape[0]
-    out = [np.empty((n, K)), np.empty((n, K)), np.empty(n)]
-    ref = [np.empty((n, K)), np.empty((n, K)), np.empty(n)]
-    got = markov_unrolled.messages(K)(frames.prob, off, sp, tm, *out, 0)
-    want = markov_numba.messages(frames.prob, off, sp, tm, *ref, 0)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
-    for a, b in zip(out, ref, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-300)
-    if K <= markov_unrolled.MAX_POSTERIOR_STATES:
-        w = rng.rand(4)
-        skip = np.zeros(4, dtype=bool)
-        g1, g2 = np.empty((n, K)), np.empty((n, K))
-        args = (frames.prob, off, 5, n - 3, w, skip, *ref)
-        got = markov_unrolled.posteriors(K)(*args, g1)
-        want = markov_numba.posteriors(*args, g2)
-        np.testing.assert_allclose(g1[5 : n - 3], g2[5 : n - 3], rtol=1e-13, atol=1e-15)
-        for a, b in zip(got, want, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-
-
 def test_long_inputs_use_unrolled_kernels(monkeypatch):
     rng = np.random.RandomState(8)
     sp, tm, L, off = random_hmm(rng, 3, [400, 250])
     generic = lm.forward_backward(L, off, sp, tm)
-    assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_numba.messages
+    assert lm._smooth_kernel(markov_numba, 650, 3) is None
     monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
-    assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_unrolled.messages(3)
+    assert lm._smooth_kernel(markov_numba, 650, 3) is markov_unrolled.smooth(3)
     unrolled = lm.forward_backward(L, off, sp, tm)
     for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
         np.testing.assert_allclose(
@@ -317,7 +289,7 @@ def test_table_frames_give_the_posterior_mass_of_each_row(monkeypatch):
     off = lm.offsets_from_lengths(lengths)
     w = np.array([1.0, 2.5, 0.5])
     frames = lm.TableFrames(table, index)
-    post = lm.forward_backward(frames, off, sp, tm, w, gamma=False)
+    post = lm.forward_backward(frames, off, sp, tm, w, need_gamma=False)
     ref = lm.forward_backward(frames.frames(), off, sp, tm, w)
     assert post.gamma is None
     mass = np.zeros_like(table)
@@ -355,7 +327,50 @@ def test_one_long_sequence_in_two_threads_matches_one_thread(monkeypatch, K):
     np.testing.assert_allclose(post.log_prob, ll, rtol=1e-13)
     # The same likelihoods as rows of a table.
     index = np.arange(n, dtype=np.int64)
-    table_post = lm.forward_backward(lm.TableFrames(prob, index), off, sp, tm, w, gamma=False)
+    table_post = lm.forward_backward(lm.TableFrames(prob, index), off, sp, tm, w, need_gamma=False)
     np.testing.assert_allclose(table_post.table_mass, w * want[5], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(table_post.trans, post.trans, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(table_post.log_prob, want[0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("lengths", [None, [700, 1, 1500, 399]])
+def test_fits_through_the_fused_kernels_match_hmmlearn(monkeypatch, lengths):
+    # Long-input paths on short data: the unrolled kernels, a categorical emission read from
+    # its table, one sequence of two blocks of frames split over two threads.
+    hl = pytest.importorskip("hmmlearn.hmm")
+    from emkit import hmm as ek
+
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    monkeypatch.setattr(lm, "MIN_WORK_PER_THREAD", 64)
+    monkeypatch.setattr(lm, "n_threads", lambda: 2)
+    rng = np.random.RandomState(3)
+    K, M, n = 3, 6, 2600
+    markov = {
+        "startprob_": rng.dirichlet(np.ones(K)),
+        "transmat_": rng.dirichlet(np.ones(K) * 3, K),
+    }
+    kw = {"init_params": "", "n_iter": 8, "tol": -np.inf}
+    X = rng.randint(0, M, size=(n, 1))
+    emission = rng.dirichlet(np.ones(M), size=K)
+    Y = rng.randn(n, 2) + rng.randint(0, 3, size=(n, 1)) * 2.0
+    gauss = {"means_": rng.randn(K, 2) * 2, "covars_": np.ones((K, 2))}
+    pairs = [
+        (ek.CategoricalHMM(K, n_features=M, **kw), hl.CategoricalHMM(K, n_features=M, **kw), X),
+        (
+            ek.GaussianHMM(K, covariance_type="diag", **kw),
+            hl.GaussianHMM(K, covariance_type="diag", implementation="scaling", **kw),
+            Y,
+        ),
+    ]
+    for (ours, theirs, data), extra in zip(
+        pairs, [{"emissionprob_": emission}, gauss], strict=True
+    ):
+        for model in (ours, theirs):
+            for name, value in {**markov, **extra}.items():
+                setattr(model, name, np.array(value, copy=True))
+            model.fit(data, lengths)
+        np.testing.assert_allclose(ours.monitor_.history, theirs.monitor_.history, rtol=1e-10)
+        for name in ("startprob_", "transmat_", *extra):
+            np.testing.assert_allclose(
+                getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10
+            )

@@ -299,7 +299,7 @@ class MarkovEM:
             weights,
             kernels=self.kernels,
             workspace=self.workspace,
-            gamma=not by_table,
+            need_gamma=not by_table,
         )
 
     def expect_block(self, params, block):

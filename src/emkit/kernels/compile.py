@@ -90,16 +90,17 @@ def _unrolled(K):
     """The kernels unrolled for ``K`` states (long sequences of up to 8 states)."""
     n = 12
     _, prob, _, off, start, trans = _frames(K, n)
-    alpha, beta, gamma = np.empty((n, K)), np.empty((n, K)), np.empty((n, K))
-    rescale, w = np.empty(n), np.ones(2)
-    skip = np.zeros(2, dtype=np.bool_)
-    markov_unrolled.smooth(K)(prob, off, start, trans, w, gamma)
-    index = np.arange(n, dtype=np.int64) % 2
-    markov_unrolled.kernels(K).smooth_table(prob[:2], index, off, start, trans, w, skip)
-    for mode in (0, 1, 2):
-        markov_unrolled.messages(K)(prob, off, start, trans, alpha, beta, rescale, mode)
-    if K <= markov_unrolled.MAX_POSTERIOR_STATES:
-        markov_unrolled.posteriors(K)(prob, off, 0, n, w, skip, alpha, beta, rescale, gamma)
+    module = markov_unrolled.kernels(K)
+    gamma, w, skip = np.empty((n, K)), np.ones(2), np.zeros(2, dtype=np.bool_)
+    table, index = prob[:2].copy(), np.arange(n, dtype=np.int64) % 2
+    ckpt, bckpt = np.empty((1, K)), np.empty((1, K))
+    module.smooth(prob, off, start, trans, w, gamma)
+    module.smooth_table(table, index, off, start, trans, w, skip)
+    for mode in (1, 2):
+        module.checkpoints(prob, 0, n, start, trans, ckpt if mode == 1 else bckpt, mode)
+        module.checkpoints_table(table, index, 0, n, start, trans, ckpt, mode)
+    module.smooth_blocks(prob, 0, n, 0, 1, start, trans, ckpt, bckpt, 1.0, gamma)
+    module.smooth_blocks_table(table, index, 0, n, 0, 1, start, trans, ckpt, bckpt, 1.0)
 
 
 def _categorical():

@@ -252,16 +252,6 @@ def _row_chunks(n, K):
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def _phase_kernels(k, n, K):
-    """The message and posterior kernels for ``n`` frames of ``K`` states."""
-    messages, posteriors = k.messages, k.posteriors
-    if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
-        messages = markov_unrolled.messages(K)
-        if K <= markov_unrolled.MAX_POSTERIOR_STATES:
-            posteriors = markov_unrolled.posteriors(K)
-    return messages, posteriors
-
-
 def _unrolled(k, n, K):
     """Whether ``n`` frames of ``K`` states use the kernels unrolled for ``K``."""
     return k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES
@@ -280,7 +270,7 @@ def forward_backward(
     weights=None,
     kernels="numba",
     workspace=None,
-    gamma=True,
+    need_gamma=True,
 ):
     """Posteriors and expected counts of a batch of sequences.
 
@@ -297,7 +287,7 @@ def forward_backward(
     kernels : {'numba', 'numpy'}
     workspace : Workspace, optional
         Buffers to reuse; the returned ``gamma`` then lives in it.
-    gamma : bool, default=True
+    need_gamma : bool, default=True
         False when the caller needs only the expected counts and, for :class:`TableFrames`,
         the posterior mass of each table row: ``Posteriors.gamma`` may then be None (with
         ``table_mass`` set), which spares the (n, K) posterior and likelihood arrays.
@@ -309,7 +299,7 @@ def forward_backward(
     k = get_kernels(kernels)
     if isinstance(frames, TableFrames):
         n, K = frames.index.shape[0], frames.table.shape[1]
-        if not gamma and _unrolled(k, n, K):
+        if not need_gamma and _unrolled(k, n, K):
             return _table_pass(frames, offsets, startprob, transmat, weights)
         frames = frames.frames(workspace)
     L = None if isinstance(frames, Frames) else np.ascontiguousarray(frames, dtype=np.float64)
@@ -362,7 +352,7 @@ def forward_backward(
     rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
     log_norm = np.zeros(S)
     ok = np.ones(S, dtype=bool)
-    messages_kernel, posteriors_kernel = _phase_kernels(k, n, K)
+    messages_kernel, posteriors_kernel = k.messages, k.posteriors
 
     def messages(a, b, mode):
         off = offsets[a : b + 1]
