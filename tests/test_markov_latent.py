@@ -374,3 +374,16 @@ def test_fits_through_the_fused_kernels_match_hmmlearn(monkeypatch, lengths):
             np.testing.assert_allclose(
                 getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10
             )
+
+
+def test_workspace_reuses_its_buffers_small_and_large():
+    ws = lm.Workspace()
+    for name, shape in (("small", (10, 3)), ("large", (lm.Workspace.MAP_BYTES // 8 + 5, 2))):
+        a = ws.get(name, shape)
+        assert a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
+        a[...] = 1.5
+        b = ws.get(name, (shape[0] - 1, shape[1]))  # a smaller request reuses the buffer
+        assert np.shares_memory(a, b) and np.all(b == 1.5)
+        c = ws.get(name, (shape[0] + 1, shape[1]))  # a larger one replaces it
+        assert c.shape == (shape[0] + 1, shape[1]) and not np.shares_memory(a, c)
+        c[-1] = 2.0

@@ -20,6 +20,7 @@ are two phases (which lets a single long sequence run its two recursions in two 
 from __future__ import annotations
 
 import itertools
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,7 +219,14 @@ class Workspace:
 
     Holding one across Baum-Welch iterations avoids allocating (and faulting in) the frame and
     message arrays every time; what a call returns in them is overwritten by the next call.
+    A large buffer is an anonymous memory map of its own rather than a NumPy allocation: NumPy
+    asks the kernel for transparent huge pages for large arrays, and where the kernel then
+    compacts memory to find them (its default ``defrag=madvise``), the first touch of a large
+    array costs several times as long, and unpredictably so.
     """
+
+    #: Buffers of at least this many bytes are memory maps of their own.
+    MAP_BYTES = 2**22
 
     def __init__(self):
         self._buffers = {}
@@ -228,7 +236,11 @@ class Workspace:
         size = int(np.prod(shape))
         buf = self._buffers.get(name)
         if buf is None or buf.size < size:
-            buf = np.empty(size)
+            nbytes = 8 * size
+            if nbytes >= self.MAP_BYTES:
+                buf = np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.float64)
+            else:
+                buf = np.empty(size)
             self._buffers[name] = buf
         return buf[:size].reshape(shape)
 
