@@ -55,6 +55,23 @@ def _at(em, t, K, indent):
     return row, [em["at"].format(t=t, i=i) for i in range(K)]
 
 
+def _normalised(name, K):
+    """Lines that rescale the message ``{name}0 ..`` by ``s`` when its total falls below LOW.
+
+    They add ``log(total)`` to ``log_norm`` and return NaN when the total falls below FAIL.
+    """
+    return [
+        f"        total = {_tree([f'{name}{i}' for i in range(K)])}",
+        "        s = 1.0",
+        "        if total < LOW:",
+        "            if not total > FAIL:",
+        "                return np.nan",
+        "            s = 1.0 / total",
+        "            log_norm += np.log(total)",
+        *[f"            {name}{i} *= s" for i in range(K)],
+    ]
+
+
 def _forward_block_source(K, em):
     """Source of ``_forward_block``: the forward recursion over one block of a sequence.
 
@@ -77,14 +94,7 @@ def _forward_block_source(K, em):
             "    if m == 0:",
             *row0,
             *[f"        x{i} = startprob[{i}] * {p0[i]}" for i in r],
-            f"        total = {_tree([f'x{i}' for i in r])}",
-            "        s = 1.0",
-            "        if total < LOW:",
-            "            if not total > FAIL:",
-            "                return np.nan",
-            "            s = 1.0 / total",
-            "            log_norm += np.log(total)",
-            *_lines("            x{i} *= s", K),
+            *_normalised("x", K),
             "        rescale[1] = s",
             *_lines("        alpha[1, {i}] = x{i}", K),
             "        first = t0 + 1",
@@ -94,14 +104,7 @@ def _forward_block_source(K, em):
             "    for t in range(first, t1):",
             *rowt,
             *[f"        y{j} = {_tree([f'x{i} * A{i}_{j}' for i in r])} * {pt[j]}" for j in r],
-            f"        total = {_tree([f'y{j}' for j in r])}",
-            "        s = 1.0",
-            "        if total < LOW:",
-            "            if not total > FAIL:",
-            "                return np.nan",
-            "            s = 1.0 / total",
-            "            log_norm += np.log(total)",
-            *_lines("            y{i} *= s", K),
+            *_normalised("y", K),
             "        rescale[t - t0 + 1] = s",
             *_lines("        x{i} = y{i}", K),
             *_lines("        alpha[t - t0 + 1, {i}] = y{i}", K),

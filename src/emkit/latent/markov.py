@@ -1,8 +1,9 @@
 """Markov latent structure: forward-backward, Viterbi, posterior decoding, sampling.
 
 Inference here sees only per-frame emission likelihoods of a batch of sequences (a
-log-likelihood array of shape (n_samples, K), or :class:`Frames`) and the sequence offsets; it
-knows nothing of emission families, so every family gets all of it for free.
+log-likelihood array of shape (n_samples, K), :class:`Frames`, or :class:`TableFrames` for
+likelihoods that take few distinct rows) and the sequence offsets; it knows nothing of
+emission families, so every family gets all of it for free.
 
 Forward-backward runs on messages scaled by a per-frame max shift of the log-likelihoods, which
 cannot underflow however large the dimension of the emissions; a sequence whose messages
@@ -11,10 +12,15 @@ exactly in log space.
 
 Sequences are processed in parallel threads (the compiled kernels release the GIL) when there
 is enough work; each thread takes a contiguous run of sequences and the statistics are summed
-in a fixed order. For large batches of up to 8 states whose work splits by whole sequences,
-each thread also makes its rows' frames from the log-likelihoods and runs one fused kernel
-(forward, then backward and posteriors together); otherwise the messages and the posteriors
-are two phases (which lets a single long sequence run its two recursions in two threads).
+in a fixed order. Large batches of up to 8 states run the fused kernels of
+:mod:`emkit.kernels.markov_unrolled`, which store no message arrays (one message per block of
+frames, the rest recomputed): each thread makes its rows' frames from the log-likelihoods and
+runs forward, then backward and posteriors together, over its sequences; a single long
+sequence runs its forward and backward passes in two threads at once, then each thread walks
+back through half of its blocks. With :class:`TableFrames` and ``need_gamma=False`` (a fit's
+E-step) they read the likelihoods from the table and add each frame's posteriors to its table
+row, so that no (n, K) array is made at all. Otherwise the messages and the posteriors are two
+phases over (n, K) arrays (a single long sequence runs its two recursions in two threads).
 """
 
 from __future__ import annotations
