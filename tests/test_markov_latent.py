@@ -387,3 +387,30 @@ def test_workspace_reuses_its_buffers_small_and_large():
         c = ws.get(name, (shape[0] + 1, shape[1]))  # a larger one replaces it
         assert c.shape == (shape[0] + 1, shape[1]) and not np.shares_memory(a, c)
         c[-1] = 2.0
+
+
+def test_weighted_fit_through_the_table_equals_repeated_sequences(monkeypatch):
+    from emkit import hmm as ek
+
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    rng = np.random.RandomState(6)
+    K, M = 3, 5
+    lengths = [300, 1, 250]
+    X = rng.randint(0, M, size=(sum(lengths), 1))
+    start = {
+        "startprob_": rng.dirichlet(np.ones(K)),
+        "transmat_": rng.dirichlet(np.ones(K) * 3, K),
+        "emissionprob_": rng.dirichlet(np.ones(M), size=K),
+    }
+    fits = []
+    for data, lens, weights in (
+        (X, lengths, [3.0, 1.0, 1.0]),
+        (np.vstack([X[:300]] * 3 + [X[300:]]), [300, 300, 300, 1, 250], None),
+    ):
+        model = ek.CategoricalHMM(K, n_features=M, init_params="", n_iter=5, tol=-np.inf)
+        for name, value in start.items():
+            setattr(model, name, value.copy())
+        fits.append(model.fit(data, lens, sample_weight=weights))
+    np.testing.assert_allclose(fits[0].monitor_.history, fits[1].monitor_.history, rtol=1e-11)
+    for name in start:
+        np.testing.assert_allclose(getattr(fits[0], name), getattr(fits[1], name), rtol=1e-10)
