@@ -262,7 +262,7 @@ def test_blocked_smooth_matches_generic(K):
     table = prob[::-1].copy()
     skip = np.zeros(len(lengths), dtype=bool)
     skip[2] = True
-    got = markov_unrolled.kernels(K).smooth_table(table, index, off, sp, tm, w, skip)
+    got = markov_unrolled.table_kernels(K).smooth(table, index, off, sp, tm, w, skip)
     keep = ~skip
     assert not got[1][2] and got[1][keep].all()
     np.testing.assert_allclose(got[0][keep], want[0][keep], rtol=1e-13)

@@ -40,10 +40,10 @@ def _lines(template, K):
 
 #: How a kernel reads the likelihood of state ``{i}`` at frame ``t``: from a (n, K) array, or
 #: from row ``q = index[t]`` of a (M, K) table (emissions with few distinct likelihood rows).
-_ARRAY = {"args": "prob", "suffix": "", "row": "", "at": "prob[{t}, {i}]"}
+_ARRAY = {"args": "prob", "module": "", "row": "", "at": "prob[{t}, {i}]"}
 _TABLE = {
     "args": "table, index",
-    "suffix": "_table",
+    "module": "_table",
     "row": "q = index[{t}]",
     "at": "table[q, {i}]",
 }
@@ -86,7 +86,7 @@ def _forward_block_source(K, em):
     rowt, pt = _at(em, "t", K, "        ")
     return "\n".join(
         [
-            f"def _forward_block{em['suffix']}({em['args']}, t0, t1, m, startprob, transmat, "
+            f"def _forward_block({em['args']}, t0, t1, m, startprob, transmat, "
             "alpha, rescale, ckpt, save):",
             *[f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r],
             "    log_norm = 0.0",
@@ -124,11 +124,10 @@ def _checkpoints_source(K, em):
     up to a positive factor) and returns False on underflow.
     """
     r = range(K)
-    fwd = f"_forward_block{em['suffix']}({em['args']}, t0, t1, m, startprob, transmat, alpha, "
+    fwd = f"_forward_block({em['args']}, t0, t1, m, startprob, transmat, alpha, "
     row, pt = _at(em, "u + 1", K, "        ")
     forward = [
-        f"def _forward_ckpt{em['suffix']}({em['args']}, a, b, startprob, transmat, alpha, "
-        "rescale, ckpt):",
+        f"def _forward_ckpt({em['args']}, a, b, startprob, transmat, alpha, rescale, ckpt):",
         "    n_blocks = (b - a + BLOCK - 1) // BLOCK",
         "    lp = 0.0",
         "    for m in range(n_blocks):",
@@ -143,7 +142,7 @@ def _checkpoints_source(K, em):
         "    return lp + np.log(total)",
     ]
     backward = [
-        f"def _backward_ckpt{em['suffix']}({em['args']}, a, b, transmat, bckpt):",
+        f"def _backward_ckpt({em['args']}, a, b, transmat, bckpt):",
         *[f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r],
         *_lines("    c{i} = 1.0", K),
         *_lines("    bckpt[(b - 1 - a) // BLOCK, {i}] = 1.0", K),
@@ -182,14 +181,14 @@ def _smooth_range_source(K, em):
     r = range(K)
     table = em is _TABLE
     row, p = _at(em, "u", K, "            ")
-    fwd = f"_forward_block{em['suffix']}({em['args']}, t0, t1, m, startprob, transmat, alpha, "
+    fwd = f"_forward_block({em['args']}, t0, t1, m, startprob, transmat, alpha, "
     if table:
         out, store = "counts", _lines("            counts[q, {i}] += ws * g{i}", K)
     else:
         out, store = "gamma", _lines("            gamma[u, {i}] = g{i}", K)
     return "\n".join(
         [
-            f"def _smooth_range{em['suffix']}({em['args']}, a, b, m0, m1, fresh, startprob, "
+            f"def _smooth_range({em['args']}, a, b, m0, m1, fresh, startprob, "
             f"transmat, alpha, rescale, ckpt, c, acc, {out}, ws):",
             *[f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r],
             *_lines("    c{i} = c[{i}]", K),
@@ -237,12 +236,12 @@ def _smooth_range_source(K, em):
 
 
 def _smooth_source(K, em=_ARRAY):
-    """Source of ``smooth`` and ``smooth_blocks`` (and their table twins).
+    """Source of ``smooth``, ``checkpoints`` and ``smooth_blocks``.
 
     ``smooth`` runs whole sequences: the forward pass keeps only the last message of each
     block of ``BLOCK`` frames, then ``_smooth_range`` walks back through the blocks; neither
-    ``alpha`` nor ``beta`` is stored. ``smooth`` writes the posteriors to ``gamma``;
-    ``smooth_table`` (likelihoods from the rows of a table) instead adds each frame's weighted
+    ``alpha`` nor ``beta`` is stored. ``smooth`` writes the posteriors to ``gamma``; the table
+    module's (likelihoods from the rows of a table) instead adds each frame's weighted
     posteriors to its table row's total, so that no (n, K) array is needed at all, and leaves
     out the sequences marked in ``skip``.
 
@@ -251,8 +250,8 @@ def _smooth_source(K, em=_ARRAY):
     ``_smooth_range`` over any run of blocks from those messages.
     """
     table = em is _TABLE
-    sfx, src = em["suffix"], em["args"]
-    head = f"def smooth{sfx}({src}, offsets, startprob, transmat, weights"
+    src = em["args"]
+    head = f"def smooth({src}, offsets, startprob, transmat, weights"
     if table:
         out, result = "counts", ", counts"
         make_out = [f"    counts = np.zeros((table.shape[0], {K}))"]
@@ -285,7 +284,7 @@ def _smooth_source(K, em=_ARRAY):
         "        a = offsets[s]",
         "        b = offsets[s + 1]",
         "        ws = weights[s]",
-        f"        lp = _forward_ckpt{sfx}({src}, a, b, startprob, transmat, alpha, rescale, ckpt)",
+        f"        lp = _forward_ckpt({src}, a, b, startprob, transmat, alpha, rescale, ckpt)",
         "        log_norm[s] = lp",
         "        if np.isnan(lp):",
         "            ok[s] = False",
@@ -293,7 +292,7 @@ def _smooth_source(K, em=_ARRAY):
         "        c[:] = 1.0",
         "        acc[:] = 0.0",
         "        n_blocks = (b - a + BLOCK - 1) // BLOCK",
-        f"        if not _smooth_range{sfx}({src}, a, b, 0, n_blocks, True, startprob, transmat, "
+        f"        if not _smooth_range({src}, a, b, 0, n_blocks, True, startprob, transmat, "
         f"alpha, rescale, ckpt, c, acc, {out}, ws):",
         "            ok[s] = False",
         "            continue",
@@ -303,21 +302,21 @@ def _smooth_source(K, em=_ARRAY):
         f"    return log_norm, ok, start, occupancy, trans{result}",
     ]
     checkpoints = [
-        f"def checkpoints{sfx}({src}, a, b, startprob, transmat, ckpt, mode):",
+        f"def checkpoints({src}, a, b, startprob, transmat, ckpt, mode):",
         "    if mode == 2:",
-        f"        return 0.0, _backward_ckpt{sfx}({src}, a, b, transmat, ckpt)",
+        f"        return 0.0, _backward_ckpt({src}, a, b, transmat, ckpt)",
         f"    alpha = np.empty((BLOCK + 1, {K}))",
         "    rescale = np.empty(BLOCK + 1)",
-        f"    lp = _forward_ckpt{sfx}({src}, a, b, startprob, transmat, alpha, rescale, ckpt)",
+        f"    lp = _forward_ckpt({src}, a, b, startprob, transmat, alpha, rescale, ckpt)",
         "    return lp, not np.isnan(lp)",
     ]
     blocks = [
-        f"def smooth_blocks{sfx}({src}, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws"
+        f"def smooth_blocks({src}, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws"
         + ("):" if table else ", gamma):"),
         *make_out,
         *scratch,
         "    c[:] = bckpt[m1 - 1]",
-        f"    good = _smooth_range{sfx}({src}, a, b, m0, m1, False, startprob, transmat, alpha, "
+        f"    good = _smooth_range({src}, a, b, m0, m1, False, startprob, transmat, alpha, "
         f"rescale, ckpt, c, acc, {out}, ws)",
         f"    return good, ws * acc[{K + 1}], ws * acc[{K}], ws * acc[:{K}]{result}",
     ]
@@ -339,19 +338,25 @@ _FAST = set({FAST!r})
 _DECORATOR = "@njit(cache=True, nogil=True, fastmath=_FAST)"
 
 
-def module_source(K):
-    """Source of the generated module for ``K`` states."""
-    functions = []
-    for em in (_ARRAY, _TABLE):
-        functions += [_forward_block_source(K, em), *_checkpoints_source(K, em)]
-        functions += [_smooth_range_source(K, em), *_smooth_source(K, em)]
+def module_source(K, em=_ARRAY):
+    """Source of the generated module for ``K`` states (likelihoods as an array or a table)."""
+    functions = [_forward_block_source(K, em), *_checkpoints_source(K, em)]
+    functions += [_smooth_range_source(K, em), *_smooth_source(K, em)]
     header = _HEADER.format(K=K, LOW=LOW, FAIL=FAIL, BLOCK=BLOCK, FAST=sorted(_FAST))
     return header + "".join(f"\n\n{_DECORATOR}\n{f}\n" for f in functions)
 
 
 def generated_files():
-    """``{path: text}`` of every generated module (the package's ``__init__`` excluded)."""
-    return {TARGET / f"markov_k{K}.py": module_source(K) for K in range(1, MAX_STATES + 1)}
+    """``{path: text}`` of every generated module (the package's ``__init__`` excluded).
+
+    Two modules per ``K``, ``markov_k{K}.py`` and ``markov_k{K}_table.py``: a fit imports one
+    of them only (Python compiles these long modules on import where no bytecode is cached).
+    """
+    return {
+        TARGET / f"markov_k{K}{em['module']}.py": module_source(K, em)
+        for K in range(1, MAX_STATES + 1)
+        for em in (_ARRAY, _TABLE)
+    }
 
 
 def main(argv=None):

@@ -90,17 +90,18 @@ def _unrolled(K):
     """The kernels unrolled for ``K`` states (long sequences of up to 8 states)."""
     n = 12
     _, prob, _, off, start, trans = _frames(K, n)
-    module = markov_unrolled.kernels(K)
     gamma, w, skip = np.empty((n, K)), np.ones(2), np.zeros(2, dtype=np.bool_)
-    table, index = prob[:2].copy(), np.arange(n, dtype=np.int64) % 2
     ckpt, bckpt = np.empty((1, K)), np.empty((1, K))
-    module.smooth(prob, off, start, trans, w, gamma)
-    module.smooth_table(table, index, off, start, trans, w, skip)
-    for mode in (1, 2):
-        module.checkpoints(prob, 0, n, start, trans, ckpt if mode == 1 else bckpt, mode)
-        module.checkpoints_table(table, index, 0, n, start, trans, ckpt, mode)
-    module.smooth_blocks(prob, 0, n, 0, 1, start, trans, ckpt, bckpt, 1.0, gamma)
-    module.smooth_blocks_table(table, index, 0, n, 0, 1, start, trans, ckpt, bckpt, 1.0)
+    src = (prob[:2].copy(), np.arange(n, dtype=np.int64) % 2)  # a table and its index
+    # (module, likelihood arguments, smooth's last argument, smooth_blocks' output arguments)
+    for module, frames, last, out in (
+        (markov_unrolled.kernels(K), (prob,), gamma, (gamma,)),
+        (markov_unrolled.table_kernels(K), src, skip, ()),
+    ):
+        module.smooth(*frames, off, start, trans, w, last)
+        module.checkpoints(*frames, 0, n, start, trans, ckpt, 1)
+        module.checkpoints(*frames, 0, n, start, trans, bckpt, 2)
+        module.smooth_blocks(*frames, 0, n, 0, 1, start, trans, ckpt, bckpt, 1.0, *out)
 
 
 def _categorical():

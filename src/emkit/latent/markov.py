@@ -353,7 +353,7 @@ def forward_backward(
 
         if halves:
             module = markov_unrolled.kernels(K)
-            parts = [_in_halves(module, "", (prob,), (gamma,), offsets, startprob, transmat, w)]
+            parts = [_in_halves(module, (prob,), (gamma,), offsets, startprob, transmat, w)]
         else:
             parts = _run(tasks, fused)
         if L is not None:
@@ -423,7 +423,7 @@ def _finish(frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, sta
     return Posteriors(log_prob, gamma, start, occ, trans)
 
 
-def _in_halves(module, suffix, src, out, offsets, startprob, transmat, w):
+def _in_halves(module, src, out, offsets, startprob, transmat, w):
     """The fused forward-backward of one long sequence over two threads.
 
     The forward and the backward passes run at once, each keeping one message per block of
@@ -435,8 +435,7 @@ def _in_halves(module, suffix, src, out, offsets, startprob, transmat, w):
     K = transmat.shape[0]
     n_blocks = -(-(b - a) // markov_unrolled.BLOCK)
     ckpt, bckpt = np.empty((n_blocks, K)), np.empty((n_blocks, K))
-    checkpoints = getattr(module, "checkpoints" + suffix)
-    blocks = getattr(module, "smooth_blocks" + suffix)
+    checkpoints, blocks = module.checkpoints, module.smooth_blocks
 
     def one_pass(buffer, mode):
         return checkpoints(*src, a, b, startprob, transmat, buffer, mode)
@@ -469,17 +468,16 @@ def _table_pass(frames, offsets, startprob, transmat, weights):
     K = table.shape[1]
     S = offsets.shape[0] - 1
     w = np.ones(S) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    kernel = markov_unrolled.kernels(K).smooth_table
+    module = markov_unrolled.table_kernels(K)
     chunks = sequence_chunks(offsets, K)
     skip = np.zeros(S, dtype=bool)
 
     def task(a, b):
         off = offsets[a : b + 1]
-        return kernel(table, index, off, startprob, transmat, w[a:b], skip[a:b])
+        return module.smooth(table, index, off, startprob, transmat, w[a:b], skip[a:b])
 
     if _message_tasks(offsets, K)[0][2] != 0:  # one long sequence: two threads
-        module = markov_unrolled.kernels(K)
-        parts = [_in_halves(module, "_table", (table, index), (), offsets, startprob, transmat, w)]
+        parts = [_in_halves(module, (table, index), (), offsets, startprob, transmat, w)]
     else:
         parts = _run(chunks, task)
     ok = np.concatenate([p[1] for p in parts])
