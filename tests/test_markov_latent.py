@@ -212,12 +212,42 @@ def test_stationary_distribution():
     np.testing.assert_allclose(pi, [0.75, 0.25], atol=1e-14)
 
 
+@pytest.mark.parametrize("K", [3, 8])
+def test_unrolled_kernels_match_generic(K):
+    rng = np.random.RandomState(K)
+    lengths = [700, 1, 2, 300]
+    sp, tm, L, off = random_hmm(rng, K, lengths, scale=40.0)
+    tm[0, 1] = 0.0
+    tm /= tm.sum(axis=1, keepdims=True)
+    frames = lm.Frames.from_log(L)
+    n = L.shape[0]
+    out = [np.empty((n, K)), np.empty((n, K)), np.empty(n)]
+    ref = [np.empty((n, K)), np.empty((n, K)), np.empty(n)]
+    got = markov_unrolled.messages(K)(frames.prob, off, sp, tm, *out, 0)
+    want = markov_numba.messages(frames.prob, off, sp, tm, *ref, 0)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    for a, b in zip(out, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-300)
+    if K <= markov_unrolled.MAX_POSTERIOR_STATES:
+        w = rng.rand(4)
+        skip = np.zeros(4, dtype=bool)
+        g1, g2 = np.empty((n, K)), np.empty((n, K))
+        args = (frames.prob, off, 5, n - 3, w, skip, *ref)
+        got = markov_unrolled.posteriors(K)(*args, g1)
+        want = markov_numba.posteriors(*args, g2)
+        np.testing.assert_allclose(g1[5 : n - 3], g2[5 : n - 3], rtol=1e-13, atol=1e-15)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_long_inputs_use_unrolled_kernels(monkeypatch):
     rng = np.random.RandomState(8)
     sp, tm, L, off = random_hmm(rng, 3, [400, 250])
     generic = lm.forward_backward(L, off, sp, tm)
+    assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_numba.messages
     assert lm._smooth_kernel(markov_numba, 650, 3) is None
     monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_unrolled.messages(3)
     assert lm._smooth_kernel(markov_numba, 650, 3) is markov_unrolled.smooth(3)
     unrolled = lm.forward_backward(L, off, sp, tm)
     for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
@@ -307,7 +337,8 @@ def test_table_frames_give_the_posterior_mass_of_each_row(monkeypatch):
 
 @pytest.mark.parametrize("K", [2, 8])
 def test_one_long_sequence_in_two_threads_matches_one_thread(monkeypatch, K):
-    # Forward and backward passes at once, then each thread walks back through half the blocks.
+    # Forward and backward recursions at once; for a table, each thread then walks back
+    # through half of the blocks.
     monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
     rng = np.random.RandomState(20 + K)
     n = 3 * markov_unrolled.BLOCK + 77

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emkit.kernels.markov_numba import _FAST, FAIL, LOW  # noqa: E402
-from emkit.kernels.markov_unrolled import BLOCK, MAX_STATES  # noqa: E402
+from emkit.kernels.markov_unrolled import BLOCK, MAX_POSTERIOR_STATES, MAX_STATES  # noqa: E402
 
 #: Folder of the generated modules.
 TARGET = ROOT / "src" / "emkit" / "kernels" / "unrolled"
@@ -53,6 +53,135 @@ def _at(em, t, K, indent):
     """Lines that load frame ``t``'s likelihood row (none for an array), then its terms."""
     row = [indent + em["row"].format(t=t)] if em["row"] else []
     return row, [em["at"].format(t=t, i=i) for i in range(K)]
+
+
+def _source(K):
+    """Source of ``_forward``, ``_backward`` and ``messages`` for ``K`` states."""
+    r = range(K)
+    load_a = [f"    A{i}_{j} = transmat[{i}, {j}]" for i in r for j in r]
+    fwd = [
+        "def _forward(prob, a, b, startprob, transmat, alpha, rescale):",
+        *load_a,
+        *_lines("    x{i} = startprob[{i}] * prob[a, {i}]", K),
+        f"    total = {_tree([f'x{i}' for i in r])}",
+        "    log_norm = 0.0",
+        "    s = 1.0",
+        "    if total < LOW:",
+        "        if not total > FAIL:",
+        "            return np.nan",
+        "        s = 1.0 / total",
+        "        log_norm += np.log(total)",
+        *_lines("        x{i} *= s", K),
+        "    rescale[a] = s",
+        *_lines("    alpha[a, {i}] = x{i}", K),
+        "    for t in range(a + 1, b):",
+        *[f"        y{j} = {_tree([f'x{i} * A{i}_{j}' for i in r])} * prob[t, {j}]" for j in r],
+        f"        total = {_tree([f'y{j}' for j in r])}",
+        "        s = 1.0",
+        "        if total < LOW:",
+        "            if not total > FAIL:",
+        "                return np.nan",
+        "            s = 1.0 / total",
+        "            log_norm += np.log(total)",
+        *_lines("            y{i} *= s", K),
+        "        rescale[t] = s",
+        *_lines("        x{i} = y{i}", K),
+        *_lines("        alpha[t, {i}] = y{i}", K),
+        f"    total = {_tree([f'x{i}' for i in r])}",
+        "    if not total > 0.0:",
+        "        return np.nan",
+        "    return log_norm + np.log(total)",
+    ]
+    bwd = [
+        "def _backward(prob, a, b, transmat, beta):",
+        *load_a,
+        *_lines("    c{i} = 1.0", K),
+        *_lines("    beta[b - 1, {i}] = 1.0", K),
+        "    for u in range(b - 2, a - 1, -1):",
+        *_lines("        v{i} = prob[u + 1, {i}] * c{i}", K),
+        *[f"        y{i} = {_tree([f'A{i}_{j} * v{j}' for j in r])}" for i in r],
+        f"        total = {_tree([f'y{i}' for i in r])}",
+        "        if total < LOW:",
+        "            if not total > FAIL:",
+        "                return False",
+        "            s = 1.0 / total",
+        *_lines("            y{i} *= s", K),
+        *_lines("        c{i} = y{i}", K),
+        *_lines("        beta[u, {i}] = y{i}", K),
+        "    return True",
+    ]
+    msg = [
+        "def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):",
+        "    S = offsets.shape[0] - 1",
+        "    log_norm = np.zeros(S)",
+        "    ok = np.ones(S, dtype=np.bool_)",
+        "    for s in range(S):",
+        "        a = offsets[s]",
+        "        b = offsets[s + 1]",
+        "        if mode != 2:",
+        "            lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)",
+        "            log_norm[s] = lp",
+        "            if np.isnan(lp):",
+        "                ok[s] = False",
+        "        if mode != 1 and not _backward(prob, a, b, transmat, beta):",
+        "            ok[s] = False",
+        "    return log_norm, ok",
+    ]
+    return "\n".join(fwd), "\n".join(bwd), "\n".join(msg)
+
+
+def _posteriors_source(K):
+    r = range(K)
+    pairs = [(i, j) for i in r for j in r]
+    lines = [
+        "def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma):",
+        "    S = offsets.shape[0] - 1",
+        f"    start = np.zeros({K})",
+        f"    occupancy = np.zeros({K})",
+        f"    trans = np.zeros(({K}, {K}))",
+        "    failed = np.zeros(S, dtype=np.bool_)",
+        "    s = np.searchsorted(offsets, r0, side='right') - 1",
+        "    while s < S and offsets[s] < r1:",
+        "        a = offsets[s]",
+        "        b = offsets[s + 1]",
+        "        lo = max(a, r0)",
+        "        hi = min(b, r1)",
+        "        if skip[s]:",
+        "            s += 1",
+        "            continue",
+        *[f"        M{i}_{j} = 0.0" for i, j in pairs],
+        *_lines("        o{i} = 0.0", K),
+        *_lines("        p{i} = alpha[max(lo - 1, 0), {i}]", K),
+        "        bad = False",
+        "        for t in range(lo, hi):",
+        *_lines("            e{i} = alpha[t, {i}]", K),
+        *_lines("            h{i} = beta[t, {i}]", K),
+        f"            z = {_tree([f'e{i} * h{i}' for i in r])}",
+        "            if not z > 0.0:",
+        "                bad = True",
+        "                break",
+        "            inv = 1.0 / z",
+        *_lines("            g{i} = e{i} * h{i} * inv", K),
+        *_lines("            gamma[t, {i}] = g{i}", K),
+        *_lines("            o{i} += g{i}", K),
+        "            if t > a:",
+        "                f = rescale[t] * inv",
+        *_lines("                w{i} = prob[t, {i}] * h{i} * f", K),
+        *[f"                M{i}_{j} += p{i} * w{j}" for i, j in pairs],
+        *_lines("            p{i} = e{i}", K),
+        "        if bad:",
+        "            failed[s] = True",
+        "            s += 1",
+        "            continue",
+        "        ws = weights[s]",
+        *_lines("        occupancy[{i}] += ws * o{i}", K),
+        *[f"        trans[{i}, {j}] += ws * M{i}_{j}" for i, j in pairs],
+        "        if lo == a:",
+        *_lines("            start[{i}] += ws * gamma[a, {i}]", K),
+        "        s += 1",
+        "    return start, occupancy, trans, failed",
+    ]
+    return "\n".join(lines)
 
 
 def _normalised(name, K):
@@ -339,9 +468,22 @@ _DECORATOR = "@njit(cache=True, nogil=True, fastmath=_FAST)"
 
 
 def module_source(K, em=_ARRAY):
-    """Source of the generated module for ``K`` states (likelihoods as an array or a table)."""
-    functions = [_forward_block_source(K, em), *_checkpoints_source(K, em)]
-    functions += [_smooth_range_source(K, em), *_smooth_source(K, em)]
+    """Source of the generated module for ``K`` states (likelihoods as an array or a table).
+
+    Both modules have the fused ``smooth`` for batches of sequences. For one long sequence,
+    the array module has the two-phase kernels (``messages``, and ``posteriors`` up to
+    ``MAX_POSTERIOR_STATES``), which keep the messages in (n, K) arrays; the table module,
+    which keeps no (n, K) array, has ``checkpoints`` and ``smooth_blocks`` instead.
+    """
+    forward_ckpt, backward_ckpt = _checkpoints_source(K, em)
+    smooth, checkpoints, blocks = _smooth_source(K, em)
+    functions = [_forward_block_source(K, em), forward_ckpt, _smooth_range_source(K, em), smooth]
+    if em is _TABLE:
+        functions += [backward_ckpt, checkpoints, blocks]
+    else:
+        functions = [*_source(K), *functions]
+        if K <= MAX_POSTERIOR_STATES:
+            functions.append(_posteriors_source(K))
     header = _HEADER.format(K=K, LOW=LOW, FAIL=FAIL, BLOCK=BLOCK, FAST=sorted(_FAST))
     return header + "".join(f"\n\n{_DECORATOR}\n{f}\n" for f in functions)
 

@@ -15,12 +15,13 @@ is enough work; each thread takes a contiguous run of sequences and the statisti
 in a fixed order. Large batches of up to 8 states run the fused kernels of
 :mod:`emkit.kernels.markov_unrolled`, which store no message arrays (one message per block of
 frames, the rest recomputed): each thread makes its rows' frames from the log-likelihoods and
-runs forward, then backward and posteriors together, over its sequences; a single long
-sequence runs its forward and backward passes in two threads at once, then each thread walks
-back through half of its blocks. With :class:`TableFrames` and ``need_gamma=False`` (a fit's
-E-step) they read the likelihoods from the table and add each frame's posteriors to its table
-row, so that no (n, K) array is made at all. Otherwise the messages and the posteriors are two
-phases over (n, K) arrays (a single long sequence runs its two recursions in two threads).
+runs forward, then backward and posteriors together, over its sequences. With
+:class:`TableFrames` and ``need_gamma=False`` (a fit's E-step) they read the likelihoods from
+the table and add each frame's posteriors to its table row, so that no (n, K) array is made at
+all; a single long sequence then runs its forward and backward passes in two threads at once,
+and each thread walks back through half of its blocks. Otherwise the messages and the
+posteriors are two phases over (n, K) arrays (a single long sequence runs its two recursions
+in two threads).
 """
 
 from __future__ import annotations
@@ -270,6 +271,16 @@ def _row_chunks(n, K):
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
+def _phase_kernels(k, n, K):
+    """The message and posterior kernels for ``n`` frames of ``K`` states."""
+    messages, posteriors = k.messages, k.posteriors
+    if _unrolled(k, n, K):
+        messages = markov_unrolled.messages(K)
+        if K <= markov_unrolled.MAX_POSTERIOR_STATES:
+            posteriors = markov_unrolled.posteriors(K)
+    return messages, posteriors
+
+
 def _unrolled(k, n, K):
     """Whether ``n`` frames of ``K`` states use the kernels unrolled for ``K``."""
     return k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES
@@ -330,13 +341,13 @@ def forward_backward(
     ws = workspace if workspace is not None else Workspace()
 
     tasks = _message_tasks(offsets, K)
-    halves = tasks[0][2] != 0  # one long sequence: its two recursions in two threads
-    smooth = _smooth_kernel(k, n, K)
-    if smooth is not None and L is not None and (halves or offsets[0] != 0 or offsets[-1] != n):
+    # One long sequence runs its two recursions in two threads (two phases, below).
+    smooth = _smooth_kernel(k, n, K) if all(t[2] == 0 for t in tasks) else None
+    if smooth is not None and L is not None and (offsets[0] != 0 or offsets[-1] != n):
         frames, L = Frames.from_log(L, k, ws), None
     if smooth is not None:
         # Whole sequences per thread: (the frames of its rows, from log-likelihoods), forward,
-        # then backward fused with the posteriors; or one sequence over two threads.
+        # then backward fused with the posteriors.
         if L is None:
             prob, log_scale = frames.prob, frames.log_scale
         else:
@@ -351,11 +362,7 @@ def forward_backward(
             off = offsets[a : b + 1]
             return smooth(prob, off, startprob, transmat, w[a:b], gamma)
 
-        if halves:
-            module = markov_unrolled.kernels(K)
-            parts = [_in_halves(module, (prob,), (gamma,), offsets, startprob, transmat, w)]
-        else:
-            parts = _run(tasks, fused)
+        parts = _run(tasks, fused)
         if L is not None:
             frames = Frames(prob, log_scale, L)
         log_norm = np.concatenate([p[0] for p in parts])
@@ -370,7 +377,7 @@ def forward_backward(
     rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
     log_norm = np.zeros(S)
     ok = np.ones(S, dtype=bool)
-    messages_kernel, posteriors_kernel = k.messages, k.posteriors
+    messages_kernel, posteriors_kernel = _phase_kernels(k, n, K)
 
     def messages(a, b, mode):
         off = offsets[a : b + 1]
@@ -423,34 +430,34 @@ def _finish(frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, sta
     return Posteriors(log_prob, gamma, start, occ, trans)
 
 
-def _in_halves(module, src, out, offsets, startprob, transmat, w):
-    """The fused forward-backward of one long sequence over two threads.
+def _in_halves(module, table, index, offsets, startprob, transmat, w):
+    """The fused forward-backward of one long sequence over two threads (table likelihoods).
 
     The forward and the backward passes run at once, each keeping one message per block of
     frames; then each thread walks back through half of the blocks from those messages. Same
-    results as ``smooth`` (to rounding); ``src`` is ``(prob,)`` or ``(table, index)`` and
-    ``out`` is ``(gamma,)`` or empty (for a table, whose counts are returned).
+    results as the table module's ``smooth`` (to rounding).
     """
     a, b = int(offsets[0]), int(offsets[1])
     K = transmat.shape[0]
     n_blocks = -(-(b - a) // markov_unrolled.BLOCK)
     ckpt, bckpt = np.empty((n_blocks, K)), np.empty((n_blocks, K))
-    checkpoints, blocks = module.checkpoints, module.smooth_blocks
 
     def one_pass(buffer, mode):
-        return checkpoints(*src, a, b, startprob, transmat, buffer, mode)
+        return module.checkpoints(table, index, a, b, startprob, transmat, buffer, mode)
 
     (lp, forward_ok), (_, backward_ok) = _run([(ckpt, 1), (bckpt, 2)], one_pass)
     half = n_blocks // 2
     runs = [(0, half), (half, n_blocks)] if half else [(0, n_blocks)]
 
     def walk(m0, m1):
-        return blocks(*src, a, b, m0, m1, startprob, transmat, ckpt, bckpt, w[0], *out)
+        return module.smooth_blocks(
+            table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, w[0]
+        )
 
     parts = _run(runs, walk) if forward_ok and backward_ok else []
     ok = bool(parts) and all(p[0] for p in parts)
-    width = 4 if out else 5  # (good, start, occupancy, trans[, counts])
-    totals = [sum(p[i] for p in parts) if ok else 0.0 for i in range(1, width)]
+    # (good, start, occupancy, trans, counts) per run
+    totals = [sum(p[i] for p in parts) if ok else 0.0 for i in range(1, 5)]
     return (np.array([lp if ok else np.nan]), np.array([ok]), *totals)
 
 
@@ -477,7 +484,7 @@ def _table_pass(frames, offsets, startprob, transmat, weights):
         return module.smooth(table, index, off, startprob, transmat, w[a:b], skip[a:b])
 
     if _message_tasks(offsets, K)[0][2] != 0:  # one long sequence: two threads
-        parts = [_in_halves(module, (table, index), (), offsets, startprob, transmat, w)]
+        parts = [_in_halves(module, table, index, offsets, startprob, transmat, w)]
     else:
         parts = _run(chunks, task)
     ok = np.concatenate([p[1] for p in parts])

@@ -12,6 +12,77 @@ _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward(prob, a, b, startprob, transmat, alpha, rescale):
+    A0_0 = transmat[0, 0]
+    x0 = startprob[0] * prob[a, 0]
+    total = x0
+    log_norm = 0.0
+    s = 1.0
+    if total < LOW:
+        if not total > FAIL:
+            return np.nan
+        s = 1.0 / total
+        log_norm += np.log(total)
+        x0 *= s
+    rescale[a] = s
+    alpha[a, 0] = x0
+    for t in range(a + 1, b):
+        y0 = x0 * A0_0 * prob[t, 0]
+        total = y0
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+        rescale[t] = s
+        x0 = y0
+        alpha[t, 0] = y0
+    total = x0
+    if not total > 0.0:
+        return np.nan
+    return log_norm + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward(prob, a, b, transmat, beta):
+    A0_0 = transmat[0, 0]
+    c0 = 1.0
+    beta[b - 1, 0] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        y0 = A0_0 * v0
+        total = y0
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            s = 1.0 / total
+            y0 *= s
+        c0 = y0
+        beta[u, 0] = y0
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        if mode != 2:
+            lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
+            log_norm[s] = lp
+            if np.isnan(lp):
+                ok[s] = False
+        if mode != 1 and not _backward(prob, a, b, transmat, beta):
+            ok[s] = False
+    return log_norm, ok
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     log_norm = 0.0
@@ -64,26 +135,6 @@ def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
     if not total > 0.0:
         return np.nan
     return lp + np.log(total)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(prob, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    c0 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        v0 = prob[u + 1, 0] * c0
-        y0 = A0_0 * v0
-        total = y0
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-        c0 = y0
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -167,21 +218,49 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
-    if mode == 2:
-        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
-    alpha = np.empty((BLOCK + 1, 1))
-    rescale = np.empty(BLOCK + 1)
-    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
-    return lp, not np.isnan(lp)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
-    alpha = np.empty((BLOCK + 1, 1))
-    rescale = np.empty(BLOCK + 1)
-    c = np.empty(1)
-    acc = np.zeros((3, 1))
-    c[:] = bckpt[m1 - 1]
-    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
-    return good, ws * acc[2], ws * acc[1], ws * acc[:1]
+def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma):
+    S = offsets.shape[0] - 1
+    start = np.zeros(1)
+    occupancy = np.zeros(1)
+    trans = np.zeros((1, 1))
+    failed = np.zeros(S, dtype=np.bool_)
+    s = np.searchsorted(offsets, r0, side='right') - 1
+    while s < S and offsets[s] < r1:
+        a = offsets[s]
+        b = offsets[s + 1]
+        lo = max(a, r0)
+        hi = min(b, r1)
+        if skip[s]:
+            s += 1
+            continue
+        M0_0 = 0.0
+        o0 = 0.0
+        p0 = alpha[max(lo - 1, 0), 0]
+        bad = False
+        for t in range(lo, hi):
+            e0 = alpha[t, 0]
+            h0 = beta[t, 0]
+            z = e0 * h0
+            if not z > 0.0:
+                bad = True
+                break
+            inv = 1.0 / z
+            g0 = e0 * h0 * inv
+            gamma[t, 0] = g0
+            o0 += g0
+            if t > a:
+                f = rescale[t] * inv
+                w0 = prob[t, 0] * h0 * f
+                M0_0 += p0 * w0
+            p0 = e0
+        if bad:
+            failed[s] = True
+            s += 1
+            continue
+        ws = weights[s]
+        occupancy[0] += ws * o0
+        trans[0, 0] += ws * M0_0
+        if lo == a:
+            start[0] += ws * gamma[a, 0]
+        s += 1
+    return start, occupancy, trans, failed

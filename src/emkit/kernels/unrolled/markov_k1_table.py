@@ -69,27 +69,6 @@ def _forward_ckpt(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(table, index, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    c0 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        q = index[u + 1]
-        v0 = table[q, 0] * c0
-        y0 = A0_0 * v0
-        total = y0
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-        c0 = y0
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-    return True
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
 def _smooth_range(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
     A0_0 = transmat[0, 0]
     c0 = c[0]
@@ -172,6 +151,27 @@ def smooth(table, index, offsets, startprob, transmat, weights, skip):
         trans += ws * acc[:1]
         start += ws * acc[2]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(table, index, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    c0 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        y0 = A0_0 * v0
+        total = y0
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+        c0 = y0
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

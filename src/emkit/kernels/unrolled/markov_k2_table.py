@@ -82,37 +82,6 @@ def _forward_ckpt(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(table, index, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    c0 = 1.0
-    c1 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        q = index[u + 1]
-        v0 = table[q, 0] * c0
-        v1 = table[q, 1] * c1
-        y0 = (A0_0 * v0 + A0_1 * v1)
-        y1 = (A1_0 * v0 + A1_1 * v1)
-        total = (y0 + y1)
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-            y1 *= sc
-        c0 = y0
-        c1 = y1
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-            bckpt[(u - a) // BLOCK, 1] = c1
-    return True
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
 def _smooth_range(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
@@ -222,6 +191,37 @@ def smooth(table, index, offsets, startprob, transmat, weights, skip):
         trans += ws * acc[:2]
         start += ws * acc[3]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(table, index, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    c0 = 1.0
+    c1 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        v1 = table[q, 1] * c1
+        y0 = (A0_0 * v0 + A0_1 * v1)
+        y1 = (A1_0 * v0 + A1_1 * v1)
+        total = (y0 + y1)
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+        c0 = y0
+        c1 = y1
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

@@ -12,6 +12,149 @@ _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward(prob, a, b, startprob, transmat, alpha, rescale):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    x0 = startprob[0] * prob[a, 0]
+    x1 = startprob[1] * prob[a, 1]
+    x2 = startprob[2] * prob[a, 2]
+    x3 = startprob[3] * prob[a, 3]
+    total = ((x0 + x1) + (x2 + x3))
+    log_norm = 0.0
+    s = 1.0
+    if total < LOW:
+        if not total > FAIL:
+            return np.nan
+        s = 1.0 / total
+        log_norm += np.log(total)
+        x0 *= s
+        x1 *= s
+        x2 *= s
+        x3 *= s
+    rescale[a] = s
+    alpha[a, 0] = x0
+    alpha[a, 1] = x1
+    alpha[a, 2] = x2
+    alpha[a, 3] = x3
+    for t in range(a + 1, b):
+        y0 = ((x0 * A0_0 + x1 * A1_0) + (x2 * A2_0 + x3 * A3_0)) * prob[t, 0]
+        y1 = ((x0 * A0_1 + x1 * A1_1) + (x2 * A2_1 + x3 * A3_1)) * prob[t, 1]
+        y2 = ((x0 * A0_2 + x1 * A1_2) + (x2 * A2_2 + x3 * A3_2)) * prob[t, 2]
+        y3 = ((x0 * A0_3 + x1 * A1_3) + (x2 * A2_3 + x3 * A3_3)) * prob[t, 3]
+        total = ((y0 + y1) + (y2 + y3))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+        rescale[t] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        x3 = y3
+        alpha[t, 0] = y0
+        alpha[t, 1] = y1
+        alpha[t, 2] = y2
+        alpha[t, 3] = y3
+    total = ((x0 + x1) + (x2 + x3))
+    if not total > 0.0:
+        return np.nan
+    return log_norm + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward(prob, a, b, transmat, beta):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    beta[b - 1, 0] = 1.0
+    beta[b - 1, 1] = 1.0
+    beta[b - 1, 2] = 1.0
+    beta[b - 1, 3] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        v2 = prob[u + 1, 2] * c2
+        v3 = prob[u + 1, 3] * c3
+        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
+        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
+        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
+        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
+        total = ((y0 + y1) + (y2 + y3))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            s = 1.0 / total
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        beta[u, 0] = y0
+        beta[u, 1] = y1
+        beta[u, 2] = y2
+        beta[u, 3] = y3
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        if mode != 2:
+            lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
+            log_norm[s] = lp
+            if np.isnan(lp):
+                ok[s] = False
+        if mode != 1 and not _backward(prob, a, b, transmat, beta):
+            ok[s] = False
+    return log_norm, ok
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
@@ -109,62 +252,6 @@ def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
     if not total > 0.0:
         return np.nan
     return lp + np.log(total)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(prob, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A0_2 = transmat[0, 2]
-    A0_3 = transmat[0, 3]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    A1_2 = transmat[1, 2]
-    A1_3 = transmat[1, 3]
-    A2_0 = transmat[2, 0]
-    A2_1 = transmat[2, 1]
-    A2_2 = transmat[2, 2]
-    A2_3 = transmat[2, 3]
-    A3_0 = transmat[3, 0]
-    A3_1 = transmat[3, 1]
-    A3_2 = transmat[3, 2]
-    A3_3 = transmat[3, 3]
-    c0 = 1.0
-    c1 = 1.0
-    c2 = 1.0
-    c3 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        v0 = prob[u + 1, 0] * c0
-        v1 = prob[u + 1, 1] * c1
-        v2 = prob[u + 1, 2] * c2
-        v3 = prob[u + 1, 3] * c3
-        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
-        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
-        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
-        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
-        total = ((y0 + y1) + (y2 + y3))
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-            y1 *= sc
-            y2 *= sc
-            y3 *= sc
-        c0 = y0
-        c1 = y1
-        c2 = y2
-        c3 = y3
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-            bckpt[(u - a) // BLOCK, 1] = c1
-            bckpt[(u - a) // BLOCK, 2] = c2
-            bckpt[(u - a) // BLOCK, 3] = c3
-    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -353,21 +440,127 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
-    if mode == 2:
-        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
-    alpha = np.empty((BLOCK + 1, 4))
-    rescale = np.empty(BLOCK + 1)
-    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
-    return lp, not np.isnan(lp)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
-    alpha = np.empty((BLOCK + 1, 4))
-    rescale = np.empty(BLOCK + 1)
-    c = np.empty(4)
-    acc = np.zeros((6, 4))
-    c[:] = bckpt[m1 - 1]
-    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
-    return good, ws * acc[5], ws * acc[4], ws * acc[:4]
+def posteriors(prob, offsets, r0, r1, weights, skip, alpha, beta, rescale, gamma):
+    S = offsets.shape[0] - 1
+    start = np.zeros(4)
+    occupancy = np.zeros(4)
+    trans = np.zeros((4, 4))
+    failed = np.zeros(S, dtype=np.bool_)
+    s = np.searchsorted(offsets, r0, side='right') - 1
+    while s < S and offsets[s] < r1:
+        a = offsets[s]
+        b = offsets[s + 1]
+        lo = max(a, r0)
+        hi = min(b, r1)
+        if skip[s]:
+            s += 1
+            continue
+        M0_0 = 0.0
+        M0_1 = 0.0
+        M0_2 = 0.0
+        M0_3 = 0.0
+        M1_0 = 0.0
+        M1_1 = 0.0
+        M1_2 = 0.0
+        M1_3 = 0.0
+        M2_0 = 0.0
+        M2_1 = 0.0
+        M2_2 = 0.0
+        M2_3 = 0.0
+        M3_0 = 0.0
+        M3_1 = 0.0
+        M3_2 = 0.0
+        M3_3 = 0.0
+        o0 = 0.0
+        o1 = 0.0
+        o2 = 0.0
+        o3 = 0.0
+        p0 = alpha[max(lo - 1, 0), 0]
+        p1 = alpha[max(lo - 1, 0), 1]
+        p2 = alpha[max(lo - 1, 0), 2]
+        p3 = alpha[max(lo - 1, 0), 3]
+        bad = False
+        for t in range(lo, hi):
+            e0 = alpha[t, 0]
+            e1 = alpha[t, 1]
+            e2 = alpha[t, 2]
+            e3 = alpha[t, 3]
+            h0 = beta[t, 0]
+            h1 = beta[t, 1]
+            h2 = beta[t, 2]
+            h3 = beta[t, 3]
+            z = ((e0 * h0 + e1 * h1) + (e2 * h2 + e3 * h3))
+            if not z > 0.0:
+                bad = True
+                break
+            inv = 1.0 / z
+            g0 = e0 * h0 * inv
+            g1 = e1 * h1 * inv
+            g2 = e2 * h2 * inv
+            g3 = e3 * h3 * inv
+            gamma[t, 0] = g0
+            gamma[t, 1] = g1
+            gamma[t, 2] = g2
+            gamma[t, 3] = g3
+            o0 += g0
+            o1 += g1
+            o2 += g2
+            o3 += g3
+            if t > a:
+                f = rescale[t] * inv
+                w0 = prob[t, 0] * h0 * f
+                w1 = prob[t, 1] * h1 * f
+                w2 = prob[t, 2] * h2 * f
+                w3 = prob[t, 3] * h3 * f
+                M0_0 += p0 * w0
+                M0_1 += p0 * w1
+                M0_2 += p0 * w2
+                M0_3 += p0 * w3
+                M1_0 += p1 * w0
+                M1_1 += p1 * w1
+                M1_2 += p1 * w2
+                M1_3 += p1 * w3
+                M2_0 += p2 * w0
+                M2_1 += p2 * w1
+                M2_2 += p2 * w2
+                M2_3 += p2 * w3
+                M3_0 += p3 * w0
+                M3_1 += p3 * w1
+                M3_2 += p3 * w2
+                M3_3 += p3 * w3
+            p0 = e0
+            p1 = e1
+            p2 = e2
+            p3 = e3
+        if bad:
+            failed[s] = True
+            s += 1
+            continue
+        ws = weights[s]
+        occupancy[0] += ws * o0
+        occupancy[1] += ws * o1
+        occupancy[2] += ws * o2
+        occupancy[3] += ws * o3
+        trans[0, 0] += ws * M0_0
+        trans[0, 1] += ws * M0_1
+        trans[0, 2] += ws * M0_2
+        trans[0, 3] += ws * M0_3
+        trans[1, 0] += ws * M1_0
+        trans[1, 1] += ws * M1_1
+        trans[1, 2] += ws * M1_2
+        trans[1, 3] += ws * M1_3
+        trans[2, 0] += ws * M2_0
+        trans[2, 1] += ws * M2_1
+        trans[2, 2] += ws * M2_2
+        trans[2, 3] += ws * M2_3
+        trans[3, 0] += ws * M3_0
+        trans[3, 1] += ws * M3_1
+        trans[3, 2] += ws * M3_2
+        trans[3, 3] += ws * M3_3
+        if lo == a:
+            start[0] += ws * gamma[a, 0]
+            start[1] += ws * gamma[a, 1]
+            start[2] += ws * gamma[a, 2]
+            start[3] += ws * gamma[a, 3]
+        s += 1
+    return start, occupancy, trans, failed

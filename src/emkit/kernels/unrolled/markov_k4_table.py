@@ -114,63 +114,6 @@ def _forward_ckpt(table, index, a, b, startprob, transmat, alpha, rescale, ckpt)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(table, index, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A0_2 = transmat[0, 2]
-    A0_3 = transmat[0, 3]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    A1_2 = transmat[1, 2]
-    A1_3 = transmat[1, 3]
-    A2_0 = transmat[2, 0]
-    A2_1 = transmat[2, 1]
-    A2_2 = transmat[2, 2]
-    A2_3 = transmat[2, 3]
-    A3_0 = transmat[3, 0]
-    A3_1 = transmat[3, 1]
-    A3_2 = transmat[3, 2]
-    A3_3 = transmat[3, 3]
-    c0 = 1.0
-    c1 = 1.0
-    c2 = 1.0
-    c3 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        q = index[u + 1]
-        v0 = table[q, 0] * c0
-        v1 = table[q, 1] * c1
-        v2 = table[q, 2] * c2
-        v3 = table[q, 3] * c3
-        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
-        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
-        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
-        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
-        total = ((y0 + y1) + (y2 + y3))
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-            y1 *= sc
-            y2 *= sc
-            y3 *= sc
-        c0 = y0
-        c1 = y1
-        c2 = y2
-        c3 = y3
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-            bckpt[(u - a) // BLOCK, 1] = c1
-            bckpt[(u - a) // BLOCK, 2] = c2
-            bckpt[(u - a) // BLOCK, 3] = c3
-    return True
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
 def _smooth_range(table, index, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, counts, ws):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
@@ -358,6 +301,63 @@ def smooth(table, index, offsets, startprob, transmat, weights, skip):
         trans += ws * acc[:4]
         start += ws * acc[5]
     return log_norm, ok, start, occupancy, trans, counts
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward_ckpt(table, index, a, b, transmat, bckpt):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
+    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        q = index[u + 1]
+        v0 = table[q, 0] * c0
+        v1 = table[q, 1] * c1
+        v2 = table[q, 2] * c2
+        v3 = table[q, 3] * c3
+        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + A0_3 * v3))
+        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + A1_3 * v3))
+        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + A2_3 * v3))
+        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + A3_3 * v3))
+        total = ((y0 + y1) + (y2 + y3))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            sc = 1.0 / total
+            y0 *= sc
+            y1 *= sc
+            y2 *= sc
+            y3 *= sc
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        if (u - a + 1) % BLOCK == 0:
+            bckpt[(u - a) // BLOCK, 0] = c0
+            bckpt[(u - a) // BLOCK, 1] = c1
+            bckpt[(u - a) // BLOCK, 2] = c2
+            bckpt[(u - a) // BLOCK, 3] = c3
+    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)

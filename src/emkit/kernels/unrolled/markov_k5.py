@@ -12,6 +12,181 @@ _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward(prob, a, b, startprob, transmat, alpha, rescale):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    x0 = startprob[0] * prob[a, 0]
+    x1 = startprob[1] * prob[a, 1]
+    x2 = startprob[2] * prob[a, 2]
+    x3 = startprob[3] * prob[a, 3]
+    x4 = startprob[4] * prob[a, 4]
+    total = ((x0 + x1) + (x2 + (x3 + x4)))
+    log_norm = 0.0
+    s = 1.0
+    if total < LOW:
+        if not total > FAIL:
+            return np.nan
+        s = 1.0 / total
+        log_norm += np.log(total)
+        x0 *= s
+        x1 *= s
+        x2 *= s
+        x3 *= s
+        x4 *= s
+    rescale[a] = s
+    alpha[a, 0] = x0
+    alpha[a, 1] = x1
+    alpha[a, 2] = x2
+    alpha[a, 3] = x3
+    alpha[a, 4] = x4
+    for t in range(a + 1, b):
+        y0 = ((x0 * A0_0 + x1 * A1_0) + (x2 * A2_0 + (x3 * A3_0 + x4 * A4_0))) * prob[t, 0]
+        y1 = ((x0 * A0_1 + x1 * A1_1) + (x2 * A2_1 + (x3 * A3_1 + x4 * A4_1))) * prob[t, 1]
+        y2 = ((x0 * A0_2 + x1 * A1_2) + (x2 * A2_2 + (x3 * A3_2 + x4 * A4_2))) * prob[t, 2]
+        y3 = ((x0 * A0_3 + x1 * A1_3) + (x2 * A2_3 + (x3 * A3_3 + x4 * A4_3))) * prob[t, 3]
+        y4 = ((x0 * A0_4 + x1 * A1_4) + (x2 * A2_4 + (x3 * A3_4 + x4 * A4_4))) * prob[t, 4]
+        total = ((y0 + y1) + (y2 + (y3 + y4)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+        rescale[t] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        x3 = y3
+        x4 = y4
+        alpha[t, 0] = y0
+        alpha[t, 1] = y1
+        alpha[t, 2] = y2
+        alpha[t, 3] = y3
+        alpha[t, 4] = y4
+    total = ((x0 + x1) + (x2 + (x3 + x4)))
+    if not total > 0.0:
+        return np.nan
+    return log_norm + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward(prob, a, b, transmat, beta):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    c4 = 1.0
+    beta[b - 1, 0] = 1.0
+    beta[b - 1, 1] = 1.0
+    beta[b - 1, 2] = 1.0
+    beta[b - 1, 3] = 1.0
+    beta[b - 1, 4] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        v2 = prob[u + 1, 2] * c2
+        v3 = prob[u + 1, 3] * c3
+        v4 = prob[u + 1, 4] * c4
+        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + (A0_3 * v3 + A0_4 * v4)))
+        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + (A1_3 * v3 + A1_4 * v4)))
+        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + (A2_3 * v3 + A2_4 * v4)))
+        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + (A3_3 * v3 + A3_4 * v4)))
+        y4 = ((A4_0 * v0 + A4_1 * v1) + (A4_2 * v2 + (A4_3 * v3 + A4_4 * v4)))
+        total = ((y0 + y1) + (y2 + (y3 + y4)))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            s = 1.0 / total
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        c4 = y4
+        beta[u, 0] = y0
+        beta[u, 1] = y1
+        beta[u, 2] = y2
+        beta[u, 3] = y3
+        beta[u, 4] = y4
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        if mode != 2:
+            lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
+            log_norm[s] = lp
+            if np.isnan(lp):
+                ok[s] = False
+        if mode != 1 and not _backward(prob, a, b, transmat, beta):
+            ok[s] = False
+    return log_norm, ok
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
@@ -128,78 +303,6 @@ def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
     if not total > 0.0:
         return np.nan
     return lp + np.log(total)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(prob, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A0_2 = transmat[0, 2]
-    A0_3 = transmat[0, 3]
-    A0_4 = transmat[0, 4]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    A1_2 = transmat[1, 2]
-    A1_3 = transmat[1, 3]
-    A1_4 = transmat[1, 4]
-    A2_0 = transmat[2, 0]
-    A2_1 = transmat[2, 1]
-    A2_2 = transmat[2, 2]
-    A2_3 = transmat[2, 3]
-    A2_4 = transmat[2, 4]
-    A3_0 = transmat[3, 0]
-    A3_1 = transmat[3, 1]
-    A3_2 = transmat[3, 2]
-    A3_3 = transmat[3, 3]
-    A3_4 = transmat[3, 4]
-    A4_0 = transmat[4, 0]
-    A4_1 = transmat[4, 1]
-    A4_2 = transmat[4, 2]
-    A4_3 = transmat[4, 3]
-    A4_4 = transmat[4, 4]
-    c0 = 1.0
-    c1 = 1.0
-    c2 = 1.0
-    c3 = 1.0
-    c4 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 4] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        v0 = prob[u + 1, 0] * c0
-        v1 = prob[u + 1, 1] * c1
-        v2 = prob[u + 1, 2] * c2
-        v3 = prob[u + 1, 3] * c3
-        v4 = prob[u + 1, 4] * c4
-        y0 = ((A0_0 * v0 + A0_1 * v1) + (A0_2 * v2 + (A0_3 * v3 + A0_4 * v4)))
-        y1 = ((A1_0 * v0 + A1_1 * v1) + (A1_2 * v2 + (A1_3 * v3 + A1_4 * v4)))
-        y2 = ((A2_0 * v0 + A2_1 * v1) + (A2_2 * v2 + (A2_3 * v3 + A2_4 * v4)))
-        y3 = ((A3_0 * v0 + A3_1 * v1) + (A3_2 * v2 + (A3_3 * v3 + A3_4 * v4)))
-        y4 = ((A4_0 * v0 + A4_1 * v1) + (A4_2 * v2 + (A4_3 * v3 + A4_4 * v4)))
-        total = ((y0 + y1) + (y2 + (y3 + y4)))
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-            y1 *= sc
-            y2 *= sc
-            y3 *= sc
-            y4 *= sc
-        c0 = y0
-        c1 = y1
-        c2 = y2
-        c3 = y3
-        c4 = y4
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-            bckpt[(u - a) // BLOCK, 1] = c1
-            bckpt[(u - a) // BLOCK, 2] = c2
-            bckpt[(u - a) // BLOCK, 3] = c3
-            bckpt[(u - a) // BLOCK, 4] = c4
-    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -436,24 +539,3 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
         trans += ws * acc[:5]
         start += ws * acc[6]
     return log_norm, ok, start, occupancy, trans
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
-    if mode == 2:
-        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
-    alpha = np.empty((BLOCK + 1, 5))
-    rescale = np.empty(BLOCK + 1)
-    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
-    return lp, not np.isnan(lp)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
-    alpha = np.empty((BLOCK + 1, 5))
-    rescale = np.empty(BLOCK + 1)
-    c = np.empty(5)
-    acc = np.zeros((7, 5))
-    c[:] = bckpt[m1 - 1]
-    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
-    return good, ws * acc[6], ws * acc[5], ws * acc[:5]

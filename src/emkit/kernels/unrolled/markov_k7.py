@@ -12,6 +12,257 @@ _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward(prob, a, b, startprob, transmat, alpha, rescale):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A0_5 = transmat[0, 5]
+    A0_6 = transmat[0, 6]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A1_5 = transmat[1, 5]
+    A1_6 = transmat[1, 6]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A2_5 = transmat[2, 5]
+    A2_6 = transmat[2, 6]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A3_5 = transmat[3, 5]
+    A3_6 = transmat[3, 6]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    A4_5 = transmat[4, 5]
+    A4_6 = transmat[4, 6]
+    A5_0 = transmat[5, 0]
+    A5_1 = transmat[5, 1]
+    A5_2 = transmat[5, 2]
+    A5_3 = transmat[5, 3]
+    A5_4 = transmat[5, 4]
+    A5_5 = transmat[5, 5]
+    A5_6 = transmat[5, 6]
+    A6_0 = transmat[6, 0]
+    A6_1 = transmat[6, 1]
+    A6_2 = transmat[6, 2]
+    A6_3 = transmat[6, 3]
+    A6_4 = transmat[6, 4]
+    A6_5 = transmat[6, 5]
+    A6_6 = transmat[6, 6]
+    x0 = startprob[0] * prob[a, 0]
+    x1 = startprob[1] * prob[a, 1]
+    x2 = startprob[2] * prob[a, 2]
+    x3 = startprob[3] * prob[a, 3]
+    x4 = startprob[4] * prob[a, 4]
+    x5 = startprob[5] * prob[a, 5]
+    x6 = startprob[6] * prob[a, 6]
+    total = ((x0 + (x1 + x2)) + ((x3 + x4) + (x5 + x6)))
+    log_norm = 0.0
+    s = 1.0
+    if total < LOW:
+        if not total > FAIL:
+            return np.nan
+        s = 1.0 / total
+        log_norm += np.log(total)
+        x0 *= s
+        x1 *= s
+        x2 *= s
+        x3 *= s
+        x4 *= s
+        x5 *= s
+        x6 *= s
+    rescale[a] = s
+    alpha[a, 0] = x0
+    alpha[a, 1] = x1
+    alpha[a, 2] = x2
+    alpha[a, 3] = x3
+    alpha[a, 4] = x4
+    alpha[a, 5] = x5
+    alpha[a, 6] = x6
+    for t in range(a + 1, b):
+        y0 = ((x0 * A0_0 + (x1 * A1_0 + x2 * A2_0)) + ((x3 * A3_0 + x4 * A4_0) + (x5 * A5_0 + x6 * A6_0))) * prob[t, 0]
+        y1 = ((x0 * A0_1 + (x1 * A1_1 + x2 * A2_1)) + ((x3 * A3_1 + x4 * A4_1) + (x5 * A5_1 + x6 * A6_1))) * prob[t, 1]
+        y2 = ((x0 * A0_2 + (x1 * A1_2 + x2 * A2_2)) + ((x3 * A3_2 + x4 * A4_2) + (x5 * A5_2 + x6 * A6_2))) * prob[t, 2]
+        y3 = ((x0 * A0_3 + (x1 * A1_3 + x2 * A2_3)) + ((x3 * A3_3 + x4 * A4_3) + (x5 * A5_3 + x6 * A6_3))) * prob[t, 3]
+        y4 = ((x0 * A0_4 + (x1 * A1_4 + x2 * A2_4)) + ((x3 * A3_4 + x4 * A4_4) + (x5 * A5_4 + x6 * A6_4))) * prob[t, 4]
+        y5 = ((x0 * A0_5 + (x1 * A1_5 + x2 * A2_5)) + ((x3 * A3_5 + x4 * A4_5) + (x5 * A5_5 + x6 * A6_5))) * prob[t, 5]
+        y6 = ((x0 * A0_6 + (x1 * A1_6 + x2 * A2_6)) + ((x3 * A3_6 + x4 * A4_6) + (x5 * A5_6 + x6 * A6_6))) * prob[t, 6]
+        total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+            y5 *= s
+            y6 *= s
+        rescale[t] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        x3 = y3
+        x4 = y4
+        x5 = y5
+        x6 = y6
+        alpha[t, 0] = y0
+        alpha[t, 1] = y1
+        alpha[t, 2] = y2
+        alpha[t, 3] = y3
+        alpha[t, 4] = y4
+        alpha[t, 5] = y5
+        alpha[t, 6] = y6
+    total = ((x0 + (x1 + x2)) + ((x3 + x4) + (x5 + x6)))
+    if not total > 0.0:
+        return np.nan
+    return log_norm + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _backward(prob, a, b, transmat, beta):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A0_5 = transmat[0, 5]
+    A0_6 = transmat[0, 6]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A1_5 = transmat[1, 5]
+    A1_6 = transmat[1, 6]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A2_5 = transmat[2, 5]
+    A2_6 = transmat[2, 6]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A3_5 = transmat[3, 5]
+    A3_6 = transmat[3, 6]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    A4_5 = transmat[4, 5]
+    A4_6 = transmat[4, 6]
+    A5_0 = transmat[5, 0]
+    A5_1 = transmat[5, 1]
+    A5_2 = transmat[5, 2]
+    A5_3 = transmat[5, 3]
+    A5_4 = transmat[5, 4]
+    A5_5 = transmat[5, 5]
+    A5_6 = transmat[5, 6]
+    A6_0 = transmat[6, 0]
+    A6_1 = transmat[6, 1]
+    A6_2 = transmat[6, 2]
+    A6_3 = transmat[6, 3]
+    A6_4 = transmat[6, 4]
+    A6_5 = transmat[6, 5]
+    A6_6 = transmat[6, 6]
+    c0 = 1.0
+    c1 = 1.0
+    c2 = 1.0
+    c3 = 1.0
+    c4 = 1.0
+    c5 = 1.0
+    c6 = 1.0
+    beta[b - 1, 0] = 1.0
+    beta[b - 1, 1] = 1.0
+    beta[b - 1, 2] = 1.0
+    beta[b - 1, 3] = 1.0
+    beta[b - 1, 4] = 1.0
+    beta[b - 1, 5] = 1.0
+    beta[b - 1, 6] = 1.0
+    for u in range(b - 2, a - 1, -1):
+        v0 = prob[u + 1, 0] * c0
+        v1 = prob[u + 1, 1] * c1
+        v2 = prob[u + 1, 2] * c2
+        v3 = prob[u + 1, 3] * c3
+        v4 = prob[u + 1, 4] * c4
+        v5 = prob[u + 1, 5] * c5
+        v6 = prob[u + 1, 6] * c6
+        y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
+        y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
+        y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
+        y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
+        y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
+        y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
+        y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
+        total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
+        if total < LOW:
+            if not total > FAIL:
+                return False
+            s = 1.0 / total
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+            y5 *= s
+            y6 *= s
+        c0 = y0
+        c1 = y1
+        c2 = y2
+        c3 = y3
+        c4 = y4
+        c5 = y5
+        c6 = y6
+        beta[u, 0] = y0
+        beta[u, 1] = y1
+        beta[u, 2] = y2
+        beta[u, 3] = y3
+        beta[u, 4] = y4
+        beta[u, 5] = y5
+        beta[u, 6] = y6
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        if mode != 2:
+            lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
+            log_norm[s] = lp
+            if np.isnan(lp):
+                ok[s] = False
+        if mode != 1 and not _backward(prob, a, b, transmat, beta):
+            ok[s] = False
+    return log_norm, ok
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
 def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
@@ -172,116 +423,6 @@ def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
     if not total > 0.0:
         return np.nan
     return lp + np.log(total)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _backward_ckpt(prob, a, b, transmat, bckpt):
-    A0_0 = transmat[0, 0]
-    A0_1 = transmat[0, 1]
-    A0_2 = transmat[0, 2]
-    A0_3 = transmat[0, 3]
-    A0_4 = transmat[0, 4]
-    A0_5 = transmat[0, 5]
-    A0_6 = transmat[0, 6]
-    A1_0 = transmat[1, 0]
-    A1_1 = transmat[1, 1]
-    A1_2 = transmat[1, 2]
-    A1_3 = transmat[1, 3]
-    A1_4 = transmat[1, 4]
-    A1_5 = transmat[1, 5]
-    A1_6 = transmat[1, 6]
-    A2_0 = transmat[2, 0]
-    A2_1 = transmat[2, 1]
-    A2_2 = transmat[2, 2]
-    A2_3 = transmat[2, 3]
-    A2_4 = transmat[2, 4]
-    A2_5 = transmat[2, 5]
-    A2_6 = transmat[2, 6]
-    A3_0 = transmat[3, 0]
-    A3_1 = transmat[3, 1]
-    A3_2 = transmat[3, 2]
-    A3_3 = transmat[3, 3]
-    A3_4 = transmat[3, 4]
-    A3_5 = transmat[3, 5]
-    A3_6 = transmat[3, 6]
-    A4_0 = transmat[4, 0]
-    A4_1 = transmat[4, 1]
-    A4_2 = transmat[4, 2]
-    A4_3 = transmat[4, 3]
-    A4_4 = transmat[4, 4]
-    A4_5 = transmat[4, 5]
-    A4_6 = transmat[4, 6]
-    A5_0 = transmat[5, 0]
-    A5_1 = transmat[5, 1]
-    A5_2 = transmat[5, 2]
-    A5_3 = transmat[5, 3]
-    A5_4 = transmat[5, 4]
-    A5_5 = transmat[5, 5]
-    A5_6 = transmat[5, 6]
-    A6_0 = transmat[6, 0]
-    A6_1 = transmat[6, 1]
-    A6_2 = transmat[6, 2]
-    A6_3 = transmat[6, 3]
-    A6_4 = transmat[6, 4]
-    A6_5 = transmat[6, 5]
-    A6_6 = transmat[6, 6]
-    c0 = 1.0
-    c1 = 1.0
-    c2 = 1.0
-    c3 = 1.0
-    c4 = 1.0
-    c5 = 1.0
-    c6 = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 0] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 1] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 2] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 3] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 4] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 5] = 1.0
-    bckpt[(b - 1 - a) // BLOCK, 6] = 1.0
-    for u in range(b - 2, a - 1, -1):
-        v0 = prob[u + 1, 0] * c0
-        v1 = prob[u + 1, 1] * c1
-        v2 = prob[u + 1, 2] * c2
-        v3 = prob[u + 1, 3] * c3
-        v4 = prob[u + 1, 4] * c4
-        v5 = prob[u + 1, 5] * c5
-        v6 = prob[u + 1, 6] * c6
-        y0 = ((A0_0 * v0 + (A0_1 * v1 + A0_2 * v2)) + ((A0_3 * v3 + A0_4 * v4) + (A0_5 * v5 + A0_6 * v6)))
-        y1 = ((A1_0 * v0 + (A1_1 * v1 + A1_2 * v2)) + ((A1_3 * v3 + A1_4 * v4) + (A1_5 * v5 + A1_6 * v6)))
-        y2 = ((A2_0 * v0 + (A2_1 * v1 + A2_2 * v2)) + ((A2_3 * v3 + A2_4 * v4) + (A2_5 * v5 + A2_6 * v6)))
-        y3 = ((A3_0 * v0 + (A3_1 * v1 + A3_2 * v2)) + ((A3_3 * v3 + A3_4 * v4) + (A3_5 * v5 + A3_6 * v6)))
-        y4 = ((A4_0 * v0 + (A4_1 * v1 + A4_2 * v2)) + ((A4_3 * v3 + A4_4 * v4) + (A4_5 * v5 + A4_6 * v6)))
-        y5 = ((A5_0 * v0 + (A5_1 * v1 + A5_2 * v2)) + ((A5_3 * v3 + A5_4 * v4) + (A5_5 * v5 + A5_6 * v6)))
-        y6 = ((A6_0 * v0 + (A6_1 * v1 + A6_2 * v2)) + ((A6_3 * v3 + A6_4 * v4) + (A6_5 * v5 + A6_6 * v6)))
-        total = ((y0 + (y1 + y2)) + ((y3 + y4) + (y5 + y6)))
-        if total < LOW:
-            if not total > FAIL:
-                return False
-            sc = 1.0 / total
-            y0 *= sc
-            y1 *= sc
-            y2 *= sc
-            y3 *= sc
-            y4 *= sc
-            y5 *= sc
-            y6 *= sc
-        c0 = y0
-        c1 = y1
-        c2 = y2
-        c3 = y3
-        c4 = y4
-        c5 = y5
-        c6 = y6
-        if (u - a + 1) % BLOCK == 0:
-            bckpt[(u - a) // BLOCK, 0] = c0
-            bckpt[(u - a) // BLOCK, 1] = c1
-            bckpt[(u - a) // BLOCK, 2] = c2
-            bckpt[(u - a) // BLOCK, 3] = c3
-            bckpt[(u - a) // BLOCK, 4] = c4
-            bckpt[(u - a) // BLOCK, 5] = c5
-            bckpt[(u - a) // BLOCK, 6] = c6
-    return True
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -644,24 +785,3 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
         trans += ws * acc[:7]
         start += ws * acc[8]
     return log_norm, ok, start, occupancy, trans
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def checkpoints(prob, a, b, startprob, transmat, ckpt, mode):
-    if mode == 2:
-        return 0.0, _backward_ckpt(prob, a, b, transmat, ckpt)
-    alpha = np.empty((BLOCK + 1, 7))
-    rescale = np.empty(BLOCK + 1)
-    lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
-    return lp, not np.isnan(lp)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth_blocks(prob, a, b, m0, m1, startprob, transmat, ckpt, bckpt, ws, gamma):
-    alpha = np.empty((BLOCK + 1, 7))
-    rescale = np.empty(BLOCK + 1)
-    c = np.empty(7)
-    acc = np.zeros((9, 7))
-    c[:] = bckpt[m1 - 1]
-    good = _smooth_range(prob, a, b, m0, m1, False, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws)
-    return good, ws * acc[8], ws * acc[7], ws * acc[:7]
