@@ -63,27 +63,13 @@ def _source(K):
         "def _forward(prob, a, b, startprob, transmat, alpha, rescale):",
         *load_a,
         *_lines("    x{i} = startprob[{i}] * prob[a, {i}]", K),
-        f"    total = {_tree([f'x{i}' for i in r])}",
         "    log_norm = 0.0",
-        "    s = 1.0",
-        "    if total < LOW:",
-        "        if not total > FAIL:",
-        "            return np.nan",
-        "        s = 1.0 / total",
-        "        log_norm += np.log(total)",
-        *_lines("        x{i} *= s", K),
+        *_normalised("x", K, "    "),
         "    rescale[a] = s",
         *_lines("    alpha[a, {i}] = x{i}", K),
         "    for t in range(a + 1, b):",
         *[f"        y{j} = {_tree([f'x{i} * A{i}_{j}' for i in r])} * prob[t, {j}]" for j in r],
-        f"        total = {_tree([f'y{j}' for j in r])}",
-        "        s = 1.0",
-        "        if total < LOW:",
-        "            if not total > FAIL:",
-        "                return np.nan",
-        "            s = 1.0 / total",
-        "            log_norm += np.log(total)",
-        *_lines("            y{i} *= s", K),
+        *_normalised("y", K),
         "        rescale[t] = s",
         *_lines("        x{i} = y{i}", K),
         *_lines("        alpha[t, {i}] = y{i}", K),
@@ -184,21 +170,22 @@ def _posteriors_source(K):
     return "\n".join(lines)
 
 
-def _normalised(name, K):
+def _normalised(name, K, indent="        "):
     """Lines that rescale the message ``{name}0 ..`` by ``s`` when its total falls below LOW.
 
     They add ``log(total)`` to ``log_norm`` and return NaN when the total falls below FAIL.
     """
-    return [
-        f"        total = {_tree([f'{name}{i}' for i in range(K)])}",
-        "        s = 1.0",
-        "        if total < LOW:",
-        "            if not total > FAIL:",
-        "                return np.nan",
-        "            s = 1.0 / total",
-        "            log_norm += np.log(total)",
-        *[f"            {name}{i} *= s" for i in range(K)],
+    lines = [
+        f"total = {_tree([f'{name}{i}' for i in range(K)])}",
+        "s = 1.0",
+        "if total < LOW:",
+        "    if not total > FAIL:",
+        "        return np.nan",
+        "    s = 1.0 / total",
+        "    log_norm += np.log(total)",
+        *[f"    {name}{i} *= s" for i in range(K)],
     ]
+    return [indent + line for line in lines]
 
 
 def _forward_block_source(K, em):

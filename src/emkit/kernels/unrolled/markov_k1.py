@@ -15,8 +15,8 @@ _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     A0_0 = transmat[0, 0]
     x0 = startprob[0] * prob[a, 0]
-    total = x0
     log_norm = 0.0
+    total = x0
     s = 1.0
     if total < LOW:
         if not total > FAIL:

@@ -19,8 +19,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     A1_1 = transmat[1, 1]
     x0 = startprob[0] * prob[a, 0]
     x1 = startprob[1] * prob[a, 1]
-    total = (x0 + x1)
     log_norm = 0.0
+    total = (x0 + x1)
     s = 1.0
     if total < LOW:
         if not total > FAIL:

@@ -25,8 +25,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x0 = startprob[0] * prob[a, 0]
     x1 = startprob[1] * prob[a, 1]
     x2 = startprob[2] * prob[a, 2]
-    total = (x0 + (x1 + x2))
     log_norm = 0.0
+    total = (x0 + (x1 + x2))
     s = 1.0
     if total < LOW:
         if not total > FAIL:

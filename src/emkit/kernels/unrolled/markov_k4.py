@@ -33,8 +33,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x1 = startprob[1] * prob[a, 1]
     x2 = startprob[2] * prob[a, 2]
     x3 = startprob[3] * prob[a, 3]
-    total = ((x0 + x1) + (x2 + x3))
     log_norm = 0.0
+    total = ((x0 + x1) + (x2 + x3))
     s = 1.0
     if total < LOW:
         if not total > FAIL:

@@ -43,8 +43,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x2 = startprob[2] * prob[a, 2]
     x3 = startprob[3] * prob[a, 3]
     x4 = startprob[4] * prob[a, 4]
-    total = ((x0 + x1) + (x2 + (x3 + x4)))
     log_norm = 0.0
+    total = ((x0 + x1) + (x2 + (x3 + x4)))
     s = 1.0
     if total < LOW:
         if not total > FAIL:

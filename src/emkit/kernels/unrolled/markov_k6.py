@@ -55,8 +55,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x3 = startprob[3] * prob[a, 3]
     x4 = startprob[4] * prob[a, 4]
     x5 = startprob[5] * prob[a, 5]
-    total = ((x0 + (x1 + x2)) + (x3 + (x4 + x5)))
     log_norm = 0.0
+    total = ((x0 + (x1 + x2)) + (x3 + (x4 + x5)))
     s = 1.0
     if total < LOW:
         if not total > FAIL:

@@ -85,8 +85,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x5 = startprob[5] * prob[a, 5]
     x6 = startprob[6] * prob[a, 6]
     x7 = startprob[7] * prob[a, 7]
-    total = (((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)))
     log_norm = 0.0
+    total = (((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)))
     s = 1.0
     if total < LOW:
         if not total > FAIL:
