@@ -315,7 +315,7 @@ def test_table_frames_give_the_posterior_mass_of_each_row(monkeypatch):
     index = rng.randint(0, 3, size=60).astype(np.int64)
     index[index == 1] = 2
     index[[40, 41, 50]] = 1
-    lengths = [40, 12, 8]
+    lengths = [40, 7, 13]
     off = lm.offsets_from_lengths(lengths)
     w = np.array([1.0, 2.5, 0.5])
     frames = lm.TableFrames(table, index)
