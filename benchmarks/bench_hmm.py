@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -190,9 +191,20 @@ def cases(quick=False):
     ]
 
 
+def _load():
+    """The 1-minute load average (NaN where the system does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")
+
+
 def main(quick=False, whole=True):
     """Print the HMM benchmark table."""
-    rows = [run_case(*case) for case in cases(quick)]
+    rows = []
+    for case in cases(quick):
+        load = _load()
+        rows.append({**run_case(*case), "load": max(load, _load())})
     for index, row in enumerate(rows):
         if whole:
             w = whole_fits(index, quick, repeats=1 if quick else WHOLE_REPEATS)
@@ -200,6 +212,7 @@ def main(quick=False, whole=True):
                 hmmlearn_fit_s=w["hmmlearn"],
                 emkit_fit_s=w["emkit"],
                 fit_speedup=w["hmmlearn"] / w["emkit"],
+                load=max(row["load"], _load()),
             )
     head = (
         f"{'case':<40} {'hmmlearn':>10} {'emkit':>10} {'speedup':>8} "
@@ -226,7 +239,18 @@ def main(quick=False, whole=True):
                 f"{r['case']:<40} {r['hmmlearn_fit_s']:>10.2f} {r['emkit_fit_s']:>10.2f} "
                 f"{r['fit_speedup']:>7.1f}x"
             )
+    print(f"\n{load_note(rows)}")
     return rows
+
+
+def load_note(rows):
+    """One sentence on the machine's load while the rows were measured."""
+    loads = [r["load"] for r in rows]
+    return (
+        f"Load average (1 min) during the runs: {min(loads):.1f} to {max(loads):.1f} on "
+        f"{os.cpu_count()} cores; emkit runs several threads, hmmlearn one, so a loaded machine "
+        "understates emkit's speed-up."
+    )
 
 
 if __name__ == "__main__":

@@ -555,6 +555,7 @@ def hmm_table(rows):
             f"| {r['case']} | {r['hmmlearn_ms']:.1f} | {r['emkit_ms']:.1f} | "
             f"{r['speedup']:.1f}x | {fit} | {r['ll_rel_diff']:.1e} |"
         )
+    lines += ["", bench_hmm.load_note(rows)]
     return "\n".join(lines) + "\n"
 
 

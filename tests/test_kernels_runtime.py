@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -159,3 +160,19 @@ def test_fit_is_bitwise_the_same_for_any_thread_count():
     finally:
         numba.set_num_threads(before)
     assert_same_fit(fits[0], fits[1], 0.0)
+
+
+def test_thread_count_follows_numba_without_starting_its_pool():
+    # numba's own thread pool (which emkit's kernels never use) is started only by
+    # numba.set_num_threads; until then the count is NUMBA_NUM_THREADS.
+    code = (
+        "import numba\n"
+        "from numba.np.ufunc import parallel\n"
+        "from emkit.kernels import threads\n"
+        "assert threads.n_threads() == numba.config.NUMBA_NUM_THREADS == 3\n"
+        "assert not parallel._is_initialized\n"
+        "numba.set_num_threads(2)\n"
+        "assert threads.n_threads() == numba.get_num_threads() == 2\n"
+    )
+    env = {**os.environ, "NUMBA_NUM_THREADS": "3"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

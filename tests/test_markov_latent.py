@@ -245,10 +245,203 @@ def test_long_inputs_use_unrolled_kernels(monkeypatch):
     sp, tm, L, off = random_hmm(rng, 3, [400, 250])
     generic = lm.forward_backward(L, off, sp, tm)
     assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_numba.messages
+    assert lm._smooth_kernel(markov_numba, 650, 3) is None
     monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
     assert lm._phase_kernels(markov_numba, 650, 3)[0] is markov_unrolled.messages(3)
+    assert lm._smooth_kernel(markov_numba, 650, 3) is markov_unrolled.smooth(3)
     unrolled = lm.forward_backward(L, off, sp, tm)
     for name in ("log_prob", "gamma", "start", "occupancy", "trans"):
         np.testing.assert_allclose(
             getattr(unrolled, name), getattr(generic, name), rtol=1e-12, atol=1e-13
         )
+
+
+def _generic_posteriors(prob, off, sp, tm, w):
+    """Posteriors and counts from the generic two-phase kernels (no blocks, no unrolling)."""
+    n, K = prob.shape
+    alpha, beta, rescale, gamma = np.empty((n, K)), np.empty((n, K)), np.empty(n), np.empty((n, K))
+    log_norm, ok = markov_numba.messages(prob, off, sp, tm, alpha, beta, rescale, 0)
+    skip = np.zeros(len(w), dtype=bool)
+    start, occ, trans, _ = markov_numba.posteriors(
+        prob, off, 0, n, w, skip, alpha, beta, rescale, gamma
+    )
+    return log_norm, ok, start, occ, trans, gamma
+
+
+@pytest.mark.parametrize("K", [3, 8])
+def test_blocked_smooth_matches_generic(K):
+    # Sequences shorter than, equal to and several times one block of the message buffer.
+    B = markov_unrolled.BLOCK
+    lengths = [2 * B + 300, 1, B + 1, B, 700]
+    rng = np.random.RandomState(10 + K)
+    sp, tm, L, off = random_hmm(rng, K, lengths, scale=40.0)
+    tm[0, 1] = 0.0
+    tm /= tm.sum(axis=1, keepdims=True)
+    prob = lm.Frames.from_log(L).prob
+    w = rng.uniform(0.5, 2.0, size=len(lengths))
+    want = _generic_posteriors(prob, off, sp, tm, w)
+    gamma = np.empty_like(prob)
+    got = markov_unrolled.smooth(K)(prob, off, sp, tm, w, gamma)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    np.testing.assert_allclose(gamma, want[5], rtol=1e-12, atol=1e-14)
+    for a, b in zip(got[2:], want[2:5], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # The same likelihoods as rows of a table: per-row posterior mass instead of gamma.
+    index = np.arange(prob.shape[0], dtype=np.int64)[::-1].copy()
+    table = prob[::-1].copy()
+    skip = np.zeros(len(lengths), dtype=bool)
+    skip[2] = True
+    got = markov_unrolled.table_kernels(K).smooth(table, index, off, sp, tm, w, skip)
+    keep = ~skip
+    assert not got[1][2] and got[1][keep].all()
+    np.testing.assert_allclose(got[0][keep], want[0][keep], rtol=1e-13)
+    wk = np.where(keep, w, 0.0)
+    ref = _generic_posteriors(prob, off, sp, tm, wk)
+    for a, b in zip(got[2:5], ref[2:5], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    row_w = np.repeat(wk, lengths)
+    np.testing.assert_allclose(got[5][index], ref[5] * row_w[:, None], rtol=1e-12, atol=1e-14)
+
+
+def test_table_frames_give_the_posterior_mass_of_each_row(monkeypatch):
+    # A left-right model where symbol 1 is all but impossible in the reachable states: the
+    # scaled messages of the second sequence underflow and it is redone in log space.
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 10)
+    rng = np.random.RandomState(4)
+    sp = np.array([1.0, 0.0, 0.0])
+    tm = np.array([[0.6, 0.4, 0.0], [0.0, 0.7, 0.3], [0.0, 0.0, 1.0]])
+    table = np.array([[0.5, 0.2, 0.1], [1e-300, 1e-300, 0.6], [0.5, 0.8, 0.3]])
+    index = rng.randint(0, 3, size=60).astype(np.int64)
+    index[index == 1] = 2
+    index[[40, 41, 50]] = 1
+    lengths = [40, 7, 13]
+    off = lm.offsets_from_lengths(lengths)
+    w = np.array([1.0, 2.5, 0.5])
+    frames = lm.TableFrames(table, index)
+    post = lm.forward_backward(frames, off, sp, tm, w, need_gamma=False)
+    ref = lm.forward_backward(frames.frames(), off, sp, tm, w)
+    assert post.gamma is None
+    mass = np.zeros_like(table)
+    np.add.at(mass, index, ref.gamma * np.repeat(w, lengths)[:, None])
+    np.testing.assert_allclose(post.table_mass, mass, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(post.log_prob, ref.log_prob, rtol=1e-12)
+    for name in ("start", "occupancy", "trans"):
+        np.testing.assert_allclose(getattr(post, name), getattr(ref, name), rtol=1e-12, atol=1e-14)
+    # Brute force on the sequence that needed the log-space pass.
+    a, b = off[1], off[2]
+    ll, gamma, *_ = brute_force(sp, tm, np.log(table)[index[a:b]])
+    assert post.log_prob[1] == pytest.approx(ll, abs=1e-9)
+    np.testing.assert_allclose(ref.gamma[a:b], gamma, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("K", [2, 8])
+def test_one_long_sequence_in_two_threads_matches_one_thread(monkeypatch, K):
+    # Forward and backward recursions at once; for a table, each thread then walks back
+    # through half of the blocks.
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    rng = np.random.RandomState(20 + K)
+    n = 3 * markov_unrolled.BLOCK + 77
+    sp, tm, L, off = random_hmm(rng, K, [n], scale=40.0)
+    w = np.array([1.7])
+    prob = lm.Frames.from_log(L).prob
+    want = _generic_posteriors(prob, off, sp, tm, w)
+    monkeypatch.setattr(lm, "n_threads", lambda: 2)
+    monkeypatch.setattr(lm, "MIN_WORK_PER_THREAD", 16)
+    assert [t[2] for t in lm._message_tasks(off, K)] == [1, 2]
+    post = lm.forward_backward(L, off, sp, tm, w)
+    np.testing.assert_allclose(post.gamma, want[5], rtol=1e-12, atol=1e-14)
+    for got, ref in zip((post.start, post.occupancy), want[2:4], strict=True):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(post.trans, want[4] * tm, rtol=1e-12, atol=1e-12)
+    ll = want[0] + np.add.reduceat(lm.Frames.from_log(L).log_scale, off[:-1])
+    np.testing.assert_allclose(post.log_prob, ll, rtol=1e-13)
+    # The same likelihoods as rows of a table.
+    index = np.arange(n, dtype=np.int64)
+    table_post = lm.forward_backward(lm.TableFrames(prob, index), off, sp, tm, w, need_gamma=False)
+    np.testing.assert_allclose(table_post.table_mass, w * want[5], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(table_post.trans, post.trans, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(table_post.log_prob, want[0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("lengths", [None, [700, 1, 1500, 399]])
+def test_fits_through_the_fused_kernels_match_hmmlearn(monkeypatch, lengths):
+    # Long-input paths on short data: the unrolled kernels, a categorical emission read from
+    # its table, one sequence of two blocks of frames split over two threads.
+    hl = pytest.importorskip("hmmlearn.hmm")
+    from emkit import hmm as ek
+
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    monkeypatch.setattr(lm, "MIN_WORK_PER_THREAD", 64)
+    monkeypatch.setattr(lm, "n_threads", lambda: 2)
+    rng = np.random.RandomState(3)
+    K, M, n = 3, 6, 2600
+    markov = {
+        "startprob_": rng.dirichlet(np.ones(K)),
+        "transmat_": rng.dirichlet(np.ones(K) * 3, K),
+    }
+    kw = {"init_params": "", "n_iter": 8, "tol": -np.inf}
+    X = rng.randint(0, M, size=(n, 1))
+    emission = rng.dirichlet(np.ones(M), size=K)
+    Y = rng.randn(n, 2) + rng.randint(0, 3, size=(n, 1)) * 2.0
+    gauss = {"means_": rng.randn(K, 2) * 2, "covars_": np.ones((K, 2))}
+    pairs = [
+        (ek.CategoricalHMM(K, n_features=M, **kw), hl.CategoricalHMM(K, n_features=M, **kw), X),
+        (
+            ek.GaussianHMM(K, covariance_type="diag", **kw),
+            hl.GaussianHMM(K, covariance_type="diag", implementation="scaling", **kw),
+            Y,
+        ),
+    ]
+    for (ours, theirs, data), extra in zip(
+        pairs, [{"emissionprob_": emission}, gauss], strict=True
+    ):
+        for model in (ours, theirs):
+            for name, value in {**markov, **extra}.items():
+                setattr(model, name, np.array(value, copy=True))
+            model.fit(data, lengths)
+        np.testing.assert_allclose(ours.monitor_.history, theirs.monitor_.history, rtol=1e-10)
+        for name in ("startprob_", "transmat_", *extra):
+            np.testing.assert_allclose(
+                getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10
+            )
+
+
+def test_workspace_reuses_its_buffers_small_and_large():
+    ws = lm.Workspace()
+    for name, shape in (("small", (10, 3)), ("large", (lm.Workspace.MAP_BYTES // 8 + 5, 2))):
+        a = ws.get(name, shape)
+        assert a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous
+        a[...] = 1.5
+        b = ws.get(name, (shape[0] - 1, shape[1]))  # a smaller request reuses the buffer
+        assert np.shares_memory(a, b) and np.all(b == 1.5)
+        c = ws.get(name, (shape[0] + 1, shape[1]))  # a larger one replaces it
+        assert c.shape == (shape[0] + 1, shape[1]) and not np.shares_memory(a, c)
+        c[-1] = 2.0
+
+
+def test_weighted_fit_through_the_table_equals_repeated_sequences(monkeypatch):
+    from emkit import hmm as ek
+
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 100)
+    rng = np.random.RandomState(6)
+    K, M = 3, 5
+    lengths = [300, 1, 250]
+    X = rng.randint(0, M, size=(sum(lengths), 1))
+    start = {
+        "startprob_": rng.dirichlet(np.ones(K)),
+        "transmat_": rng.dirichlet(np.ones(K) * 3, K),
+        "emissionprob_": rng.dirichlet(np.ones(M), size=K),
+    }
+    fits = []
+    for data, lens, weights in (
+        (X, lengths, [3.0, 1.0, 1.0]),
+        (np.vstack([X[:300]] * 3 + [X[300:]]), [300, 300, 300, 1, 250], None),
+    ):
+        model = ek.CategoricalHMM(K, n_features=M, init_params="", n_iter=5, tol=-np.inf)
+        for name, value in start.items():
+            setattr(model, name, value.copy())
+        fits.append(model.fit(data, lens, sample_weight=weights))
+    np.testing.assert_allclose(fits[0].monitor_.history, fits[1].monitor_.history, rtol=1e-11)
+    for name in start:
+        np.testing.assert_allclose(getattr(fits[0], name), getattr(fits[1], name), rtol=1e-10)

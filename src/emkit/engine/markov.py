@@ -10,7 +10,11 @@ structures are kept) and the family's MAP emission parameters, leaving the param
 An emission family offers ``log_likelihood(params, X) -> (n, K)`` (or, when its
 likelihoods are probabilities in [0, 1], ``likelihood(params, X)``, which is then preferred),
 ``accumulate(params, X, wresp) -> stats`` with additive stats, ``maximize(stats, params, fixed,
-empty) -> params`` and ``param_names``.
+empty) -> params`` and ``param_names``. A family whose likelihoods take few distinct rows may
+also offer ``likelihood_table(params, X) -> (table, index)`` (see
+:class:`~emkit.latent.markov.TableFrames`) and ``accumulate_table(params, mass) -> stats``
+from the posterior mass of each table row: the E-step of a fit then needs no (n, K) array
+but the forward messages.
 """
 
 from __future__ import annotations
@@ -272,13 +276,17 @@ class MarkovEM:
             return self.frames(params, X)
         return self.emission.log_likelihood(params.emission, X)
 
-    def posteriors(self, params, X, offsets, weights=None, log_frame=None):
+    def posteriors(self, params, X, offsets, weights=None, log_frame=None, by_table=False):
         """Forward-backward over a block, in the problem's workspace.
 
         ``log_frame`` (n, K), when the caller already has the emission log-likelihoods.
+        ``by_table``: through the emission's likelihood table, giving the posterior mass of
+        each table row instead of ``gamma`` (see the module notes).
         """
         if log_frame is not None:
             frames = log_frame
+        elif by_table:
+            frames = latent.TableFrames(*self.emission.likelihood_table(params.emission, X))
         elif getattr(self.emission, "likelihood", None) is not None:
             frames = self.frames(params, X, self.workspace)
         else:  # forward_backward makes the frames itself (in its threads when it can)
@@ -291,6 +299,7 @@ class MarkovEM:
             weights,
             kernels=self.kernels,
             workspace=self.workspace,
+            need_gamma=not by_table,
         )
 
     def expect_block(self, params, block):
@@ -302,7 +311,9 @@ class MarkovEM:
         log_frame = parts = None
         if split is not None and self.fit_emission:
             log_frame, parts = split(params.emission, X)
-        post = self.posteriors(params, X, block.offsets, seq_weights, log_frame)
+        # Per-row weights (not only per-sequence ones) need the posteriors of every row.
+        by_table = block.weights is None and hasattr(self.emission, "likelihood_table")
+        post = self.posteriors(params, X, block.offsets, seq_weights, log_frame, by_table)
         if seq_weights is None:
             ll = float(np.sum(post.log_prob))
             total = float(X.shape[0])
@@ -310,7 +321,9 @@ class MarkovEM:
             ll = float(np.dot(seq_weights, post.log_prob))
             total = float(np.dot(seq_weights, block.lengths))
         em = None
-        if self.fit_emission:
+        if self.fit_emission and post.gamma is None:
+            em = self.emission.accumulate_table(params.emission, post.table_mass)
+        elif self.fit_emission:
             rw = block.row_weights()
             wresp = post.gamma if rw is None else post.gamma * rw[:, None]
             extra = {} if parts is None else {"parts": parts}

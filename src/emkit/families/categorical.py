@@ -71,6 +71,18 @@ class CategoricalFamily:
             symbols = np.where(symbols < 0, table.shape[0] - 1, symbols)
         return self.kernels.symbol_probabilities(symbols, table, out)
 
+    def likelihood_table(self, params, X):
+        """The likelihoods as a table and an index: ``(emissionprob.T, symbols)``.
+
+        Row ``m`` of the (M, K) table holds the probability of symbol ``m`` under each state;
+        the index is the symbol of each row of ``X``.
+        """
+        return np.ascontiguousarray(params.emissionprob.T, dtype=np.float64), _symbols(X)
+
+    def accumulate_table(self, params, mass):
+        """Counts from the posterior mass of each symbol, ``mass`` of shape (M, K)."""
+        return CategoricalStats(np.ascontiguousarray(mass.T))
+
     def log_likelihood(self, params, X):
         """Log emission probabilities, shape (n, K) (``-inf`` for impossible symbols)."""
         with np.errstate(divide="ignore"):

@@ -105,14 +105,20 @@ def _unrolled(K):
     """The kernels unrolled for ``K`` states (long sequences of up to 8 states)."""
     n = 12
     _, prob, _, off, start, trans = _frames(K, n)
-    alpha, beta, gamma = np.empty((n, K)), np.empty((n, K)), np.empty((n, K))
-    rescale, w = np.empty(n), np.ones(2)
-    markov_unrolled.smooth(K)(prob, off, start, trans, w, alpha, rescale, gamma)
+    gamma, w, skip = np.empty((n, K)), np.ones(2), np.zeros(2, dtype=np.bool_)
+    ckpt, bckpt = np.empty((1, K)), np.empty((1, K))
+    src = (prob[:2].copy(), np.arange(n, dtype=np.int64) % 2)  # a table and its index
+    alpha, beta, rescale = np.empty((n, K)), np.empty((n, K)), np.empty(n)
+    markov_unrolled.smooth(K)(prob, off, start, trans, w, gamma)
     for mode in (0, 1, 2):
         markov_unrolled.messages(K)(prob, off, start, trans, alpha, beta, rescale, mode)
     if K <= markov_unrolled.MAX_POSTERIOR_STATES:
-        skip = np.zeros(2, dtype=np.bool_)
         markov_unrolled.posteriors(K)(prob, off, 0, n, w, skip, alpha, beta, rescale, gamma)
+    table = markov_unrolled.table_kernels(K)
+    table.smooth(*src, off, start, trans, w, skip)
+    table.checkpoints(*src, 0, n, start, trans, ckpt, 1)
+    table.checkpoints(*src, 0, n, start, trans, bckpt, 2)
+    table.smooth_blocks(*src, 0, n, 0, 1, start, trans, ckpt, bckpt, 1.0)
 
 
 def _categorical():

@@ -25,9 +25,17 @@ def _mark_worker():
 
 
 def n_threads():
-    """Threads the kernels may use (numba's current setting)."""
-    import numba
+    """Threads the kernels may use (numba's current setting).
 
+    Until something has started numba's own thread pool (``numba.set_num_threads`` does),
+    the setting is ``NUMBA_NUM_THREADS``: reading it then does not start that pool, which
+    emkit's kernels never use (a few milliseconds, and idle threads, spared).
+    """
+    import numba
+    from numba.np.ufunc import parallel
+
+    if not getattr(parallel, "_is_initialized", True):
+        return int(numba.config.NUMBA_NUM_THREADS)
     return int(numba.get_num_threads())
 
 

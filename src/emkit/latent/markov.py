@@ -1,8 +1,9 @@
 """Markov latent structure: forward-backward, Viterbi, posterior decoding, sampling.
 
 Inference here sees only per-frame emission likelihoods of a batch of sequences (a
-log-likelihood array of shape (n_samples, K), or :class:`Frames`) and the sequence offsets; it
-knows nothing of emission families, so every family gets all of it for free.
+log-likelihood array of shape (n_samples, K), :class:`Frames`, or :class:`TableFrames` for
+likelihoods that take few distinct rows) and the sequence offsets; it knows nothing of
+emission families, so every family gets all of it for free.
 
 Forward-backward runs on messages scaled by a per-frame max shift of the log-likelihoods, which
 cannot underflow however large the dimension of the emissions; a sequence whose messages
@@ -11,15 +12,22 @@ exactly in log space.
 
 Sequences are processed in parallel threads (the compiled kernels release the GIL) when there
 is enough work; each thread takes a contiguous run of sequences and the statistics are summed
-in a fixed order. For large batches of up to 8 states whose work splits by whole sequences,
-each thread also makes its rows' frames from the log-likelihoods and runs one fused kernel
-(forward, then backward and posteriors together); otherwise the messages and the posteriors
-are two phases (which lets a single long sequence run its two recursions in two threads).
+in a fixed order. Large batches of up to 8 states run the fused kernels of
+:mod:`emkit.kernels.markov_unrolled`, which store no message arrays (one message per block of
+frames, the rest recomputed): each thread makes its rows' frames from the log-likelihoods and
+runs forward, then backward and posteriors together, over its sequences. With
+:class:`TableFrames` and ``need_gamma=False`` (a fit's E-step) they read the likelihoods from
+the table and add each frame's posteriors to its table row, so that no (n, K) array is made at
+all; a single long sequence then runs its forward and backward passes in two threads at once,
+and each thread walks back through half of its blocks. Otherwise the messages and the
+posteriors are two phases over (n, K) arrays (a single long sequence runs its two recursions
+in two threads).
 """
 
 from __future__ import annotations
 
 import itertools
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,10 +144,44 @@ class Frames:
         return _log(self.prob) + self.log_scale[:, None]
 
 
+@dataclass(frozen=True)
+class TableFrames:
+    """Emission likelihoods that take few distinct values: frame ``t`` has row ``index[t]``.
+
+    The likelihood of state ``k`` at frame ``t`` is ``table[index[t], k]`` (a categorical
+    emission's probability of the observed symbol, say). Forward-backward reads the table
+    directly and can return the posterior mass of each table row instead of the (n, K)
+    posteriors (see :func:`forward_backward`).
+
+    Attributes
+    ----------
+    table : ndarray of shape (M, K)
+        Entries in [0, 1].
+    index : ndarray of shape (n,), int64
+        Entries in ``[0, M)``.
+    """
+
+    table: np.ndarray
+    index: np.ndarray
+
+    def frames(self, workspace=None):
+        """The same likelihoods as :class:`Frames` (an (n, K) array)."""
+        n, K = self.index.shape[0], self.table.shape[1]
+        prob = np.empty((n, K)) if workspace is None else workspace.get("prob", (n, K))
+        np.take(self.table, self.index, axis=0, out=prob)
+        return Frames(prob, np.zeros(n))
+
+    def log_likelihood(self):
+        """Log-likelihoods, shape (n, K)."""
+        return _log(self.table)[self.index]
+
+
 def as_frames(frames, kernels="numba", workspace=None):
-    """``frames`` itself, or :class:`Frames` built from a log-likelihood array."""
+    """``frames`` itself, or :class:`Frames` built from log-likelihoods or a table."""
     if isinstance(frames, Frames):
         return frames
+    if isinstance(frames, TableFrames):
+        return frames.frames(workspace)
     return Frames.from_log(frames, kernels, workspace)
 
 
@@ -159,13 +201,17 @@ class Posteriors:
         Weighted expected number of frames in each state.
     trans : ndarray of shape (K, K)
         Weighted expected number of transitions between states.
+    table_mass : ndarray of shape (M, K) or None
+        For :class:`TableFrames` without ``gamma``: the weighted posterior mass of each table
+        row, ``sum over frames t with index[t] == m of weight * gamma[t, k]``.
     """
 
     log_prob: np.ndarray
-    gamma: np.ndarray
+    gamma: np.ndarray | None
     start: np.ndarray
     occupancy: np.ndarray
     trans: np.ndarray
+    table_mass: np.ndarray | None = None
 
 
 def _subset(offsets, which):
@@ -180,7 +226,15 @@ class Workspace:
 
     Holding one across Baum-Welch iterations avoids allocating (and faulting in) the frame and
     message arrays every time; what a call returns in them is overwritten by the next call.
+    A large buffer is an anonymous memory map of its own rather than a NumPy allocation: NumPy
+    asks the kernel for transparent huge pages for large arrays, and where the kernel then
+    compacts memory to find them (its default ``defrag=madvise``), the first touch of a large
+    array costs several times as long, and unpredictably so.
     """
+
+    #: Buffers of at least this many bytes are memory maps of their own (smaller ones, a few
+    #: huge pages each, came out as fast or faster from NumPy in the HMM benchmark).
+    MAP_BYTES = 2**24
 
     def __init__(self):
         self._buffers = {}
@@ -190,7 +244,11 @@ class Workspace:
         size = int(np.prod(shape))
         buf = self._buffers.get(name)
         if buf is None or buf.size < size:
-            buf = np.empty(size)
+            nbytes = 8 * size
+            if nbytes >= self.MAP_BYTES:
+                buf = np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.float64)
+            else:
+                buf = np.empty(size)
             self._buffers[name] = buf
         return buf[:size].reshape(shape)
 
@@ -217,28 +275,38 @@ def _row_chunks(n, K):
 def _phase_kernels(k, n, K):
     """The message and posterior kernels for ``n`` frames of ``K`` states."""
     messages, posteriors = k.messages, k.posteriors
-    if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
+    if _unrolled(k, n, K):
         messages = markov_unrolled.messages(K)
         if K <= markov_unrolled.MAX_POSTERIOR_STATES:
             posteriors = markov_unrolled.posteriors(K)
     return messages, posteriors
 
 
+def _unrolled(k, n, K):
+    """Whether ``n`` frames of ``K`` states use the kernels unrolled for ``K``."""
+    return k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES
+
+
 def _smooth_kernel(k, n, K):
     """The fused forward-backward kernel for ``n`` frames of ``K`` states, or None."""
-    if k is markov_numba and n >= UNROLL_MIN_ROWS and K <= markov_unrolled.MAX_STATES:
-        return markov_unrolled.smooth(K)
-    return None
+    return markov_unrolled.smooth(K) if _unrolled(k, n, K) else None
 
 
 def forward_backward(
-    frames, offsets, startprob, transmat, weights=None, kernels="numba", workspace=None
+    frames,
+    offsets,
+    startprob,
+    transmat,
+    weights=None,
+    kernels="numba",
+    workspace=None,
+    need_gamma=True,
 ):
     """Posteriors and expected counts of a batch of sequences.
 
     Parameters
     ----------
-    frames : Frames or ndarray of shape (n, K)
+    frames : Frames, TableFrames or ndarray of shape (n, K)
         Emission likelihoods (an array is read as log-likelihoods).
     offsets : ndarray of shape (S + 1,), int64
         Sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]``.
@@ -249,12 +317,21 @@ def forward_backward(
     kernels : {'numba', 'numpy'}
     workspace : Workspace, optional
         Buffers to reuse; the returned ``gamma`` then lives in it.
+    need_gamma : bool, default=True
+        False when the caller needs only the expected counts and, for :class:`TableFrames`,
+        the posterior mass of each table row: ``Posteriors.gamma`` may then be None (with
+        ``table_mass`` set), which spares the (n, K) posterior and likelihood arrays.
 
     Returns
     -------
     Posteriors
     """
     k = get_kernels(kernels)
+    if isinstance(frames, TableFrames):
+        n, K = frames.index.shape[0], frames.table.shape[1]
+        if not need_gamma and _unrolled(k, n, K):
+            return _table_pass(frames, offsets, startprob, transmat, weights)
+        frames = frames.frames(workspace)
     L = None if isinstance(frames, Frames) else np.ascontiguousarray(frames, dtype=np.float64)
     startprob = np.ascontiguousarray(startprob, dtype=np.float64)
     transmat = np.ascontiguousarray(transmat, dtype=np.float64)
@@ -265,6 +342,7 @@ def forward_backward(
     ws = workspace if workspace is not None else Workspace()
 
     tasks = _message_tasks(offsets, K)
+    # One long sequence runs its two recursions in two threads (two phases, below).
     smooth = _smooth_kernel(k, n, K) if all(t[2] == 0 for t in tasks) else None
     if smooth is not None and L is not None and (offsets[0] != 0 or offsets[-1] != n):
         frames, L = Frames.from_log(L, k, ws), None
@@ -275,8 +353,7 @@ def forward_backward(
             prob, log_scale = frames.prob, frames.log_scale
         else:
             prob, log_scale = ws.get("prob", (n, K)), np.empty(n)
-        alpha = ws.get("alpha", (n, K))
-        rescale, gamma = ws.get("rescale", (n,)), ws.get("gamma", (n, K))
+        gamma = ws.get("gamma", (n, K))
 
         def fused(a, b, mode):
             if L is not None:
@@ -284,7 +361,7 @@ def forward_backward(
                 shifted, log_scale[r0:r1] = k.shift_rows(L[r0:r1], prob[r0:r1])
                 np.exp(shifted, out=shifted)
             off = offsets[a : b + 1]
-            return smooth(prob, off, startprob, transmat, w[a:b], alpha, rescale, gamma)
+            return smooth(prob, off, startprob, transmat, w[a:b], gamma)
 
         parts = _run(tasks, fused)
         if L is not None:
@@ -327,27 +404,108 @@ def forward_backward(
     )
 
 
+def _in_log_space(frames, offsets, startprob, transmat, w, k, bad):
+    """Forward-backward of the sequences ``bad`` in log space (exact for any dynamic range).
+
+    Returns their rows, then ``(log_prob, gamma, start, occupancy, trans)``.
+    """
+    rows, sub = _subset(offsets, bad)
+    g = np.empty((rows.size, transmat.shape[0]))
+    log_frame = np.ascontiguousarray(frames.log_likelihood()[rows])
+    lp, st, oc, tr = k.forward_backward_log(
+        log_frame, sub, _log(startprob), _log(transmat), w[bad], g
+    )
+    return rows, (lp, g, st, oc, tr)
+
+
 def _finish(frames, offsets, startprob, transmat, w, k, gamma, log_norm, ok, start, occ, trans):
     """Posteriors from the scaled pass's results, failed sequences redone in log space."""
-    K = transmat.shape[0]
     trans = trans * transmat
     log_prob = np.where(ok, log_norm + np.add.reduceat(frames.log_scale, offsets[:-1]), np.nan)
     if not ok.all():
         bad = np.flatnonzero(~ok)
-        rows, sub = _subset(offsets, bad)
-        g = np.empty((rows.size, K))
-        lp, st, oc, tr = k.forward_backward_log(
-            np.ascontiguousarray(frames.log_likelihood()[rows]),
-            sub,
-            _log(startprob),
-            _log(transmat),
-            w[bad],
-            g,
-        )
+        rows, (lp, g, st, oc, tr) = _in_log_space(frames, offsets, startprob, transmat, w, k, bad)
         gamma[rows] = g
         log_prob[bad] = lp
         start, occ, trans = start + st, occ + oc, trans + tr
     return Posteriors(log_prob, gamma, start, occ, trans)
+
+
+def _in_halves(module, table, index, offsets, startprob, transmat, w):
+    """The fused forward-backward of one long sequence over two threads (table likelihoods).
+
+    The forward and the backward passes run at once, each keeping one message per block of
+    frames; then each thread walks back through half of the blocks from those messages. Same
+    results as the table module's ``smooth`` (to rounding).
+    """
+    a, b = int(offsets[0]), int(offsets[1])
+    K = transmat.shape[0]
+    n_blocks = -(-(b - a) // markov_unrolled.BLOCK)
+    ckpt, bckpt = np.empty((n_blocks, K)), np.empty((n_blocks, K))
+
+    def one_pass(buffer, mode):
+        return module.checkpoints(table, index, a, b, startprob, transmat, buffer, mode)
+
+    (lp, forward_ok), (_, backward_ok) = _run([(ckpt, 1), (bckpt, 2)], one_pass)
+    half = n_blocks // 2
+    runs = [(0, half), (half, n_blocks)] if half else [(0, n_blocks)]
+
+    def walk(m0, m1):
+        return module.smooth_blocks(
+            table, index, a, b, m0, m1, startprob, transmat, ckpt, bckpt, w[0]
+        )
+
+    parts = _run(runs, walk) if forward_ok and backward_ok else []
+    ok = bool(parts) and all(p[0] for p in parts)
+    # (good, start, occupancy, trans, counts) per run
+    totals = [sum(p[i] for p in parts) if ok else 0.0 for i in range(1, 5)]
+    return (np.array([lp if ok else np.nan]), np.array([ok]), *totals)
+
+
+def _table_pass(frames, offsets, startprob, transmat, weights):
+    """:func:`forward_backward` of :class:`TableFrames` without ``gamma`` (unrolled kernels).
+
+    Each thread runs the fused kernel over whole sequences, adding each frame's posteriors
+    to its table row's mass: no (n, K) array is made.
+    """
+    table = np.ascontiguousarray(frames.table, dtype=np.float64)
+    index = np.ascontiguousarray(frames.index, dtype=np.int64)
+    startprob = np.ascontiguousarray(startprob, dtype=np.float64)
+    transmat = np.ascontiguousarray(transmat, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    K = table.shape[1]
+    S = offsets.shape[0] - 1
+    w = np.ones(S) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    module = markov_unrolled.table_kernels(K)
+    chunks = sequence_chunks(offsets, K)
+    skip = np.zeros(S, dtype=bool)
+
+    def task(a, b):
+        off = offsets[a : b + 1]
+        return module.smooth(table, index, off, startprob, transmat, w[a:b], skip[a:b])
+
+    if _message_tasks(offsets, K)[0][2] != 0:  # one long sequence: two threads
+        parts = [_in_halves(module, table, index, offsets, startprob, transmat, w)]
+    else:
+        parts = _run(chunks, task)
+    ok = np.concatenate([p[1] for p in parts])
+    if not ok.all():
+        # A sequence failing in its backward pass has added part of its mass: redo without.
+        skip = ~ok
+        parts = _run(chunks, task)
+    log_prob = np.where(ok, np.concatenate([p[0] for p in parts]), np.nan)
+    start, occ, trans, mass = (sum(p[i] for p in parts) for i in range(2, 6))
+    trans = trans * transmat
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        rows, (lp, g, st, oc, tr) = _in_log_space(
+            frames, offsets, startprob, transmat, w, markov_numba, bad
+        )
+        row_w = np.repeat(w[bad], np.diff(offsets)[bad])
+        np.add.at(mass, index[rows], np.where(np.isfinite(g), g * row_w[:, None], 0.0))
+        log_prob[bad] = lp
+        start, occ, trans = start + st, occ + oc, trans + tr
+    return Posteriors(log_prob, None, start, occ, trans, mass)
 
 
 def log_likelihood(frames, offsets, startprob, transmat, kernels="numba"):

@@ -7,6 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
+BLOCK = 2048
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
@@ -14,8 +15,8 @@ _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     A0_0 = transmat[0, 0]
     x0 = startprob[0] * prob[a, 0]
-    total = x0
     log_norm = 0.0
+    total = x0
     s = 1.0
     if total < LOW:
         if not total > FAIL:
@@ -82,59 +83,137 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(1)
-    occupancy = np.zeros(1)
-    trans = np.zeros((1, 1))
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
-    for s in range(S):
-        a = offsets[s]
-        b = offsets[s + 1]
-        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
-        log_norm[s] = lp
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        x0 = startprob[0] * prob[t0, 0]
+        total = x0
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        alpha[0, 0] = x0
+    for t in range(first, t1):
+        y0 = x0 * A0_0 * prob[t, 0]
+        total = y0
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        alpha[t - t0 + 1, 0] = y0
+    if save:
+        ckpt[m, 0] = x0
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
         if np.isnan(lp):
-            ok[s] = False
-            continue
-        M0_0 = 0.0
-        o0 = 0.0
-        c0 = 1.0
-        bad = False
-        for u in range(b - 1, a - 1, -1):
-            e0 = alpha[u, 0]
+            return np.nan
+    total = ckpt[n_blocks - 1, 0]
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    c0 = c[0]
+    M0_0 = acc[0, 0]
+    o0 = acc[1, 0]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
             z = e0 * c0
             if not z > 0.0:
-                bad = True
-                break
+                return False
             inv = 1.0 / z
             g0 = e0 * c0 * inv
             gamma[u, 0] = g0
             o0 += g0
             if u == a:
+                acc[2, 0] = g0
                 break
             v0 = prob[u, 0] * c0
-            f = rescale[u] * inv
-            p0 = alpha[u - 1, 0]
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
             w0 = v0 * f
             M0_0 += p0 * w0
             y0 = A0_0 * v0
             total = y0
             if total < LOW:
                 if not total > FAIL:
-                    bad = True
-                    break
+                    return False
                 sc = 1.0 / total
                 y0 *= sc
             c0 = y0
-        if bad:
+    c[0] = c0
+    acc[0, 0] = M0_0
+    acc[1, 0] = o0
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(1)
+    occupancy = np.zeros(1)
+    trans = np.zeros((1, 1))
+    alpha = np.empty((BLOCK + 1, 1))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(1)
+    acc = np.zeros((3, 1))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 1))
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
             ok[s] = False
             continue
-        ws = weights[s]
-        occupancy[0] += ws * o0
-        trans[0, 0] += ws * M0_0
-        start[0] += ws * gamma[a, 0]
+        c[:] = 1.0
+        acc[:] = 0.0
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+            ok[s] = False
+            continue
+        occupancy += ws * acc[1]
+        trans += ws * acc[:1]
+        start += ws * acc[2]
     return log_norm, ok, start, occupancy, trans
 
 

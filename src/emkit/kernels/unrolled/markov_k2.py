@@ -7,6 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
+BLOCK = 2048
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
@@ -18,8 +19,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     A1_1 = transmat[1, 1]
     x0 = startprob[0] * prob[a, 0]
     x1 = startprob[1] * prob[a, 1]
-    total = (x0 + x1)
     log_norm = 0.0
+    total = (x0 + x1)
     s = 1.0
     if total < LOW:
         if not total > FAIL:
@@ -102,41 +103,99 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(2)
-    occupancy = np.zeros(2)
-    trans = np.zeros((2, 2))
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A1_0 = transmat[1, 0]
     A1_1 = transmat[1, 1]
-    for s in range(S):
-        a = offsets[s]
-        b = offsets[s + 1]
-        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
-        log_norm[s] = lp
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        x0 = startprob[0] * prob[t0, 0]
+        x1 = startprob[1] * prob[t0, 1]
+        total = (x0 + x1)
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+    for t in range(first, t1):
+        y0 = (x0 * A0_0 + x1 * A1_0) * prob[t, 0]
+        y1 = (x0 * A0_1 + x1 * A1_1) * prob[t, 1]
+        total = (y0 + y1)
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
         if np.isnan(lp):
-            ok[s] = False
-            continue
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        bad = False
-        for u in range(b - 1, a - 1, -1):
-            e0 = alpha[u, 0]
-            e1 = alpha[u, 1]
+            return np.nan
+    total = (ckpt[n_blocks - 1, 0] + ckpt[n_blocks - 1, 1])
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    c0 = c[0]
+    c1 = c[1]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    o0 = acc[2, 0]
+    o1 = acc[2, 1]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
             z = (e0 * c0 + e1 * c1)
             if not z > 0.0:
-                bad = True
-                break
+                return False
             inv = 1.0 / z
             g0 = e0 * c0 * inv
             g1 = e1 * c1 * inv
@@ -145,12 +204,14 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             o0 += g0
             o1 += g1
             if u == a:
+                acc[3, 0] = g0
+                acc[3, 1] = g1
                 break
             v0 = prob[u, 0] * c0
             v1 = prob[u, 1] * c1
-            f = rescale[u] * inv
-            p0 = alpha[u - 1, 0]
-            p1 = alpha[u - 1, 1]
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
             w0 = v0 * f
             w1 = v1 * f
             M0_0 += p0 * w0
@@ -162,25 +223,57 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             total = (y0 + y1)
             if total < LOW:
                 if not total > FAIL:
-                    bad = True
-                    break
+                    return False
                 sc = 1.0 / total
                 y0 *= sc
                 y1 *= sc
             c0 = y0
             c1 = y1
-        if bad:
+    c[0] = c0
+    c[1] = c1
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[2, 0] = o0
+    acc[2, 1] = o1
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(2)
+    occupancy = np.zeros(2)
+    trans = np.zeros((2, 2))
+    alpha = np.empty((BLOCK + 1, 2))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(2)
+    acc = np.zeros((4, 2))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 2))
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
             ok[s] = False
             continue
-        ws = weights[s]
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        start[0] += ws * gamma[a, 0]
-        start[1] += ws * gamma[a, 1]
+        c[:] = 1.0
+        acc[:] = 0.0
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+            ok[s] = False
+            continue
+        occupancy += ws * acc[2]
+        trans += ws * acc[:2]
+        start += ws * acc[3]
     return log_norm, ok, start, occupancy, trans
 
 

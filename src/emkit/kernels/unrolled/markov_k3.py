@@ -7,6 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
+BLOCK = 2048
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
@@ -24,8 +25,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x0 = startprob[0] * prob[a, 0]
     x1 = startprob[1] * prob[a, 1]
     x2 = startprob[2] * prob[a, 2]
-    total = (x0 + (x1 + x2))
     log_norm = 0.0
+    total = (x0 + (x1 + x2))
     s = 1.0
     if total < LOW:
         if not total > FAIL:
@@ -126,13 +127,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(3)
-    occupancy = np.zeros(3)
-    trans = np.zeros((3, 3))
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -142,38 +137,117 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
     A2_0 = transmat[2, 0]
     A2_1 = transmat[2, 1]
     A2_2 = transmat[2, 2]
-    for s in range(S):
-        a = offsets[s]
-        b = offsets[s + 1]
-        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
-        log_norm[s] = lp
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        x0 = startprob[0] * prob[t0, 0]
+        x1 = startprob[1] * prob[t0, 1]
+        x2 = startprob[2] * prob[t0, 2]
+        total = (x0 + (x1 + x2))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+            x2 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        alpha[1, 2] = x2
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        x2 = ckpt[m - 1, 2]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+        alpha[0, 2] = x2
+    for t in range(first, t1):
+        y0 = (x0 * A0_0 + (x1 * A1_0 + x2 * A2_0)) * prob[t, 0]
+        y1 = (x0 * A0_1 + (x1 * A1_1 + x2 * A2_1)) * prob[t, 1]
+        y2 = (x0 * A0_2 + (x1 * A1_2 + x2 * A2_2)) * prob[t, 2]
+        total = (y0 + (y1 + y2))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+        alpha[t - t0 + 1, 2] = y2
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
         if np.isnan(lp):
-            ok[s] = False
-            continue
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        bad = False
-        for u in range(b - 1, a - 1, -1):
-            e0 = alpha[u, 0]
-            e1 = alpha[u, 1]
-            e2 = alpha[u, 2]
+            return np.nan
+    total = (ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2]))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    o0 = acc[3, 0]
+    o1 = acc[3, 1]
+    o2 = acc[3, 2]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
             z = (e0 * c0 + (e1 * c1 + e2 * c2))
             if not z > 0.0:
-                bad = True
-                break
+                return False
             inv = 1.0 / z
             g0 = e0 * c0 * inv
             g1 = e1 * c1 * inv
@@ -185,14 +259,17 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             o1 += g1
             o2 += g2
             if u == a:
+                acc[4, 0] = g0
+                acc[4, 1] = g1
+                acc[4, 2] = g2
                 break
             v0 = prob[u, 0] * c0
             v1 = prob[u, 1] * c1
             v2 = prob[u, 2] * c2
-            f = rescale[u] * inv
-            p0 = alpha[u - 1, 0]
-            p1 = alpha[u - 1, 1]
-            p2 = alpha[u - 1, 2]
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
             w0 = v0 * f
             w1 = v1 * f
             w2 = v2 * f
@@ -211,8 +288,7 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             total = (y0 + (y1 + y2))
             if total < LOW:
                 if not total > FAIL:
-                    bad = True
-                    break
+                    return False
                 sc = 1.0 / total
                 y0 *= sc
                 y1 *= sc
@@ -220,25 +296,58 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             c0 = y0
             c1 = y1
             c2 = y2
-        if bad:
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[3, 0] = o0
+    acc[3, 1] = o1
+    acc[3, 2] = o2
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(3)
+    occupancy = np.zeros(3)
+    trans = np.zeros((3, 3))
+    alpha = np.empty((BLOCK + 1, 3))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(3)
+    acc = np.zeros((5, 3))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 3))
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
             ok[s] = False
             continue
-        ws = weights[s]
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        start[0] += ws * gamma[a, 0]
-        start[1] += ws * gamma[a, 1]
-        start[2] += ws * gamma[a, 2]
+        c[:] = 1.0
+        acc[:] = 0.0
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+            ok[s] = False
+            continue
+        occupancy += ws * acc[3]
+        trans += ws * acc[:3]
+        start += ws * acc[4]
     return log_norm, ok, start, occupancy, trans
 
 

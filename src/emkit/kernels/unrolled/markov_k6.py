@@ -7,6 +7,7 @@ from emkit.kernels._jit import njit
 
 LOW = 1e-100
 FAIL = 1e-290
+BLOCK = 2048
 _FAST = set(['arcp', 'contract', 'nsz', 'reassoc'])
 
 
@@ -54,8 +55,8 @@ def _forward(prob, a, b, startprob, transmat, alpha, rescale):
     x3 = startprob[3] * prob[a, 3]
     x4 = startprob[4] * prob[a, 4]
     x5 = startprob[5] * prob[a, 5]
-    total = ((x0 + (x1 + x2)) + (x3 + (x4 + x5)))
     log_norm = 0.0
+    total = ((x0 + (x1 + x2)) + (x3 + (x4 + x5)))
     s = 1.0
     if total < LOW:
         if not total > FAIL:
@@ -222,13 +223,7 @@ def messages(prob, offsets, startprob, transmat, alpha, beta, rescale, mode):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
-    S = offsets.shape[0] - 1
-    log_norm = np.zeros(S)
-    ok = np.ones(S, dtype=np.bool_)
-    start = np.zeros(6)
-    occupancy = np.zeros(6)
-    trans = np.zeros((6, 6))
+def _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, save):
     A0_0 = transmat[0, 0]
     A0_1 = transmat[0, 1]
     A0_2 = transmat[0, 2]
@@ -265,74 +260,210 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
     A5_3 = transmat[5, 3]
     A5_4 = transmat[5, 4]
     A5_5 = transmat[5, 5]
-    for s in range(S):
-        a = offsets[s]
-        b = offsets[s + 1]
-        lp = _forward(prob, a, b, startprob, transmat, alpha, rescale)
-        log_norm[s] = lp
+    log_norm = 0.0
+    first = t0
+    if m == 0:
+        x0 = startprob[0] * prob[t0, 0]
+        x1 = startprob[1] * prob[t0, 1]
+        x2 = startprob[2] * prob[t0, 2]
+        x3 = startprob[3] * prob[t0, 3]
+        x4 = startprob[4] * prob[t0, 4]
+        x5 = startprob[5] * prob[t0, 5]
+        total = ((x0 + (x1 + x2)) + (x3 + (x4 + x5)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            x0 *= s
+            x1 *= s
+            x2 *= s
+            x3 *= s
+            x4 *= s
+            x5 *= s
+        rescale[1] = s
+        alpha[1, 0] = x0
+        alpha[1, 1] = x1
+        alpha[1, 2] = x2
+        alpha[1, 3] = x3
+        alpha[1, 4] = x4
+        alpha[1, 5] = x5
+        first = t0 + 1
+    else:
+        x0 = ckpt[m - 1, 0]
+        x1 = ckpt[m - 1, 1]
+        x2 = ckpt[m - 1, 2]
+        x3 = ckpt[m - 1, 3]
+        x4 = ckpt[m - 1, 4]
+        x5 = ckpt[m - 1, 5]
+        alpha[0, 0] = x0
+        alpha[0, 1] = x1
+        alpha[0, 2] = x2
+        alpha[0, 3] = x3
+        alpha[0, 4] = x4
+        alpha[0, 5] = x5
+    for t in range(first, t1):
+        y0 = ((x0 * A0_0 + (x1 * A1_0 + x2 * A2_0)) + (x3 * A3_0 + (x4 * A4_0 + x5 * A5_0))) * prob[t, 0]
+        y1 = ((x0 * A0_1 + (x1 * A1_1 + x2 * A2_1)) + (x3 * A3_1 + (x4 * A4_1 + x5 * A5_1))) * prob[t, 1]
+        y2 = ((x0 * A0_2 + (x1 * A1_2 + x2 * A2_2)) + (x3 * A3_2 + (x4 * A4_2 + x5 * A5_2))) * prob[t, 2]
+        y3 = ((x0 * A0_3 + (x1 * A1_3 + x2 * A2_3)) + (x3 * A3_3 + (x4 * A4_3 + x5 * A5_3))) * prob[t, 3]
+        y4 = ((x0 * A0_4 + (x1 * A1_4 + x2 * A2_4)) + (x3 * A3_4 + (x4 * A4_4 + x5 * A5_4))) * prob[t, 4]
+        y5 = ((x0 * A0_5 + (x1 * A1_5 + x2 * A2_5)) + (x3 * A3_5 + (x4 * A4_5 + x5 * A5_5))) * prob[t, 5]
+        total = ((y0 + (y1 + y2)) + (y3 + (y4 + y5)))
+        s = 1.0
+        if total < LOW:
+            if not total > FAIL:
+                return np.nan
+            s = 1.0 / total
+            log_norm += np.log(total)
+            y0 *= s
+            y1 *= s
+            y2 *= s
+            y3 *= s
+            y4 *= s
+            y5 *= s
+        rescale[t - t0 + 1] = s
+        x0 = y0
+        x1 = y1
+        x2 = y2
+        x3 = y3
+        x4 = y4
+        x5 = y5
+        alpha[t - t0 + 1, 0] = y0
+        alpha[t - t0 + 1, 1] = y1
+        alpha[t - t0 + 1, 2] = y2
+        alpha[t - t0 + 1, 3] = y3
+        alpha[t - t0 + 1, 4] = y4
+        alpha[t - t0 + 1, 5] = y5
+    if save:
+        ckpt[m, 0] = x0
+        ckpt[m, 1] = x1
+        ckpt[m, 2] = x2
+        ckpt[m, 3] = x3
+        ckpt[m, 4] = x4
+        ckpt[m, 5] = x5
+    return log_norm
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt):
+    n_blocks = (b - a + BLOCK - 1) // BLOCK
+    lp = 0.0
+    for m in range(n_blocks):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        lp += _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, True)
         if np.isnan(lp):
-            ok[s] = False
-            continue
-        M0_0 = 0.0
-        M0_1 = 0.0
-        M0_2 = 0.0
-        M0_3 = 0.0
-        M0_4 = 0.0
-        M0_5 = 0.0
-        M1_0 = 0.0
-        M1_1 = 0.0
-        M1_2 = 0.0
-        M1_3 = 0.0
-        M1_4 = 0.0
-        M1_5 = 0.0
-        M2_0 = 0.0
-        M2_1 = 0.0
-        M2_2 = 0.0
-        M2_3 = 0.0
-        M2_4 = 0.0
-        M2_5 = 0.0
-        M3_0 = 0.0
-        M3_1 = 0.0
-        M3_2 = 0.0
-        M3_3 = 0.0
-        M3_4 = 0.0
-        M3_5 = 0.0
-        M4_0 = 0.0
-        M4_1 = 0.0
-        M4_2 = 0.0
-        M4_3 = 0.0
-        M4_4 = 0.0
-        M4_5 = 0.0
-        M5_0 = 0.0
-        M5_1 = 0.0
-        M5_2 = 0.0
-        M5_3 = 0.0
-        M5_4 = 0.0
-        M5_5 = 0.0
-        o0 = 0.0
-        o1 = 0.0
-        o2 = 0.0
-        o3 = 0.0
-        o4 = 0.0
-        o5 = 0.0
-        c0 = 1.0
-        c1 = 1.0
-        c2 = 1.0
-        c3 = 1.0
-        c4 = 1.0
-        c5 = 1.0
-        bad = False
-        for u in range(b - 1, a - 1, -1):
-            e0 = alpha[u, 0]
-            e1 = alpha[u, 1]
-            e2 = alpha[u, 2]
-            e3 = alpha[u, 3]
-            e4 = alpha[u, 4]
-            e5 = alpha[u, 5]
+            return np.nan
+    total = ((ckpt[n_blocks - 1, 0] + (ckpt[n_blocks - 1, 1] + ckpt[n_blocks - 1, 2])) + (ckpt[n_blocks - 1, 3] + (ckpt[n_blocks - 1, 4] + ckpt[n_blocks - 1, 5])))
+    if not total > 0.0:
+        return np.nan
+    return lp + np.log(total)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+    A0_0 = transmat[0, 0]
+    A0_1 = transmat[0, 1]
+    A0_2 = transmat[0, 2]
+    A0_3 = transmat[0, 3]
+    A0_4 = transmat[0, 4]
+    A0_5 = transmat[0, 5]
+    A1_0 = transmat[1, 0]
+    A1_1 = transmat[1, 1]
+    A1_2 = transmat[1, 2]
+    A1_3 = transmat[1, 3]
+    A1_4 = transmat[1, 4]
+    A1_5 = transmat[1, 5]
+    A2_0 = transmat[2, 0]
+    A2_1 = transmat[2, 1]
+    A2_2 = transmat[2, 2]
+    A2_3 = transmat[2, 3]
+    A2_4 = transmat[2, 4]
+    A2_5 = transmat[2, 5]
+    A3_0 = transmat[3, 0]
+    A3_1 = transmat[3, 1]
+    A3_2 = transmat[3, 2]
+    A3_3 = transmat[3, 3]
+    A3_4 = transmat[3, 4]
+    A3_5 = transmat[3, 5]
+    A4_0 = transmat[4, 0]
+    A4_1 = transmat[4, 1]
+    A4_2 = transmat[4, 2]
+    A4_3 = transmat[4, 3]
+    A4_4 = transmat[4, 4]
+    A4_5 = transmat[4, 5]
+    A5_0 = transmat[5, 0]
+    A5_1 = transmat[5, 1]
+    A5_2 = transmat[5, 2]
+    A5_3 = transmat[5, 3]
+    A5_4 = transmat[5, 4]
+    A5_5 = transmat[5, 5]
+    c0 = c[0]
+    c1 = c[1]
+    c2 = c[2]
+    c3 = c[3]
+    c4 = c[4]
+    c5 = c[5]
+    M0_0 = acc[0, 0]
+    M0_1 = acc[0, 1]
+    M0_2 = acc[0, 2]
+    M0_3 = acc[0, 3]
+    M0_4 = acc[0, 4]
+    M0_5 = acc[0, 5]
+    M1_0 = acc[1, 0]
+    M1_1 = acc[1, 1]
+    M1_2 = acc[1, 2]
+    M1_3 = acc[1, 3]
+    M1_4 = acc[1, 4]
+    M1_5 = acc[1, 5]
+    M2_0 = acc[2, 0]
+    M2_1 = acc[2, 1]
+    M2_2 = acc[2, 2]
+    M2_3 = acc[2, 3]
+    M2_4 = acc[2, 4]
+    M2_5 = acc[2, 5]
+    M3_0 = acc[3, 0]
+    M3_1 = acc[3, 1]
+    M3_2 = acc[3, 2]
+    M3_3 = acc[3, 3]
+    M3_4 = acc[3, 4]
+    M3_5 = acc[3, 5]
+    M4_0 = acc[4, 0]
+    M4_1 = acc[4, 1]
+    M4_2 = acc[4, 2]
+    M4_3 = acc[4, 3]
+    M4_4 = acc[4, 4]
+    M4_5 = acc[4, 5]
+    M5_0 = acc[5, 0]
+    M5_1 = acc[5, 1]
+    M5_2 = acc[5, 2]
+    M5_3 = acc[5, 3]
+    M5_4 = acc[5, 4]
+    M5_5 = acc[5, 5]
+    o0 = acc[6, 0]
+    o1 = acc[6, 1]
+    o2 = acc[6, 2]
+    o3 = acc[6, 3]
+    o4 = acc[6, 4]
+    o5 = acc[6, 5]
+    for m in range(m1 - 1, m0 - 1, -1):
+        t0 = a + m * BLOCK
+        t1 = min(b, t0 + BLOCK)
+        if not (fresh and m == m1 - 1):
+            _forward_block(prob, t0, t1, m, startprob, transmat, alpha, rescale, ckpt, False)
+        for u in range(t1 - 1, t0 - 1, -1):
+            k = u - t0 + 1
+            e0 = alpha[k, 0]
+            e1 = alpha[k, 1]
+            e2 = alpha[k, 2]
+            e3 = alpha[k, 3]
+            e4 = alpha[k, 4]
+            e5 = alpha[k, 5]
             z = ((e0 * c0 + (e1 * c1 + e2 * c2)) + (e3 * c3 + (e4 * c4 + e5 * c5)))
             if not z > 0.0:
-                bad = True
-                break
+                return False
             inv = 1.0 / z
             g0 = e0 * c0 * inv
             g1 = e1 * c1 * inv
@@ -353,6 +484,12 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             o4 += g4
             o5 += g5
             if u == a:
+                acc[7, 0] = g0
+                acc[7, 1] = g1
+                acc[7, 2] = g2
+                acc[7, 3] = g3
+                acc[7, 4] = g4
+                acc[7, 5] = g5
                 break
             v0 = prob[u, 0] * c0
             v1 = prob[u, 1] * c1
@@ -360,13 +497,13 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             v3 = prob[u, 3] * c3
             v4 = prob[u, 4] * c4
             v5 = prob[u, 5] * c5
-            f = rescale[u] * inv
-            p0 = alpha[u - 1, 0]
-            p1 = alpha[u - 1, 1]
-            p2 = alpha[u - 1, 2]
-            p3 = alpha[u - 1, 3]
-            p4 = alpha[u - 1, 4]
-            p5 = alpha[u - 1, 5]
+            f = rescale[k] * inv
+            p0 = alpha[k - 1, 0]
+            p1 = alpha[k - 1, 1]
+            p2 = alpha[k - 1, 2]
+            p3 = alpha[k - 1, 3]
+            p4 = alpha[k - 1, 4]
+            p5 = alpha[k - 1, 5]
             w0 = v0 * f
             w1 = v1 * f
             w2 = v2 * f
@@ -418,8 +555,7 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             total = ((y0 + (y1 + y2)) + (y3 + (y4 + y5)))
             if total < LOW:
                 if not total > FAIL:
-                    bad = True
-                    break
+                    return False
                 sc = 1.0 / total
                 y0 *= sc
                 y1 *= sc
@@ -433,56 +569,89 @@ def smooth(prob, offsets, startprob, transmat, weights, alpha, rescale, gamma):
             c3 = y3
             c4 = y4
             c5 = y5
-        if bad:
+    c[0] = c0
+    c[1] = c1
+    c[2] = c2
+    c[3] = c3
+    c[4] = c4
+    c[5] = c5
+    acc[0, 0] = M0_0
+    acc[0, 1] = M0_1
+    acc[0, 2] = M0_2
+    acc[0, 3] = M0_3
+    acc[0, 4] = M0_4
+    acc[0, 5] = M0_5
+    acc[1, 0] = M1_0
+    acc[1, 1] = M1_1
+    acc[1, 2] = M1_2
+    acc[1, 3] = M1_3
+    acc[1, 4] = M1_4
+    acc[1, 5] = M1_5
+    acc[2, 0] = M2_0
+    acc[2, 1] = M2_1
+    acc[2, 2] = M2_2
+    acc[2, 3] = M2_3
+    acc[2, 4] = M2_4
+    acc[2, 5] = M2_5
+    acc[3, 0] = M3_0
+    acc[3, 1] = M3_1
+    acc[3, 2] = M3_2
+    acc[3, 3] = M3_3
+    acc[3, 4] = M3_4
+    acc[3, 5] = M3_5
+    acc[4, 0] = M4_0
+    acc[4, 1] = M4_1
+    acc[4, 2] = M4_2
+    acc[4, 3] = M4_3
+    acc[4, 4] = M4_4
+    acc[4, 5] = M4_5
+    acc[5, 0] = M5_0
+    acc[5, 1] = M5_1
+    acc[5, 2] = M5_2
+    acc[5, 3] = M5_3
+    acc[5, 4] = M5_4
+    acc[5, 5] = M5_5
+    acc[6, 0] = o0
+    acc[6, 1] = o1
+    acc[6, 2] = o2
+    acc[6, 3] = o3
+    acc[6, 4] = o4
+    acc[6, 5] = o5
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def smooth(prob, offsets, startprob, transmat, weights, gamma):
+    S = offsets.shape[0] - 1
+    log_norm = np.zeros(S)
+    ok = np.ones(S, dtype=np.bool_)
+    start = np.zeros(6)
+    occupancy = np.zeros(6)
+    trans = np.zeros((6, 6))
+    alpha = np.empty((BLOCK + 1, 6))
+    rescale = np.empty(BLOCK + 1)
+    c = np.empty(6)
+    acc = np.zeros((8, 6))
+    longest = 1
+    for s in range(S):
+        longest = max(longest, offsets[s + 1] - offsets[s])
+    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 6))
+    for s in range(S):
+        a = offsets[s]
+        b = offsets[s + 1]
+        ws = weights[s]
+        lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
+        log_norm[s] = lp
+        if np.isnan(lp):
             ok[s] = False
             continue
-        ws = weights[s]
-        occupancy[0] += ws * o0
-        occupancy[1] += ws * o1
-        occupancy[2] += ws * o2
-        occupancy[3] += ws * o3
-        occupancy[4] += ws * o4
-        occupancy[5] += ws * o5
-        trans[0, 0] += ws * M0_0
-        trans[0, 1] += ws * M0_1
-        trans[0, 2] += ws * M0_2
-        trans[0, 3] += ws * M0_3
-        trans[0, 4] += ws * M0_4
-        trans[0, 5] += ws * M0_5
-        trans[1, 0] += ws * M1_0
-        trans[1, 1] += ws * M1_1
-        trans[1, 2] += ws * M1_2
-        trans[1, 3] += ws * M1_3
-        trans[1, 4] += ws * M1_4
-        trans[1, 5] += ws * M1_5
-        trans[2, 0] += ws * M2_0
-        trans[2, 1] += ws * M2_1
-        trans[2, 2] += ws * M2_2
-        trans[2, 3] += ws * M2_3
-        trans[2, 4] += ws * M2_4
-        trans[2, 5] += ws * M2_5
-        trans[3, 0] += ws * M3_0
-        trans[3, 1] += ws * M3_1
-        trans[3, 2] += ws * M3_2
-        trans[3, 3] += ws * M3_3
-        trans[3, 4] += ws * M3_4
-        trans[3, 5] += ws * M3_5
-        trans[4, 0] += ws * M4_0
-        trans[4, 1] += ws * M4_1
-        trans[4, 2] += ws * M4_2
-        trans[4, 3] += ws * M4_3
-        trans[4, 4] += ws * M4_4
-        trans[4, 5] += ws * M4_5
-        trans[5, 0] += ws * M5_0
-        trans[5, 1] += ws * M5_1
-        trans[5, 2] += ws * M5_2
-        trans[5, 3] += ws * M5_3
-        trans[5, 4] += ws * M5_4
-        trans[5, 5] += ws * M5_5
-        start[0] += ws * gamma[a, 0]
-        start[1] += ws * gamma[a, 1]
-        start[2] += ws * gamma[a, 2]
-        start[3] += ws * gamma[a, 3]
-        start[4] += ws * gamma[a, 4]
-        start[5] += ws * gamma[a, 5]
+        c[:] = 1.0
+        acc[:] = 0.0
+        n_blocks = (b - a + BLOCK - 1) // BLOCK
+        if not _smooth_range(prob, a, b, 0, n_blocks, True, startprob, transmat, alpha, rescale, ckpt, c, acc, gamma, ws):
+            ok[s] = False
+            continue
+        occupancy += ws * acc[6]
+        trans += ws * acc[:6]
+        start += ws * acc[7]
     return log_norm, ok, start, occupancy, trans
