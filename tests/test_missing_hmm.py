@@ -175,3 +175,26 @@ def test_bad_values_in_hmms():
         GaussianHMM(2).fit(np.column_stack([np.arange(10.0), np.full(10, np.nan)]))
     with pytest.raises(ValidationError, match="negative value -2"):
         CategoricalHMM(2).fit(np.array([[0], [-2], [1]]))
+
+
+def test_categorical_fit_through_the_likelihood_table_skips_missing_symbols(monkeypatch):
+    # A long sequence takes the table path (the posterior mass per symbol); the missing
+    # symbol is an extra row of ones there, whose mass counts for no symbol. Without the
+    # table path (every row's posterior), the fit must be the same.
+    from emkit.families.categorical import CategoricalFamily
+
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 4, size=(50_000, 1))
+    X[rng.random(X.shape[0]) < 0.3] = -1
+
+    def fit():
+        model = CategoricalHMM(3, n_iter=4, tol=0.0, init_params="st", random_state=0)
+        model.emissionprob_ = np.random.default_rng(1).dirichlet(np.ones(4), 3)
+        return model.fit(X)
+
+    by_table = fit()
+    monkeypatch.delattr(CategoricalFamily, "likelihood_table")
+    by_rows = fit()
+    np.testing.assert_allclose(by_table.emissionprob_, by_rows.emissionprob_, rtol=1e-10)
+    np.testing.assert_allclose(by_table.transmat_, by_rows.transmat_, rtol=1e-10)
+    assert by_table.monitor_.history[-1] == pytest.approx(by_rows.monitor_.history[-1], rel=1e-12)

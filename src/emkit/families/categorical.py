@@ -64,24 +64,30 @@ class CategoricalFamily:
 
         ``out`` (shape (n, K)), when given, receives them.
         """
+        return self.kernels.symbol_probabilities(*self._table(params, X)[::-1], out)
+
+    def likelihood_table(self, params, X):
+        """The likelihoods as a table and an index: ``(table, symbols)``.
+
+        Row ``m < n_symbols`` of the (M, K) table holds the probability of symbol ``m`` under
+        each state; the index is the row of the table of each row of ``X``.
+        """
+        return self._table(params, X)
+
+    def _table(self, params, X):
         table = np.ascontiguousarray(params.emissionprob.T, dtype=np.float64)
         symbols = _symbols(X)
         if symbols.size and symbols.min() < 0:  # a missing symbol reads an extra row of ones
             table = np.vstack([table, np.ones((1, table.shape[1]))])
             symbols = np.where(symbols < 0, table.shape[0] - 1, symbols)
-        return self.kernels.symbol_probabilities(symbols, table, out)
-
-    def likelihood_table(self, params, X):
-        """The likelihoods as a table and an index: ``(emissionprob.T, symbols)``.
-
-        Row ``m`` of the (M, K) table holds the probability of symbol ``m`` under each state;
-        the index is the symbol of each row of ``X``.
-        """
-        return np.ascontiguousarray(params.emissionprob.T, dtype=np.float64), _symbols(X)
+        return table, symbols
 
     def accumulate_table(self, params, mass):
-        """Counts from the posterior mass of each symbol, ``mass`` of shape (M, K)."""
-        return CategoricalStats(np.ascontiguousarray(mass.T))
+        """Counts from the posterior mass of each row of the likelihood table, (M, K).
+
+        The mass of the row of missing symbols (past ``n_symbols``) counts for no symbol.
+        """
+        return CategoricalStats(np.ascontiguousarray(mass[: self.n_symbols].T))
 
     def log_likelihood(self, params, X):
         """Log emission probabilities, shape (n, K) (``-inf`` for impossible symbols)."""
