@@ -96,6 +96,22 @@ class DaskSource:
             if sample_weight is None
             else list(sample_weight.to_delayed().ravel())
         )
+        self.labels = None
+        self._aux = self._w_blocks
+
+    def set_labels(self, labels):
+        """Known labels of the rows (see :class:`~emkit.engine.sources.Block`), chunked as X."""
+        if labels is None:
+            self.labels, self._aux = None, self._w_blocks
+            return
+        _, da = require_dask()
+        labels = da.asarray(labels).rechunk((self.X.chunks[0],)).persist()
+        self.labels = labels
+        block = self._dask.delayed(Block, pure=True)
+        self._aux = [
+            block(None, wb, labels=lb)
+            for wb, lb in zip(self._w_blocks, labels.to_delayed().ravel(), strict=True)
+        ]
 
     @property
     def n_samples(self):
@@ -114,26 +130,30 @@ class DaskSource:
 
     def blocks(self):
         """Yield each :class:`~emkit.engine.sources.Block`, computed one at a time (client side)."""
-        for xb, wb in zip(self._x_blocks, self._w_blocks, strict=True):
-            if wb is None:
-                yield Block(np.asarray(xb.compute()))
+        for xb, ab in zip(self._x_blocks, self._aux, strict=True):
+            x, aux = self._dask.compute(xb, ab)
+            x = np.asarray(x)
+            if isinstance(aux, Block):
+                yield aux.with_rows(x)
             else:
-                x, w = self._dask.compute(xb, wb)
-                yield Block(np.asarray(x), np.asarray(w))
+                yield Block(x, None if aux is None else np.asarray(aux))
 
     def expect(self, problem, params):
         """Summed E-step statistics of every block, computed on the cluster."""
-        return expect_remote(self._dask, problem, params, self._x_blocks, self._w_blocks)
+        return expect_remote(self._dask, problem, params, self._x_blocks, self._aux)
 
     def sample(self, rng, size):
         """An in-memory source of ``min(size, n_samples)`` rows drawn uniformly."""
         idx = sample_indices(rng, self.n_samples, min(self.n_samples, size))
-        if self.sample_weight is None:
-            rows, w = np.asarray(self.X[idx].compute()), None
-        else:
-            rows, w = self._dask.compute(self.X[idx], self.sample_weight[idx])
-            rows, w = np.asarray(rows), np.asarray(w)
-        return ArraySource(rows, w, max(1, max(self.X.chunks[0])))
+        rows, w, labels = (
+            None if a is None else np.asarray(a)
+            for a in self._dask.compute(
+                self.X[idx],
+                None if self.sample_weight is None else self.sample_weight[idx],
+                None if self.labels is None else self.labels[idx],
+            )
+        )
+        return ArraySource(rows, w, max(1, max(self.X.chunks[0])), labels)
 
 
 class DaskBlockSource:

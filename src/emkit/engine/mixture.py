@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emkit.engine.sources import Block
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.latent import mixture as latent
 
@@ -104,7 +105,15 @@ class MixtureEM:
         return latent.posterior(log_prob, params.log_weights)
 
     def expect_block(self, params, block):
-        """E-step statistics of one :class:`~emkit.engine.sources.Block` of rows."""
+        """E-step statistics of one :class:`~emkit.engine.sources.Block` of rows.
+
+        Rows with a known component (``block.labels >= 0``) keep a one-hot responsibility
+        and contribute ``log(pi_k f_k(x))`` of their component to the log-likelihood
+        (mclust's semi-supervised EM); the other rows are those of the ordinary E-step.
+        """
+        labels = block.labels
+        if labels is not None and np.any(labels >= 0):
+            return self._expect_labelled(params, block, labels)
         X, w = self.informative_weights(block)
         # The family's one-pass kernel: no (n, K) responsibility matrix.
         ll, stats, score, index = self.family.expect_mixture(
@@ -113,6 +122,33 @@ class MixtureEM:
         total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
         row = np.array(X[index], dtype=np.float64) if index >= 0 else None
         return MixtureStats(ll, total, stats, score, row)
+
+    def _expect_labelled(self, params, block, labels):
+        """E-step of a block some of whose rows have a known component."""
+        X, w = self.informative_weights(block)
+        known = np.flatnonzero(labels >= 0)
+        free = np.flatnonzero(labels < 0)
+        k = labels[known]
+        Xk = X[known]
+        wk = np.ones(known.size) if w is None else np.asarray(w, dtype=np.float64)[known]
+        log_prob = self.family.log_likelihood(params.components, Xk)
+        row_ll = log_prob[np.arange(known.size), k].astype(np.float64) + params.log_weights[k]
+        wresp = np.zeros(log_prob.shape, dtype=np.float64)
+        wresp[np.arange(known.size), k] = wk
+        live = wk > 0
+        stats = MixtureStats(
+            float(np.dot(wk[live], row_ll[live])),
+            float(np.sum(wk)),
+            self.family.accumulate(params.components, Xk, wresp),
+        )
+        if live.any():
+            worst = int(np.flatnonzero(live)[np.argmin(row_ll[live])])
+            stats.worst_score = float(row_ll[worst])
+            stats.worst_row = np.array(Xk[worst], dtype=np.float64)
+        if free.size:
+            wf = None if w is None else w[free]
+            stats = stats + self.expect_block(params, Block(X[free], wf))
+        return stats
 
     def informative_weights(self, block):
         """The block's rows and weights, with weight 0 on rows that have every value missing.

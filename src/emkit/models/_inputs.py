@@ -184,3 +184,57 @@ def sample_sequences(X, lengths, random_state):
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     idx = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in chosen])
     return np.asarray(X[idx].compute()), lengths[chosen]
+
+
+def check_labels(labels, n_samples, n_classes, what="component"):
+    """Validate known ``labels`` (-1 unknown); None when absent or when none is known.
+
+    Parameters
+    ----------
+    labels : array-like of int of shape (n_samples,), Dask array or None
+        The known ``what`` of each row, or -1. A Dask array is checked (one pass) and
+        returned lazy, chunked as the caller chunks it.
+    n_samples : int
+    n_classes : int
+        Labels must lie in ``[-1, n_classes - 1]``.
+    what : str
+        What a label names (``'component'`` or ``'state'``), for the messages.
+
+    Returns
+    -------
+    ndarray of int64 of shape (n_samples,), a Dask array, or None
+        None when ``labels`` is None or every entry is -1: the fit is then exactly the
+        unsupervised one.
+    """
+    if labels is None:
+        return None
+    lazy = is_dask_collection(labels)
+    shape = tuple(labels.shape) if lazy else np.shape(labels)
+    if len(shape) != 1 or shape[0] != n_samples:
+        raise ValidationError(
+            f"labels has shape {shape} but X has {n_samples} rows; pass one label per row "
+            f"(its known {what}, or -1 where unknown), shape ({n_samples},)"
+        )
+    if lazy:
+        dask, _ = require_dask()
+        if np.dtype(labels.dtype).kind not in "iu":
+            raise TypeError(f"labels must hold integers (a {what} or -1), got {labels.dtype}")
+        low, high = (int(x) for x in dask.compute(labels.min(), labels.max()))
+        arr = labels
+    else:
+        arr = np.asarray(labels)
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"labels must hold integers (a {what} or -1), got {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
+        low, high = (int(arr.min()), int(arr.max())) if arr.size else (-1, -1)
+    if low < -1 or high >= n_classes:
+        bad = low if low < -1 else high
+        raise ValidationError(
+            f"labels must lie in [-1, {n_classes - 1}] (a {what} index, or -1 for unknown), "
+            f"found {bad}; there are {n_classes} {what}s"
+        )
+    if high < 0:
+        return None
+    return arr

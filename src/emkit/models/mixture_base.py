@@ -43,7 +43,13 @@ from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
 from emkit.models._constructor import passed_on
-from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, open_array, streamed_source
+from emkit.models._inputs import (
+    INIT_SAMPLE_ROWS,
+    check_labels,
+    is_out_of_core,
+    open_array,
+    streamed_source,
+)
 from emkit.models._state import unchanged_on_error
 from emkit.models.summary import html_view, mime_bundle, mixture_summary
 
@@ -140,7 +146,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, labels=None):
         """Estimate the parameters with EM.
 
         Parameters
@@ -157,6 +163,15 @@ class BaseMixture(DensityMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights. Integer weights fit the same model as repeated rows;
             a zero weight the same as the row removed.
+        labels : array-like of int of shape (n_samples,), default=None
+            Semi-supervised fit (mclust's ``MclustSSC``): the known component of each row,
+            -1 where unknown (a Dask array, chunked with ``X``, for Dask ``X``). A labelled
+            row keeps a one-hot responsibility on its component and contributes
+            ``log(weights_[k] p_k(x))`` to the log-likelihood; the others are fitted as
+            usual. When every component has a labelled row, the initial parameters come
+            from the labelled rows alone. All -1 (or None) is the unsupervised fit. ``y``
+            is not used for this, so that scikit-learn's checks, which pass class labels
+            as ``y``, keep fitting the unsupervised model.
 
         Returns
         -------
@@ -164,19 +179,19 @@ class BaseMixture(DensityMixin, BaseEstimator):
             The fitted estimator.
         """
         with unchanged_on_error(self):
-            self._fit(X, sample_weight)
+            self._fit(X, sample_weight, labels)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X, y=None, sample_weight=None, labels=None):
         """Fit, then return the component of each row (the same as ``fit(X).predict(X)``).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.fit(X, sample_weight=sample_weight).predict(X)
+        return self.fit(X, sample_weight=sample_weight, labels=labels).predict(X)
 
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X, y=None, sample_weight=None, labels=None):
         """One stepwise EM step on a block of rows (online EM for streams and huge data).
 
         The first call initialises from the block (``init_params`` and the ``*_init``
@@ -191,6 +206,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             One block of rows.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
+        labels : array-like of int of shape (n_samples,), default=None
+            Known components of the block's rows, -1 where unknown (see :meth:`fit`).
 
         Returns
         -------
@@ -199,13 +216,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
             this block under the parameters before the step).
         """
         with unchanged_on_error(self):
-            self._partial_fit(X, sample_weight)
+            self._partial_fit(X, sample_weight, labels)
         return self
 
-    def _partial_fit(self, X, sample_weight):
+    def _partial_fit(self, X, sample_weight, labels=None):
         self._check_params()
         fitted = hasattr(self, self._fitted_marker)
-        source = self._source(X, sample_weight, reset=not fitted)
+        source = self._fit_source(X, sample_weight, labels, reset=not fitted)
         family = self._make_family()
         self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
@@ -273,6 +290,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         return source
 
+    def _fit_source(self, X, sample_weight, labels, *, reset):
+        """The source of a fit: :meth:`_source` with the known ``labels`` (see :meth:`fit`)."""
+        source = self._source(X, sample_weight, reset=reset)
+        if labels is not None:
+            source.set_labels(check_labels(labels, source.n_samples, self.n_components))
+        return source
+
     @staticmethod
     def _warn_empty_rows(source, family):
         """One warning saying how many rows have every value missing (left out of the fit)."""
@@ -284,10 +308,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
             n_empty = 0 if empty is None else int(np.count_nonzero(empty))
         v.warn_empty_rows(n_empty, source.n_samples)
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, labels=None):
         self._check_params()
         fitted_features = getattr(self, "n_features_in_", None)
-        source = self._source(X, sample_weight, reset=True)
+        source = self._fit_source(X, sample_weight, labels, reset=True)
         inits = self._check_inits(source.n_features)
         family = self._make_family()
         self._warn_empty_rows(source, family)
@@ -384,6 +408,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 source = ArraySource(X0, w0, self._chunk_for(X0.shape[1]))
             features = family.init_features(X0)
             resp_of = assignment(self.init_params, features, w0, K, rng)
+            if X0 is rows.X and rows.labels is not None:
+                resp_of = labelled_assignment(resp_of, rows.labels, K)
             w0, assigned = params_from_assignment(family, source, resp_of, K)
             weights = w0 if weights is None else weights
         comps = self._init_components(given, assigned)
@@ -689,6 +715,25 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _repr_mimebundle_(self, **kwargs):
         """What a notebook displays: text and the HTML summary."""
         return mime_bundle(self, hasattr(self, self._fitted_marker), self.summary)
+
+
+def labelled_assignment(resp_of, labels, K):
+    """The initial assignment ``resp_of`` with the labelled rows one-hot on their component.
+
+    When every component has a labelled row, the unlabelled rows get no weight (mclust's
+    start: the parameters of the labelled rows alone).
+    """
+    every = np.unique(labels[labels >= 0]).size == K
+
+    def resp(start, stop):
+        lab = labels[start:stop]
+        r = np.zeros((stop - start, K)) if every else np.array(resp_of(start, stop))
+        known = np.flatnonzero(lab >= 0)
+        r[known] = 0.0
+        r[known, lab[known]] = 1.0
+        return r
+
+    return resp
 
 
 def check_state_array(state, name, shape, low=None, high=None):
