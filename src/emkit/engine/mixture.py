@@ -180,6 +180,8 @@ class MixtureEM:
         else:
             weights = latent.weights_from_counts(counts)
         empty = np.flatnonzero(~(counts >= EMPTY_FRACTION * stats.total_weight))
+        # Components without parameters (a noise or background, last) may fit no mass at all.
+        empty = empty[empty < len(counts) - getattr(self.family, "n_extra", 0)]
         movable = not self.fixed.intersection(self.family.param_names)
         if empty.size and stats.worst_row is not None and movable:
             weights, comps = self._reseed(stats, params, weights, comps, empty, iteration)

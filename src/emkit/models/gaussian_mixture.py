@@ -8,6 +8,7 @@ from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.covariance import COVARIANCE_TYPES, STRATEGIES, NotPositiveDefiniteError
 from emkit.families.gaussian import GaussianFamily, GaussianParams
+from emkit.families.noise import WithNoise, bounding_box, check_noise
 from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
@@ -52,10 +53,23 @@ class GaussianMixture(BaseMixture):
         ``(t + learning_offset) ** -learning_decay``; must lie in (0.5, 1].
     learning_offset : float, default=2.0
         Stepwise EM: non-negative offset that damps the first steps.
+    noise : None, True or float, default=None
+        A uniform noise component beside the Gaussians (mclust's ``Vinv``) that absorbs
+        outliers: True spreads it over the bounding box of the fitted data (density one over
+        its volume), a positive float is its density ``Vinv``. Its share is fitted (starting
+        at 5%) and stored last in ``weights_`` (then of length ``n_components + 1``);
+        ``predict_proba`` has a last column for it, ``predict`` labels its rows
+        ``n_components``, and the criteria count its weight. Rows with missing values are
+        not supported with it.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
+        With ``noise``, shape (n_components + 1,), the noise share last.
+    noise_vinv_ : float
+        With ``noise``: the density of the noise component.
+    noise_bounds_ : ndarray of shape (2, n_features)
+        With ``noise``: the bounding box of the fitted data (``sample`` draws the noise in it).
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
     precisions_ : ndarray
@@ -91,20 +105,42 @@ class GaussianMixture(BaseMixture):
         chunk_size=None,
         learning_decay=0.6,
         learning_offset=2.0,
+        noise=None,
     ):
         super().__init__(**common_arguments(locals()))
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.noise = noise
 
     # ------------------------------------------------------------------ family hooks
     def _make_family(self):
-        return GaussianFamily(self.covariance_type, self.reg_covar)
+        family = GaussianFamily(self.covariance_type, self.reg_covar)
+        if not self._has_noise():
+            return family
+        low, high = self.noise_bounds_
+        return WithNoise(family, self.n_components, np.log(self.noise_vinv_), low, high)
+
+    def _has_noise(self):
+        return self.noise is not None and self.noise is not False
+
+    def _n_weights(self):
+        return self.n_components + int(self._has_noise())
+
+    def _source(self, X, sample_weight, *, reset):
+        source = super()._source(X, sample_weight, reset=reset)
+        if reset and self._has_noise():
+            low, high = bounding_box(source.blocks())
+            self.noise_vinv_ = float(np.exp(check_noise(self.noise, low, high)))
+            self.noise_bounds_ = np.stack([low, high])
+        return source
 
     def _check_family_params(self):
         v.check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
+        if self._has_noise() and self.noise is not True:
+            v.check_real(self.noise, "noise", 0.0, strict=True)
 
     def _check_data(self, X, reset):
         return v.check_X(self, X, reset=reset)
