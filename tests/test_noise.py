@@ -113,3 +113,14 @@ def test_recovers_the_noise_share_and_labels_outliers():
 def test_bad_noise_settings_are_clear_errors(noise, X, match):
     with pytest.raises(ValidationError, match=match):
         GaussianMixture(K, noise=noise).fit(X)
+
+
+def test_model_file_round_trip(tmp_path):
+    from emkit.io import model_file
+
+    X = simulate(3)
+    m = from_start(True, max_iter=3).fit(X)
+    model_file.save(m, tmp_path / "m.emkit")
+    back = model_file.load(tmp_path / "m.emkit")
+    assert back.noise_vinv_ == m.noise_vinv_
+    assert np.array_equal(back.predict_proba(X), m.predict_proba(X))

@@ -224,6 +224,11 @@ class GaussianMixture(BaseMixture):
         ``precisions_`` the ones they imply (scoring reads the former, sampling the latter).
         """
         state = vars(self)
+        K = self.n_components  # weights_ also holds the noise share with noise
+        if self._has_noise():
+            check_state_array(state, "noise_bounds_", (2, d))
+            if not (isinstance(state.get("noise_vinv_"), float) and self.noise_vinv_ > 0):
+                raise ValueError("noise_vinv_ must be a positive float (the noise density)")
         cov_shape = STRATEGIES[self.covariance_type].shape(K, d)
         shapes = {
             "means_": (K, d),
