@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from emkit.engine.sources import ArraySource, Block, sample_indices
+from emkit.engine.sources import ArraySource, Block, dense_noise, sample_indices
 
 DASK_HINT = (
     "emkit's Dask support needs the optional dependencies: pip install 'emkit[dask]' "
@@ -33,6 +33,11 @@ def require_dask():
 def is_dask_collection(X):
     """True for a Dask array (or collection) without importing Dask."""
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def _aux_block(weights, labels, noise):
+    """A Block template (no rows) of a block's weights, labels and noise covariances."""
+    return Block(None, weights, labels=labels, noise=dense_noise(noise))
 
 
 def _block_stats(problem, params, X, aux):
@@ -96,22 +101,25 @@ class DaskSource:
             if sample_weight is None
             else list(sample_weight.to_delayed().ravel())
         )
-        self.labels = None
+        self.labels = self.noise = None
         self._aux = self._w_blocks
 
-    def set_labels(self, labels):
-        """Known labels of the rows (see :class:`~emkit.engine.sources.Block`), chunked as X."""
-        if labels is None:
-            self.labels, self._aux = None, self._w_blocks
-            return
+    def attach(self, labels=None, noise=None):
+        """Known labels and noise covariances of the rows (see
+        :class:`~emkit.engine.sources.Block`), chunked as X and persisted."""
         _, da = require_dask()
-        labels = da.asarray(labels).rechunk((self.X.chunks[0],)).persist()
-        self.labels = labels
-        block = self._dask.delayed(Block, pure=True)
-        self._aux = [
-            block(None, wb, labels=lb)
-            for wb, lb in zip(self._w_blocks, labels.to_delayed().ravel(), strict=True)
-        ]
+        rows = self.X.chunks[0]
+        if labels is not None:
+            self.labels = da.asarray(labels).rechunk((rows,)).persist()
+        if noise is not None:
+            noise = da.asarray(noise)
+            self.noise = noise.rechunk((rows, *((-1,) * (noise.ndim - 1)))).persist()
+        parts = [self._w_blocks]
+        for extra in (self.labels, self.noise):
+            n = len(self._x_blocks)
+            parts.append([None] * n if extra is None else list(extra.to_delayed().ravel()))
+        block = self._dask.delayed(_aux_block, pure=True)
+        self._aux = [block(w, lab, s) for w, lab, s in zip(*parts, strict=True)]
 
     @property
     def n_samples(self):
@@ -145,15 +153,16 @@ class DaskSource:
     def sample(self, rng, size):
         """An in-memory source of ``min(size, n_samples)`` rows drawn uniformly."""
         idx = sample_indices(rng, self.n_samples, min(self.n_samples, size))
-        rows, w, labels = (
+        rows, w, labels, noise = (
             None if a is None else np.asarray(a)
             for a in self._dask.compute(
                 self.X[idx],
                 None if self.sample_weight is None else self.sample_weight[idx],
                 None if self.labels is None else self.labels[idx],
+                None if self.noise is None else self.noise[idx],
             )
         )
-        return ArraySource(rows, w, max(1, max(self.X.chunks[0])), labels)
+        return ArraySource(rows, w, max(1, max(self.X.chunks[0])), labels, dense_noise(noise))
 
 
 class DaskBlockSource:

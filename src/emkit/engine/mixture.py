@@ -81,6 +81,11 @@ class MixtureStats:
         )
 
 
+def _noise(noise):
+    """The keyword of a family's methods for rows with measurement noise (none without)."""
+    return {} if noise is None else {"noise": noise}
+
+
 class MixtureEM:
     """The EM problem of a finite mixture of ``family`` components.
 
@@ -99,9 +104,9 @@ class MixtureEM:
         self.family = family
         self.fixed = frozenset(fixed)
 
-    def log_prob(self, params, X):
-        """Per-row log-likelihood and responsibilities of a block."""
-        log_prob = self.family.log_likelihood(params.components, X)
+    def log_prob(self, params, X, noise=None):
+        """Per-row log-likelihood and responsibilities of a block (of noisy rows)."""
+        log_prob = self.family.log_likelihood(params.components, X, **_noise(noise))
         return latent.posterior(log_prob, params.log_weights)
 
     def expect_block(self, params, block):
@@ -117,7 +122,7 @@ class MixtureEM:
         X, w = self.informative_weights(block)
         # The family's one-pass kernel: no (n, K) responsibility matrix.
         ll, stats, score, index = self.family.expect_mixture(
-            params.components, params.log_weights, X, w
+            params.components, params.log_weights, X, w, **_noise(block.noise)
         )
         total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
         row = np.array(X[index], dtype=np.float64) if index >= 0 else None
@@ -130,8 +135,10 @@ class MixtureEM:
         free = np.flatnonzero(labels < 0)
         k = labels[known]
         Xk = X[known]
+        S = block.noise
+        noise = _noise(None if S is None else S[known])
         wk = np.ones(known.size) if w is None else np.asarray(w, dtype=np.float64)[known]
-        log_prob = self.family.log_likelihood(params.components, Xk)
+        log_prob = self.family.log_likelihood(params.components, Xk, **noise)
         row_ll = log_prob[np.arange(known.size), k].astype(np.float64) + params.log_weights[k]
         wresp = np.zeros(log_prob.shape, dtype=np.float64)
         wresp[np.arange(known.size), k] = wk
@@ -139,7 +146,7 @@ class MixtureEM:
         stats = MixtureStats(
             float(np.dot(wk[live], row_ll[live])),
             float(np.sum(wk)),
-            self.family.accumulate(params.components, Xk, wresp),
+            self.family.accumulate(params.components, Xk, wresp, **noise),
         )
         if live.any():
             worst = int(np.flatnonzero(live)[np.argmin(row_ll[live])])
@@ -147,7 +154,8 @@ class MixtureEM:
             stats.worst_row = np.array(Xk[worst], dtype=np.float64)
         if free.size:
             wf = None if w is None else w[free]
-            stats = stats + self.expect_block(params, Block(X[free], wf))
+            Sf = None if S is None else S[free]
+            stats = stats + self.expect_block(params, Block(X[free], wf, noise=Sf))
         return stats
 
     def informative_weights(self, block):

@@ -96,6 +96,19 @@ class Source(Protocol):
         """An in-memory source of ``size`` rows drawn uniformly without replacement."""
 
 
+def dense_noise(S):
+    """Noise covariances as (n, d, d) float64: variances (n, d) become diagonal matrices."""
+    if S is None:
+        return None
+    S = np.asarray(S, dtype=np.float64)
+    if S.ndim == 3:
+        return S
+    out = np.zeros((*S.shape, S.shape[1]))
+    idx = np.arange(S.shape[1])
+    out[:, idx, idx] = S
+    return out
+
+
 def sample_indices(rng, n, size):
     """Sorted positions of ``size`` distinct rows out of ``n``, drawn uniformly.
 
@@ -135,9 +148,15 @@ class ArraySource:
         self.labels = labels
         self.noise = noise
 
-    def set_labels(self, labels):
-        """Attach known labels (see :class:`Block`); a Dask array of them is computed."""
-        self.labels = None if labels is None else np.asarray(labels)
+    def attach(self, labels=None, noise=None):
+        """Attach known labels and noise covariances (see :class:`Block`) to the rows.
+
+        A Dask array of labels is computed; noise covariances may be a memory map.
+        """
+        if labels is not None:
+            self.labels = np.asarray(labels)
+        if noise is not None:
+            self.noise = noise
 
     @property
     def n_samples(self):
@@ -180,7 +199,7 @@ class ArraySource:
             np.asarray(self.X[rows]),
             part(self.sample_weight),
             labels=part(self.labels),
-            noise=part(self.noise),
+            noise=dense_noise(part(self.noise)),
         )
 
     def rows(self):

@@ -114,6 +114,9 @@ class GaussianMixture(BaseMixture):
         self.precisions_init = precisions_init
         self.noise = noise
 
+    #: Extreme deconvolution: ``fit(X, noise_covariance=S)`` (see BaseMixture.fit).
+    _supports_noise_covariance = True
+
     # ------------------------------------------------------------------ family hooks
     def _make_family(self):
         family = GaussianFamily(self.covariance_type, self.reg_covar)
