@@ -105,8 +105,10 @@ class DaskSource:
         self._aux = self._w_blocks
 
     def attach(self, labels=None, noise=None):
-        """Known labels and noise covariances of the rows (see
-        :class:`~emkit.engine.sources.Block`), chunked as X and persisted."""
+        """Attach known labels and noise covariances, chunked as X and persisted.
+
+        See :class:`~emkit.engine.sources.Block` for what they are.
+        """
         _, da = require_dask()
         rows = self.X.chunks[0]
         if labels is not None:
