@@ -487,7 +487,7 @@ def _missing_kernels():
 def _xd_kernels():
     """The extreme-deconvolution kernel module chosen by ``use_kernels``."""
     name = "numpy" if get_kernels() == "numpy" else "numba"
-    return importlib.import_module(f"emkit.kernels.gaussian_xd_{'numpy' or name}")
+    return importlib.import_module(f"emkit.kernels.gaussian_xd_{name}")
 
 
 def _missing_layout(X):
