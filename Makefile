@@ -41,6 +41,7 @@ bench: $(STAMP_DEV)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_mixtures.py \
 		| tee benchmarks/results_mixtures.md
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_missing.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_xd.py
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks
