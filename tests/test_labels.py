@@ -14,12 +14,7 @@ from scipy import stats
 from scipy.special import logsumexp, softmax
 
 from conftest import assert_close
-from emkit import (
-    BernoulliMixture,
-    GaussianMixture,
-    PoissonMixture,
-    ValidationError,
-)
+from emkit import BernoulliMixture, GaussianMixture, PoissonMixture, ValidationError
 from emkit.hmm import GaussianHMM
 from mixture_oracles import bernoulli_loglik, poisson_loglik, weighted_means
 from test_mixtures_mixed import START, flat, loglik, model, mstep, parts, simulate
