@@ -289,3 +289,14 @@ def test_hmm_bad_labels_are_clear_errors():
         GaussianHMM(2, n_iter=2).fit(X, labels=np.full(50, 2))
     with pytest.raises(ValidationError, match="labels has shape"):
         GaussianHMM(2, n_iter=2).fit(X, labels=np.zeros(49, dtype=int))
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_labels_of_some_components_number_the_clusters(init_params):
+    rng = np.random.RandomState(7)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    X = np.concatenate([rng.randn(100, 2) * 0.5 + c for c in centres])
+    labels = np.full(300, -1)
+    labels[:5], labels[100:105] = 2, 0  # cluster 0 is component 2, cluster 1 is component 0
+    m = GaussianMixture(K, init_params=init_params, random_state=0).fit(X, labels=labels)
+    assert_close(m.means_, centres[[1, 2, 0]], 0.05, "means_")

@@ -241,3 +241,11 @@ def test_other_families_reject_noise_covariances():
     X = np.random.RandomState(0).poisson(3.0, size=(50, 2)).astype(float)
     with pytest.raises(TypeError, match="noise_covariance is not supported by PoissonMixture"):
         PoissonMixture(2).fit(X, noise_covariance=np.ones((50, 2)))
+
+
+def test_partial_fit_step_is_one_xd_iteration(data):
+    X, S = data
+    step = from_start().partial_fit(X, noise_covariance=S)
+    _, means, covs, _ = brute_force_xd(X, S, 1)
+    assert_close(step.means_, means, 1e-10, "means_")
+    assert_close(step.covariances_, covs, 1e-10, "covariances_")

@@ -28,6 +28,7 @@ import math
 import warnings
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
@@ -169,8 +170,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
             -1 where unknown (a Dask array, chunked with ``X``, for Dask ``X``). A labelled
             row keeps a one-hot responsibility on its component and contributes
             ``log(weights_[k] p_k(x))`` to the log-likelihood; the others are fitted as
-            usual. When every component has a labelled row, the initial parameters come
-            from the labelled rows alone. All -1 (or None) is the unsupervised fit. ``y``
+            usual. A component with labelled rows starts from them alone, the others from
+            ``init_params`` (its clusters renumbered to agree with the labels; the k-means
+            initialisation serves this best). All -1 (or None) is the unsupervised fit. ``y``
             is not used for this, so that scikit-learn's checks, which pass class labels
             as ``y``, keep fitting the unsupervised model.
         noise_covariance : array-like of shape (n_samples, n_features, n_features) or \
@@ -775,17 +777,28 @@ def _map_noisy(X, noise, method, n_columns, dtype):
 def labelled_assignment(resp_of, labels, K):
     """The initial assignment ``resp_of`` with the labelled rows one-hot on their component.
 
-    When every component has a labelled row, the unlabelled rows get no weight (mclust's
-    start: the parameters of the labelled rows alone).
+    A component with labelled rows starts from them alone (mclust's start when every
+    component has some); the others from the assignment, whose clusters are first renumbered
+    to agree best with the labels (the matching of largest overlap), so that the clusters
+    the labels name are not also given to another component.
     """
-    every = np.unique(labels[labels >= 0]).size == K
+    known = np.flatnonzero(labels >= 0)
+    named = np.unique(labels[known])
+    order = np.arange(K)
+    if named.size < K:
+        overlap = np.zeros((K, K))
+        np.add.at(overlap, labels[known], np.asarray(resp_of(0, labels.size))[known])
+        _, order = linear_sum_assignment(-overlap)
 
     def resp(start, stop):
         lab = labels[start:stop]
-        r = np.zeros((stop - start, K)) if every else np.array(resp_of(start, stop))
-        known = np.flatnonzero(lab >= 0)
-        r[known] = 0.0
-        r[known, lab[known]] = 1.0
+        r = np.zeros((stop - start, K))
+        if named.size < K:
+            r[:] = np.asarray(resp_of(start, stop))[:, order]
+            r[:, named] = 0.0
+        rows = np.flatnonzero(lab >= 0)
+        r[rows] = 0.0
+        r[rows, lab[rows]] = 1.0
         return r
 
     return resp
