@@ -142,6 +142,8 @@ class GaussianFamily(FamilyBase):
     """
 
     param_names = ("means", "covariances")
+    #: Rows may come with measurement-noise covariances (the ``noise`` keyword, XD).
+    supports_noise = True
 
     def __init__(self, covariance_type="full", reg_covar=1e-6):
         if covariance_type not in STRATEGIES:

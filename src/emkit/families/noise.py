@@ -103,6 +103,7 @@ class WithNoise(FamilyBase):
         self.low = np.asarray(low, dtype=np.float64)
         self.high = np.asarray(high, dtype=np.float64)
         self.param_names = family.param_names
+        self.supports_noise = getattr(family, "supports_noise", False)
 
     def check_data(self, X, name="X"):
         """The family's check, and no missing value (the noise density needs every value)."""
@@ -114,16 +115,19 @@ class WithNoise(FamilyBase):
             )
         return X
 
-    def log_likelihood(self, params, X):
-        """The family's (n, K) log-densities and the noise's ``log Vinv``, shape (n, K + 1)."""
-        inner = self.family.log_likelihood(params, X)
+    def log_likelihood(self, params, X, **extra):
+        """The family's (n, K) log-densities and the noise's ``log Vinv``, shape (n, K + 1).
+
+        ``extra`` (e.g. the rows' measurement ``noise``) goes to the family.
+        """
+        inner = self.family.log_likelihood(params, X, **extra)
         noise = np.full((inner.shape[0], 1), self.log_vinv, dtype=inner.dtype)
         return np.concatenate([inner, noise], axis=1)
 
-    def accumulate(self, params, X, wresp):
+    def accumulate(self, params, X, wresp, **extra):
         """The family's statistics of the first ``K`` columns of ``wresp`` and every count."""
         counts = np.asarray(wresp.sum(axis=0), dtype=np.float64)
-        return NoiseStats(counts, self.family.accumulate(params, X, wresp[:, :-1]))
+        return NoiseStats(counts, self.family.accumulate(params, X, wresp[:, :-1], **extra))
 
     def initial_params(self, weighted_blocks, n_components):
         """The family's start from the assignment; the noise starts at ``NOISE_INIT_SHARE``."""

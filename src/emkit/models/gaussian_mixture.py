@@ -114,8 +114,10 @@ class GaussianMixture(BaseMixture):
         self.precisions_init = precisions_init
         self.noise = noise
 
-    #: Extreme deconvolution: ``fit(X, noise_covariance=S)`` (see BaseMixture.fit).
-    _supports_noise_covariance = True
+    @property
+    def _extra_weight_name(self):
+        """What summaries and plots call the weight past ``n_components``."""
+        return "noise" if self._has_noise() else "background"
 
     # ------------------------------------------------------------------ family hooks
     def _make_family(self):
@@ -126,7 +128,8 @@ class GaussianMixture(BaseMixture):
         return WithNoise(family, self.n_components, np.log(self.noise_vinv_), low, high)
 
     def _has_noise(self):
-        return self.noise is not None and self.noise is not False
+        noise = getattr(self, "noise", None)  # subclasses may not have the option
+        return noise is not None and noise is not False
 
     def _n_weights(self):
         return self.n_components + int(self._has_noise())

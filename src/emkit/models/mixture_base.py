@@ -310,14 +310,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
             source.attach(labels=check_labels(labels, source.n_samples, self.n_components))
         return self._with_noise(source, noise)
 
-    #: Whether the family scores rows with their own measurement noise (``noise_covariance``).
-    _supports_noise_covariance = False
+    #: What summaries and plots call a weight past ``n_components`` (see ``_n_weights``).
+    _extra_weight_name = "background"
 
     def _with_noise(self, source, noise):
         """``source`` with the rows' validated noise covariances attached (if given)."""
         if noise is None:
             return source
-        if not self._supports_noise_covariance:
+        if not getattr(self._make_family(), "supports_noise", False):
             raise TypeError(
                 f"noise_covariance is not supported by {type(self).__name__}: extreme "
                 "deconvolution fits Gaussian components (use GaussianMixture)"
