@@ -38,6 +38,7 @@ class GaussianMixture(BaseMixture):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the first responsibilities are chosen.
     weights_init : array-like of shape (n_components,), default=None
+        With ``noise``, shape (n_components + 1,), the noise share last.
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
         Shape (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
