@@ -300,3 +300,30 @@ def test_labels_of_some_components_number_the_clusters(init_params):
     labels[:5], labels[100:105] = 2, 0  # cluster 0 is component 2, cluster 1 is component 0
     m = GaussianMixture(K, init_params=init_params, random_state=0).fit(X, labels=labels)
     assert_close(m.means_, centres[[1, 2, 0]], 0.05, "means_")
+
+
+def hmm_from_start():
+    m = GaussianHMM(2, n_iter=3, params="stmc", init_params="", tol=0.0)
+    m.startprob_, m.transmat_ = np.array([0.6, 0.4]), np.array([[0.9, 0.1], [0.2, 0.8]])
+    m.means_, m.covars_ = np.array([[0.5], [1.5]]), np.array([[1.0], [1.0]])
+    return m
+
+
+def test_hmm_dask_and_all_unknown_labels():
+    rng = np.random.RandomState(5)
+    states = np.repeat([0, 1, 0, 1], 30)
+    X = (np.array([0.0, 2.0])[states] + rng.randn(120))[:, None]
+    labels = np.full(120, -1)
+    labels[[3, 40, 70]] = states[[3, 40, 70]]
+    ref = hmm_from_start().fit(X, lengths=[60, 60], labels=labels)
+    unsupervised = hmm_from_start().fit(X, lengths=[60, 60])
+    none_known = hmm_from_start().fit(X, lengths=[60, 60], labels=np.full(120, -1))
+    assert np.array_equal(none_known.means_, unsupervised.means_)
+    assert np.array_equal(none_known.transmat_, unsupervised.transmat_)
+    assert not np.allclose(ref.means_, unsupervised.means_, rtol=1e-6)
+    da = pytest.importorskip("dask.array")
+    lazy = hmm_from_start().fit(
+        da.from_array(X, chunks=(60, 1)), lengths=[60, 60], labels=da.from_array(labels, chunks=60)
+    )
+    assert_close(lazy.means_, ref.means_, 1e-10, "means_")
+    assert_close(lazy.transmat_, ref.transmat_, 1e-10, "transmat_")
