@@ -60,8 +60,11 @@ def start_covs(covariance_type):
     return np.stack([START_COVS[0]] * K) if covariance_type == "tied" else START_COVS
 
 
-def brute_force_xd(X, S, n_iter, covariance_type="full"):
-    """XD by the equations of Bovy et al. (2011), one row and component at a time."""
+def brute_force_xd(X, S, n_iter, covariance_type="full", labels=None):
+    """XD by the equations of Bovy et al. (2011), one row and component at a time.
+
+    Rows with ``labels >= 0`` keep a one-hot responsibility (a semi-supervised fit).
+    """
     n = len(X)
     w, m, c, bounds = START_WEIGHTS, START_MEANS, start_covs(covariance_type), []
     for _ in range(n_iter):
@@ -73,8 +76,12 @@ def brute_force_xd(X, S, n_iter, covariance_type="full"):
         )
         joint = logp + np.log(w)
         log_norm = logsumexp(joint, axis=1)
-        bounds.append(float(log_norm.mean()))
         q = np.exp(joint - log_norm[:, None])
+        if labels is not None:
+            known = np.flatnonzero(labels >= 0)
+            q[known] = np.eye(K)[labels[known]]
+            log_norm[known] = joint[known, labels[known]]
+        bounds.append(float(log_norm.mean()))
         b = np.empty((n, K, D))
         B = np.empty((n, K, D, D))
         for i in range(n):
@@ -249,3 +256,15 @@ def test_partial_fit_step_is_one_xd_iteration(data):
     _, means, covs, _ = brute_force_xd(X, S, 1)
     assert_close(step.means_, means, 1e-10, "means_")
     assert_close(step.covariances_, covs, 1e-10, "covariances_")
+
+
+def test_labelled_rows_with_noise_match_brute_force(data):
+    X, S = data
+    labels = np.full(len(X), -1)
+    labels[:10], labels[-10:] = 0, 1
+    m = from_start(max_iter=3).fit(X, noise_covariance=S, labels=labels)
+    w, means, covs, bounds = brute_force_xd(X, S, 3, labels=labels)
+    assert_close(m.weights_, w, 1e-10, "weights_")
+    assert_close(m.means_, means, 1e-10, "means_")
+    assert_close(m.covariances_, covs, 1e-10, "covariances_")
+    assert_close(m.lower_bounds_, bounds, 1e-12, "lower_bounds_")
