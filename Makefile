@@ -42,6 +42,7 @@ bench: $(STAMP_DEV)
 		| tee benchmarks/results_mixtures.md
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_missing.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_selection.py | tee benchmarks/results_selection.md
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench_xd.py
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests benchmarks

@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from emkit.engine.sources import ArraySource, Block, sample_indices
+from emkit.engine.sources import ArraySource, Block, dense_noise, sample_indices
 
 DASK_HINT = (
     "emkit's Dask support needs the optional dependencies: pip install 'emkit[dask]' "
@@ -33,6 +33,11 @@ def require_dask():
 def is_dask_collection(X):
     """True for a Dask array (or collection) without importing Dask."""
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def _aux_block(weights, labels, noise):
+    """A Block template (no rows) of a block's weights, labels and noise covariances."""
+    return Block(None, weights, labels=labels, noise=dense_noise(noise))
 
 
 def _block_stats(problem, params, X, aux):
@@ -96,6 +101,27 @@ class DaskSource:
             if sample_weight is None
             else list(sample_weight.to_delayed().ravel())
         )
+        self.labels = self.noise = None
+        self._aux = self._w_blocks
+
+    def attach(self, labels=None, noise=None):
+        """Attach known labels and noise covariances, chunked as X and persisted.
+
+        See :class:`~emkit.engine.sources.Block` for what they are.
+        """
+        _, da = require_dask()
+        rows = self.X.chunks[0]
+        if labels is not None:
+            self.labels = da.asarray(labels).rechunk((rows,)).persist()
+        if noise is not None:
+            noise = da.asarray(noise)
+            self.noise = noise.rechunk((rows, *((-1,) * (noise.ndim - 1)))).persist()
+        parts = [self._w_blocks]
+        for extra in (self.labels, self.noise):
+            n = len(self._x_blocks)
+            parts.append([None] * n if extra is None else list(extra.to_delayed().ravel()))
+        block = self._dask.delayed(_aux_block, pure=True)
+        self._aux = [block(w, lab, s) for w, lab, s in zip(*parts, strict=True)]
 
     @property
     def n_samples(self):
@@ -114,26 +140,31 @@ class DaskSource:
 
     def blocks(self):
         """Yield each :class:`~emkit.engine.sources.Block`, computed one at a time (client side)."""
-        for xb, wb in zip(self._x_blocks, self._w_blocks, strict=True):
-            if wb is None:
-                yield Block(np.asarray(xb.compute()))
+        for xb, ab in zip(self._x_blocks, self._aux, strict=True):
+            x, aux = self._dask.compute(xb, ab)
+            x = np.asarray(x)
+            if isinstance(aux, Block):
+                yield aux.with_rows(x)
             else:
-                x, w = self._dask.compute(xb, wb)
-                yield Block(np.asarray(x), np.asarray(w))
+                yield Block(x, None if aux is None else np.asarray(aux))
 
     def expect(self, problem, params):
         """Summed E-step statistics of every block, computed on the cluster."""
-        return expect_remote(self._dask, problem, params, self._x_blocks, self._w_blocks)
+        return expect_remote(self._dask, problem, params, self._x_blocks, self._aux)
 
     def sample(self, rng, size):
         """An in-memory source of ``min(size, n_samples)`` rows drawn uniformly."""
         idx = sample_indices(rng, self.n_samples, min(self.n_samples, size))
-        if self.sample_weight is None:
-            rows, w = np.asarray(self.X[idx].compute()), None
-        else:
-            rows, w = self._dask.compute(self.X[idx], self.sample_weight[idx])
-            rows, w = np.asarray(rows), np.asarray(w)
-        return ArraySource(rows, w, max(1, max(self.X.chunks[0])))
+        rows, w, labels, noise = (
+            None if a is None else np.asarray(a)
+            for a in self._dask.compute(
+                self.X[idx],
+                None if self.sample_weight is None else self.sample_weight[idx],
+                None if self.labels is None else self.labels[idx],
+                None if self.noise is None else self.noise[idx],
+            )
+        )
+        return ArraySource(rows, w, max(1, max(self.X.chunks[0])), labels, dense_noise(noise))
 
 
 class DaskBlockSource:

@@ -179,10 +179,13 @@ class SequenceSource:
     weights : ndarray of shape (n_sequences,) or None
     block_rows : int
         Target rows per block; sequences are never split.
+    labels : ndarray of int of shape (n_samples,) or None
+        Known state of each frame, -1 where unknown.
     """
 
-    def __init__(self, X, lengths, weights=None, block_rows=DEFAULT_BLOCK_ROWS):
+    def __init__(self, X, lengths, weights=None, block_rows=DEFAULT_BLOCK_ROWS, labels=None):
         self.X = X
+        self.labels = labels
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.weights = weights
         self.block_rows = max(1, int(block_rows))
@@ -207,7 +210,21 @@ class SequenceSource:
         for first, stop in self.bounds():
             a, b = self.offsets[first], self.offsets[stop]
             w = None if self.weights is None else self.weights[first:stop]
-            yield Block(self.X[a:b], offsets=self.offsets[first : stop + 1] - a, sequence_weights=w)
+            lab = None if self.labels is None else self.labels[a:b]
+            offsets = self.offsets[first : stop + 1] - a
+            yield Block(self.X[a:b], offsets=offsets, sequence_weights=w, labels=lab)
+
+
+def known_states(log_frame, labels):
+    """``log_frame`` (n, K) with -inf for every state but ``labels[t]`` where it is >= 0."""
+    known = np.flatnonzero(labels >= 0)
+    if known.size == 0:
+        return log_frame
+    out = np.array(log_frame, copy=True)
+    keep = out[known, labels[known]]
+    out[known] = -np.inf
+    out[known, labels[known]] = keep
+    return out
 
 
 def _dirichlet_map(counts, prior, current):
@@ -311,8 +328,17 @@ class MarkovEM:
         log_frame = parts = None
         if split is not None and self.fit_emission:
             log_frame, parts = split(params.emission, X)
-        # Per-row weights (not only per-sequence ones) need the posteriors of every row.
-        by_table = block.weights is None and hasattr(self.emission, "likelihood_table")
+        if block.labels is not None:  # a frame of known state: the other states impossible
+            if log_frame is None:
+                log_frame = self.emission.log_likelihood(params.emission, X)
+            log_frame = known_states(log_frame, block.labels)
+        # Per-row weights (not only per-sequence ones) and known states need the posteriors
+        # of every row.
+        by_table = (
+            block.weights is None
+            and log_frame is None
+            and hasattr(self.emission, "likelihood_table")
+        )
         post = self.posteriors(params, X, block.offsets, seq_weights, log_frame, by_table)
         if seq_weights is None:
             ll = float(np.sum(post.log_prob))

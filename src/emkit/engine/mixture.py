@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emkit.engine.sources import Block
 from emkit.exceptions import DegenerateComponentWarning
 from emkit.latent import mixture as latent
 
@@ -80,6 +81,11 @@ class MixtureStats:
         )
 
 
+def _noise(noise):
+    """The keyword of a family's methods for rows with measurement noise (none without)."""
+    return {} if noise is None else {"noise": noise}
+
+
 class MixtureEM:
     """The EM problem of a finite mixture of ``family`` components.
 
@@ -98,21 +104,59 @@ class MixtureEM:
         self.family = family
         self.fixed = frozenset(fixed)
 
-    def log_prob(self, params, X):
-        """Per-row log-likelihood and responsibilities of a block."""
-        log_prob = self.family.log_likelihood(params.components, X)
+    def log_prob(self, params, X, noise=None):
+        """Per-row log-likelihood and responsibilities of a block (of noisy rows)."""
+        log_prob = self.family.log_likelihood(params.components, X, **_noise(noise))
         return latent.posterior(log_prob, params.log_weights)
 
     def expect_block(self, params, block):
-        """E-step statistics of one :class:`~emkit.engine.sources.Block` of rows."""
+        """E-step statistics of one :class:`~emkit.engine.sources.Block` of rows.
+
+        Rows with a known component (``block.labels >= 0``) keep a one-hot responsibility
+        and contribute ``log(pi_k f_k(x))`` of their component to the log-likelihood
+        (mclust's semi-supervised EM); the other rows are those of the ordinary E-step.
+        """
+        labels = block.labels
+        if labels is not None and np.any(labels >= 0):
+            return self._expect_labelled(params, block, labels)
         X, w = self.informative_weights(block)
         # The family's one-pass kernel: no (n, K) responsibility matrix.
         ll, stats, score, index = self.family.expect_mixture(
-            params.components, params.log_weights, X, w
+            params.components, params.log_weights, X, w, **_noise(block.noise)
         )
         total = float(X.shape[0]) if w is None else float(np.sum(w, dtype=np.float64))
         row = np.array(X[index], dtype=np.float64) if index >= 0 else None
         return MixtureStats(ll, total, stats, score, row)
+
+    def _expect_labelled(self, params, block, labels):
+        """E-step of a block some of whose rows have a known component."""
+        X, w = self.informative_weights(block)
+        known = np.flatnonzero(labels >= 0)
+        free = np.flatnonzero(labels < 0)
+        k = labels[known]
+        Xk = X[known]
+        S = block.noise
+        noise = _noise(None if S is None else S[known])
+        wk = np.ones(known.size) if w is None else np.asarray(w, dtype=np.float64)[known]
+        log_prob = self.family.log_likelihood(params.components, Xk, **noise)
+        row_ll = log_prob[np.arange(known.size), k].astype(np.float64) + params.log_weights[k]
+        wresp = np.zeros(log_prob.shape, dtype=np.float64)
+        wresp[np.arange(known.size), k] = wk
+        live = wk > 0
+        stats = MixtureStats(
+            float(np.dot(wk[live], row_ll[live])),
+            float(np.sum(wk)),
+            self.family.accumulate(params.components, Xk, wresp, **noise),
+        )
+        if live.any():
+            worst = int(np.flatnonzero(live)[np.argmin(row_ll[live])])
+            stats.worst_score = float(row_ll[worst])
+            stats.worst_row = np.array(Xk[worst], dtype=np.float64)
+        if free.size:
+            wf = None if w is None else w[free]
+            Sf = None if S is None else S[free]
+            stats = stats + self.expect_block(params, Block(X[free], wf, noise=Sf))
+        return stats
 
     def informative_weights(self, block):
         """The block's rows and weights, with weight 0 on rows that have every value missing.
@@ -144,6 +188,8 @@ class MixtureEM:
         else:
             weights = latent.weights_from_counts(counts)
         empty = np.flatnonzero(~(counts >= EMPTY_FRACTION * stats.total_weight))
+        # Components without parameters (a noise or background, last) may fit no mass at all.
+        empty = empty[empty < len(counts) - getattr(self.family, "n_extra", 0)]
         movable = not self.fixed.intersection(self.family.param_names)
         if empty.size and stats.worst_row is not None and movable:
             weights, comps = self._reseed(stats, params, weights, comps, empty, iteration)

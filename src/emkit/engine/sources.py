@@ -43,12 +43,19 @@ class Block:
         Stacked sequences: sequence ``s`` occupies rows ``offsets[s]:offsets[s + 1]``.
     sequence_weights : ndarray of shape (S,) or None
         Per-sequence weights of stacked sequences (None for all ones).
+    labels : ndarray of int of shape (n,) or None
+        Known component (mixtures) or state (HMMs) of each row, -1 where unknown (None when
+        no row has one).
+    noise : ndarray of shape (n, d, d) or None
+        Each row's measurement-noise covariance (extreme deconvolution; None without).
     """
 
     X: np.ndarray | None
     weights: np.ndarray | None = None
     offsets: np.ndarray | None = None
     sequence_weights: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    noise: np.ndarray | None = None
 
     @property
     def lengths(self):
@@ -89,6 +96,19 @@ class Source(Protocol):
         """An in-memory source of ``size`` rows drawn uniformly without replacement."""
 
 
+def dense_noise(S):
+    """Noise covariances as (n, d, d) float64: variances (n, d) become diagonal matrices."""
+    if S is None:
+        return None
+    S = np.asarray(S, dtype=np.float64)
+    if S.ndim == 3:
+        return S
+    out = np.zeros((*S.shape, S.shape[1]))
+    idx = np.arange(S.shape[1])
+    out[:, idx, idx] = S
+    return out
+
+
 def sample_indices(rng, n, size):
     """Sorted positions of ``size`` distinct rows out of ``n``, drawn uniformly.
 
@@ -115,12 +135,28 @@ class ArraySource:
     sample_weight : ndarray of shape (n_samples,) or None
     chunk_size : int
         Rows per block.
+    labels : ndarray of int of shape (n_samples,) or None
+        Known component of each row (-1 unknown), see :class:`Block`.
+    noise : ndarray of shape (n_samples, d, d) or None
+        Per-row measurement-noise covariances (may be a memory map), see :class:`Block`.
     """
 
-    def __init__(self, X, sample_weight, chunk_size):
+    def __init__(self, X, sample_weight, chunk_size, labels=None, noise=None):
         self.X = X
         self.sample_weight = sample_weight
         self.chunk_size = max(1, int(chunk_size))
+        self.labels = labels
+        self.noise = noise
+
+    def attach(self, labels=None, noise=None):
+        """Attach known labels and noise covariances (see :class:`Block`) to the rows.
+
+        A Dask array of labels is computed; noise covariances may be a memory map.
+        """
+        if labels is not None:
+            self.labels = np.asarray(labels)
+        if noise is not None:
+            self.noise = noise
 
     @property
     def n_samples(self):
@@ -151,15 +187,27 @@ class ArraySource:
     def blocks(self):
         """Yield a :class:`Block` of rows ``start:stop`` for each ``(start, stop)`` of bounds."""
         for start, stop in self.bounds():
-            w = None if self.sample_weight is None else self.sample_weight[start:stop]
-            yield Block(np.asarray(self.X[start:stop]), w)
+            yield self._block(slice(start, stop))
+
+    def _block(self, rows):
+        """The :class:`Block` of ``rows`` (a slice or sorted positions), read into memory."""
+
+        def part(a):
+            return None if a is None else np.asarray(a[rows])
+
+        return Block(
+            np.asarray(self.X[rows]),
+            part(self.sample_weight),
+            labels=part(self.labels),
+            noise=dense_noise(part(self.noise)),
+        )
 
     def rows(self):
-        """All rows and weights as one in-memory :class:`Block` (a memory map is read)."""
-        return Block(np.asarray(self.X), self.sample_weight)
+        """All rows and what comes with them as one in-memory :class:`Block`."""
+        return self._block(slice(None))
 
     def sample(self, rng, size):
         """An in-memory source of ``min(size, n_samples)`` rows drawn uniformly."""
         idx = sample_indices(rng, self.n_samples, min(self.n_samples, size))
-        w = None if self.sample_weight is None else self.sample_weight[idx]
-        return ArraySource(np.asarray(self.X[idx]), w, self.chunk_size)
+        b = self._block(idx)
+        return ArraySource(b.X, b.weights, self.chunk_size, b.labels, b.noise)

@@ -168,12 +168,13 @@ class FamilyBase:
 
     param_names: tuple[str, ...] = ()
 
-    def expect_mixture(self, params, log_weights, X, w):
+    def expect_mixture(self, params, log_weights, X, w, **extra):
         """Generic one-pass mixture E-step from :meth:`log_likelihood` and :meth:`accumulate`.
 
         Works block by block, so its (n, K) temporaries are bounded by the block size.
+        ``extra`` (per-row inputs such as ``noise``) goes to both.
         """
-        log_prob = self.log_likelihood(params, X)
+        log_prob = self.log_likelihood(params, X, **extra)
         log_norm, resp = normalize_rows(log_prob + log_weights.astype(log_prob.dtype))
         log_norm = log_norm.astype(np.float64)
         if w is None:
@@ -184,7 +185,7 @@ class FamilyBase:
             wresp = resp * w[:, None]
             live = np.flatnonzero(w > 0)
             ll = float(np.dot(w[live], log_norm[live]))
-        stats = self.accumulate(params, X, wresp)
+        stats = self.accumulate(params, X, wresp, **extra)
         if live.size == 0:
             return ll, stats, np.inf, -1
         worst = int(live[np.argmin(log_norm[live])])

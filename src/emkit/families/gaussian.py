@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 
-from emkit.exceptions import DegenerateComponentWarning
+from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.base import TINY_COUNT, FamilyBase, Stats, has_missing, sum_stats
 from emkit.families.covariance import (
     COVARIANCE_TYPES,
@@ -142,6 +142,8 @@ class GaussianFamily(FamilyBase):
     """
 
     param_names = ("means", "covariances")
+    #: Rows may come with measurement-noise covariances (the ``noise`` keyword, XD).
+    supports_noise = True
 
     def __init__(self, covariance_type="full", reg_covar=1e-6):
         if covariance_type not in STRATEGIES:
@@ -152,12 +154,17 @@ class GaussianFamily(FamilyBase):
         self.reg_covar = float(reg_covar)
         self.strategy = STRATEGIES[covariance_type]
 
-    def log_likelihood(self, params, X):
+    def log_likelihood(self, params, X, noise=None):
         """Per-component log-densities, shape (n, K), in the dtype of ``X``.
 
         A row with missing (NaN) coordinates gets the density of its observed coordinates
-        (the marginal of each component); a row with none observed gets 0.
+        (the marginal of each component); a row with none observed gets 0. With ``noise``
+        (n, d, d), each row's measurement-noise covariance: the density of the noisy row,
+        ``N(x_i; m_k, V_k + S_i)`` (extreme deconvolution).
         """
+        if noise is not None:
+            out = _xd_kernels().log_prob(*self._xd_inputs(params, X, noise))
+            return out.astype(X.dtype, copy=False)
         if has_missing(X):
             X64, order, starts = _missing_layout(X)
             cov = self.dense_covariances(params)
@@ -177,11 +184,20 @@ class GaussianFamily(FamilyBase):
         """Real-valued rows: validated at the estimator's edge already; returned as they are."""
         return X
 
-    def accumulate(self, params, X, wresp):
+    def accumulate(self, params, X, wresp, noise=None):
         """Statistics of rows ``X`` under posterior weights ``wresp`` of shape (n, K).
 
-        Centred on ``params.means`` (on the origin when ``params`` is None).
+        Centred on ``params.means`` (on the origin when ``params`` is None). With ``noise``
+        (see :meth:`log_likelihood`), those of the true points' conditional distributions
+        given the noisy rows (which need ``params``).
         """
+        if noise is not None:
+            if params is None:
+                raise ValueError("statistics of noisy rows need parameters")
+            X64, S, means, cov = self._xd_inputs(params, X, noise)
+            wresp = np.ascontiguousarray(wresp, dtype=np.float64)
+            counts, sums, dense = _xd_kernels().scatter(X64, S, wresp, means, cov)
+            return GaussianStats(counts, sums, self.strategy.scatter_from_dense(dense), means)
         if has_missing(X):
             if params is None:
                 raise ValueError("statistics of rows with missing values need parameters")
@@ -202,7 +218,7 @@ class GaussianFamily(FamilyBase):
         counts, sums, scatter = self.strategy.scatter(X, wresp, ref)
         return GaussianStats(counts, sums, scatter, ref)
 
-    def expect_mixture(self, params, log_weights, X, w):
+    def expect_mixture(self, params, log_weights, X, w, noise=None):
         """Fused E-step of a mixture of these components over one block of rows.
 
         One pass over ``X`` gives what :meth:`log_likelihood`, the mixture posterior and
@@ -216,6 +232,10 @@ class GaussianFamily(FamilyBase):
         X : ndarray of shape (n, d)
         w : ndarray of shape (n,) or None
             Row weights (None for all ones).
+        noise : ndarray of shape (n, d, d) or None
+            Each row's measurement-noise covariance (extreme deconvolution, Bovy, Hogg &
+            Roweis 2011): the statistics are then those of the true points given the noisy
+            rows, so the M-step is the XD update of every covariance structure.
 
         Returns
         -------
@@ -228,12 +248,34 @@ class GaussianFamily(FamilyBase):
         worst_index : int
             Its row, the first on ties (-1 if none).
         """
+        if noise is not None:
+            X64, S, means, cov = self._xd_inputs(params, X, noise)
+            weights = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+            ll, counts, sums, dense, score, index = _xd_kernels().mixture_estep(
+                X64, S, weights, means, cov, np.ascontiguousarray(log_weights, dtype=np.float64)
+            )
+            scatter = self.strategy.scatter_from_dense(dense)
+            return ll, GaussianStats(counts, sums, scatter, means), score, index
         if has_missing(X):
             return self._expect_missing(params, log_weights, X, w)
         ll, counts, sums, scatter, score, index = self.strategy.mixture_estep(
             X, w, params.means, params.prec_chol, params.log_det, log_weights
         )
         return ll, GaussianStats(counts, sums, scatter, params.means), score, index
+
+    def _xd_inputs(self, params, X, noise):
+        """Contiguous float64 rows, noise covariances, means and dense covariances."""
+        if has_missing(X):
+            raise ValidationError(
+                "X has missing values (NaN) and noise covariances; extreme deconvolution "
+                "needs every value: drop or impute those rows"
+            )
+        return (
+            np.ascontiguousarray(X, dtype=np.float64),
+            np.ascontiguousarray(noise, dtype=np.float64),
+            np.ascontiguousarray(params.means, dtype=np.float64),
+            np.ascontiguousarray(self.dense_covariances(params), dtype=np.float64),
+        )
 
     def _expect_missing(self, params, log_weights, X, w):
         """The E-step of a block with missing values: exact EM of the observed values.
@@ -442,6 +484,12 @@ def _missing_kernels():
     """The missing-value kernel module chosen by :func:`~emkit.families.covariance.use_kernels`."""
     name = "numpy" if get_kernels() == "numpy" else "numba"
     return importlib.import_module(f"emkit.kernels.gaussian_missing_{name}")
+
+
+def _xd_kernels():
+    """The extreme-deconvolution kernel module chosen by ``use_kernels``."""
+    name = "numpy" if get_kernels() == "numpy" else "numba"
+    return importlib.import_module(f"emkit.kernels.gaussian_xd_{name}")
 
 
 def _missing_layout(X):

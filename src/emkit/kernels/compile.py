@@ -24,6 +24,7 @@ from emkit.kernels import (
     discrete_numba,
     gaussian_missing_numba,
     gaussian_numba,
+    gaussian_xd_numba,
     markov_numba,
     markov_unrolled,
 )
@@ -67,6 +68,18 @@ def _gaussian_missing():
             )
         gaussian_missing_numba.scatter(X, np.full((4, 2), 0.5), order, starts, means, cov, diagonal)
         gaussian_missing_numba.log_prob(X, order, starts, means, cov, diagonal)
+
+
+def _gaussian_xd():
+    """The E-step, statistics and log-densities of rows with noise covariances (float64)."""
+    X = np.array([[0.5, 0.0], [1.0, -1.0], [2.0, 0.5]])
+    S = np.tile(0.1 * np.eye(2), (3, 1, 1))
+    means, log_w = np.zeros((2, 2)), np.log([0.5, 0.5])
+    for cov in (np.tile(np.eye(2), (2, 1, 1)), np.eye(2)[None]):
+        for w in (np.empty(0), np.ones(3)):
+            gaussian_xd_numba.mixture_estep(X, S, w, means, cov, log_w)
+        gaussian_xd_numba.scatter(X, S, np.full((3, 2), 0.5), means, cov)
+        gaussian_xd_numba.log_prob(X, S, means, cov)
 
 
 def _frames(K, n):
@@ -146,6 +159,7 @@ def _discrete():
 TASKS = (
     *((f"Gaussian kernels, {dtype}", lambda dt=dtype: _gaussian(dt)) for dtype in DTYPES),
     ("Gaussian kernels for missing values", _gaussian_missing),
+    ("Gaussian kernels for noisy measurements", _gaussian_xd),
     ("HMM kernels", _markov),
     ("categorical emissions", _categorical),
     ("discrete mixture E-steps", _discrete),

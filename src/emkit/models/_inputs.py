@@ -184,3 +184,133 @@ def sample_sequences(X, lengths, random_state):
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     idx = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in chosen])
     return np.asarray(X[idx].compute()), lengths[chosen]
+
+
+def check_labels(labels, n_samples, n_classes, what="component"):
+    """Validate known ``labels`` (-1 unknown); None when absent or when none is known.
+
+    Parameters
+    ----------
+    labels : array-like of int of shape (n_samples,), Dask array or None
+        The known ``what`` of each row, or -1. A Dask array is checked (one pass) and
+        returned lazy, chunked as the caller chunks it.
+    n_samples : int
+    n_classes : int
+        Labels must lie in ``[-1, n_classes - 1]``.
+    what : str
+        What a label names (``'component'`` or ``'state'``), for the messages.
+
+    Returns
+    -------
+    ndarray of int64 of shape (n_samples,), a Dask array, or None
+        None when ``labels`` is None or every entry is -1: the fit is then exactly the
+        unsupervised one.
+    """
+    if labels is None:
+        return None
+    lazy = is_dask_collection(labels)
+    shape = tuple(labels.shape) if lazy else np.shape(labels)
+    if len(shape) != 1 or shape[0] != n_samples:
+        raise ValidationError(
+            f"labels has shape {shape} but X has {n_samples} rows; pass one label per row "
+            f"(its known {what}, or -1 where unknown), shape ({n_samples},)"
+        )
+    if lazy:
+        dask, _ = require_dask()
+        if np.dtype(labels.dtype).kind not in "iu":
+            raise TypeError(f"labels must hold integers (a {what} or -1), got {labels.dtype}")
+        low, high = (int(x) for x in dask.compute(labels.min(), labels.max()))
+        arr = labels
+    else:
+        arr = np.asarray(labels)
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"labels must hold integers (a {what} or -1), got {arr.dtype}")
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
+        low, high = (int(arr.min()), int(arr.max())) if arr.size else (-1, -1)
+    if low < -1 or high >= n_classes:
+        bad = low if low < -1 else high
+        raise ValidationError(
+            f"labels must lie in [-1, {n_classes - 1}] (a {what} index, or -1 for unknown), "
+            f"found {bad}; there are {n_classes} {what}s"
+        )
+    if high < 0:
+        return None
+    return arr
+
+
+#: Relative tolerance of the symmetry and positive-semidefiniteness checks of noise covariances.
+NOISE_RTOL = 1e-10
+
+
+def _bad_noise_rows(S, start):
+    """Raise naming the first row of ``S`` (a block from row ``start``) that is no covariance."""
+    S = np.asarray(S, dtype=np.float64)
+    if not np.all(np.isfinite(S)):
+        row = int(np.flatnonzero(~np.isfinite(S.reshape(len(S), -1)).all(axis=1))[0])
+        raise ValidationError(
+            f"noise_covariance contains NaN or infinity (row {start + row}); every row needs "
+            "a finite noise covariance"
+        )
+    if S.ndim == 2:
+        bad = np.flatnonzero((S < 0).any(axis=1))
+        what = "negative variance"
+    else:
+        scale = np.abs(S).max(axis=(1, 2)) + np.finfo(np.float64).tiny
+        asym = np.abs(S - S.transpose(0, 2, 1)).max(axis=(1, 2)) > NOISE_RTOL * scale
+        if asym.any():
+            row = int(np.flatnonzero(asym)[0])
+            raise ValidationError(
+                f"noise_covariance[{start + row}] is not symmetric; pass symmetric covariance "
+                "matrices (or variances of shape (n_samples, n_features))"
+            )
+        bad = np.flatnonzero(np.linalg.eigvalsh(S)[:, 0] < -NOISE_RTOL * scale)
+        what = "negative eigenvalue"
+    if bad.size:
+        raise ValidationError(
+            f"noise_covariance[{start + int(bad[0])}] is not positive semi-definite (it has a "
+            f"{what}); pass covariance matrices"
+        )
+    return True
+
+
+def check_noise_covariance(S, n_samples, n_features, chunk):
+    """Validate per-row noise covariances: (n, d, d) matrices or (n, d) variances.
+
+    In memory it is returned as float64; a memory map, a ``.npy`` path or a Dask array is
+    checked block by block (``chunk`` rows at a time) and returned unread.
+
+    Raises
+    ------
+    ValidationError
+        For a wrong shape, a non-finite value, or a row that is not symmetric positive
+        semi-definite, naming the row.
+    """
+    if S is None:
+        return None
+    S = open_array(S)
+    lazy = is_dask_collection(S) or isinstance(S, np.memmap)
+    if not lazy:
+        try:
+            S = np.asarray(S, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("noise_covariance must be an array of numbers") from None
+    shape = tuple(S.shape)
+    n, d = n_samples, n_features
+    if shape not in ((n, d, d), (n, d)):
+        raise ValidationError(
+            f"noise_covariance has shape {shape}; X has {n} rows and {d} features, so pass "
+            f"covariances of shape ({n}, {d}, {d}) or variances of shape ({n}, {d})"
+        )
+    if is_dask_collection(S):
+        dask, _ = require_dask()
+        S = S.rechunk((chunk, *((-1,) * (S.ndim - 1))))
+        starts = np.concatenate([[0], np.cumsum(S.chunks[0])[:-1]]).tolist()
+        task = dask.delayed(_bad_noise_rows)
+        blocks = S.to_delayed().ravel()
+        dask.compute(*[task(b, s) for b, s in zip(blocks, starts, strict=True)])
+        return S
+    for start in range(0, n, chunk):
+        _bad_noise_rows(S[start : start + chunk], start)
+    return S

@@ -13,6 +13,7 @@ from emkit.families.covariance import (
 )
 from emkit.families.gaussian import GaussianFamily, GaussianParams
 from emkit.families.gaussian_prior import ConjugatePrior, PriorGaussianFamily
+from emkit.families.noise import WithNoise, bounding_box, check_noise
 from emkit.models.mixture_base import BaseMixture, check_state_array, common_arguments
 
 
@@ -49,6 +50,7 @@ class GaussianMixture(BaseMixture):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the first responsibilities are chosen.
     weights_init : array-like of shape (n_components,), default=None
+        With ``noise``, shape (n_components + 1,), the noise share last.
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
         Shape (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
@@ -71,10 +73,23 @@ class GaussianMixture(BaseMixture):
         :func:`emkit.families.gaussian_prior.default_prior` gives mclust's default). Only
         those structures take a prior. The log-likelihood, ``bic`` and ``aic`` stay those of
         the data at the MAP parameters, as mclust reports them.
+    noise : None, True or float, default=None
+        A uniform noise component beside the Gaussians (mclust's ``Vinv``) that absorbs
+        outliers: True spreads it over the bounding box of the fitted data (density one over
+        its volume), a positive float is its density ``Vinv``. Its share is fitted (starting
+        at 5%) and stored last in ``weights_`` (then of length ``n_components + 1``);
+        ``predict_proba`` has a last column for it, ``predict`` labels its rows
+        ``n_components``, and the criteria count its weight. Rows with missing values are
+        not supported with it.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
+        With ``noise``, shape (n_components + 1,), the noise share last.
+    noise_vinv_ : float
+        With ``noise``: the density of the noise component.
+    noise_bounds_ : ndarray of shape (2, n_features)
+        With ``noise``: the bounding box of the fitted data (``sample`` draws the noise in it).
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
     precisions_ : ndarray
@@ -111,6 +126,7 @@ class GaussianMixture(BaseMixture):
         learning_decay=0.6,
         learning_offset=2.0,
         prior=None,
+        noise=None,
     ):
         super().__init__(**common_arguments(locals()))
         self.prior = prior
@@ -118,13 +134,39 @@ class GaussianMixture(BaseMixture):
         self.reg_covar = reg_covar
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.noise = noise
+
+    @property
+    def _extra_weight_name(self):
+        """What summaries and plots call the weight past ``n_components``."""
+        return "noise" if self._has_noise() else "background"
 
     # ------------------------------------------------------------------ family hooks
     def _make_family(self):
         if self.prior is None:
-            return GaussianFamily(self.covariance_type, self.reg_covar)
-        prior = ConjugatePrior.from_dict(self.prior, self.covariance_type)
-        return PriorGaussianFamily(self.covariance_type, self.reg_covar, prior)
+            family = GaussianFamily(self.covariance_type, self.reg_covar)
+        else:
+            prior = ConjugatePrior.from_dict(self.prior, self.covariance_type)
+            family = PriorGaussianFamily(self.covariance_type, self.reg_covar, prior)
+        if not self._has_noise():
+            return family
+        low, high = self.noise_bounds_
+        return WithNoise(family, self.n_components, np.log(self.noise_vinv_), low, high)
+
+    def _has_noise(self):
+        noise = getattr(self, "noise", None)  # subclasses may not have the option
+        return noise is not None and noise is not False
+
+    def _n_weights(self):
+        return self.n_components + int(self._has_noise())
+
+    def _source(self, X, sample_weight, *, reset):
+        source = super()._source(X, sample_weight, reset=reset)
+        if reset and self._has_noise():
+            low, high = bounding_box(source.blocks())
+            self.noise_vinv_ = float(np.exp(check_noise(self.noise, low, high)))
+            self.noise_bounds_ = np.stack([low, high])
+        return source
 
     def _check_family_params(self):
         v.check_choice(self.covariance_type, "covariance_type", MIXTURE_COVARIANCE_TYPES)
@@ -134,6 +176,8 @@ class GaussianMixture(BaseMixture):
                 ConjugatePrior.from_dict(self.prior, self.covariance_type)
             except ValueError as err:
                 raise ValidationError(str(err)) from None
+        if self._has_noise() and self.noise is not True:
+            v.check_real(self.noise, "noise", 0.0, strict=True)
 
     def _check_data(self, X, reset):
         X = v.check_X(self, X, reset=reset)
@@ -223,6 +267,11 @@ class GaussianMixture(BaseMixture):
         ``precisions_`` the ones they imply (scoring reads the former, sampling the latter).
         """
         state = vars(self)
+        K = self.n_components  # weights_ also holds the noise share with noise
+        if self._has_noise():
+            check_state_array(state, "noise_bounds_", (2, d))
+            if not (isinstance(state.get("noise_vinv_"), float) and self.noise_vinv_ > 0):
+                raise ValueError("noise_vinv_ must be a positive float (the noise density)")
         cov_shape = STRATEGIES[self.covariance_type].shape(K, d)
         shapes = {
             "means_": (K, d),

@@ -30,7 +30,7 @@ from emkit.engine.progress import IterationBar
 from emkit.exceptions import NotFittedError, ValidationError
 from emkit.latent import markov as latent
 from emkit.models._constructor import passed_on
-from emkit.models._inputs import open_array, sample_sequences
+from emkit.models._inputs import check_labels, open_array, sample_sequences
 from emkit.models._state import unchanged_on_error
 from emkit.models.summary import hmm_summary, html_view, mime_bundle
 
@@ -246,7 +246,7 @@ class BaseHMM(BaseEstimator):
         )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, lengths=None, sample_weight=None):
+    def fit(self, X, lengths=None, sample_weight=None, labels=None):
         """Estimate the parameters with the Baum-Welch algorithm.
 
         Parameters
@@ -258,13 +258,18 @@ class BaseHMM(BaseEstimator):
         sample_weight : array-like of shape (n_sequences,), default=None
             Non-negative per-sequence weights; integer weights fit the same model as repeated
             sequences.
+        labels : array-like of int of shape (n_samples,), default=None
+            Known state of some frames, -1 where unknown (semi-supervised Baum-Welch): at a
+            labelled frame every other state's emission likelihood is zero, so the posterior
+            is one-hot there and the paths through it are the only ones counted. All -1 (or
+            None) is the unsupervised fit. The initialisation does not use them.
 
         Returns
         -------
         self
         """
         with unchanged_on_error(self):
-            self._fit(X, lengths, sample_weight)
+            self._fit(X, lengths, sample_weight, labels)
         return self
 
     def _needs_init(self, code, name):
@@ -323,7 +328,7 @@ class BaseHMM(BaseEstimator):
         self._check_fitted()
         self._params()
 
-    def _fit(self, X, lengths, sample_weight):
+    def _fit(self, X, lengths, sample_weight, labels=None):
         self._check_hyperparams()
         X = check_X_input(X)
         dask_X = X if is_dask_collection(X) else None
@@ -335,15 +340,21 @@ class BaseHMM(BaseEstimator):
             X = self._validate_X(X, fitting=True)
             lengths = init_lengths = check_lengths(lengths, X.shape[0])
         weights = v.check_sample_weight(sample_weight, len(lengths), unit="sequence")
+        if labels is not None:
+            n_rows = int((X if dask_X is None else dask_X).shape[0])
+            labels = check_labels(labels, n_rows, self.n_components, what="state")
+            labels = None if labels is None else np.asarray(labels)
         self._initialise(X, init_lengths)
         params = self._params()
         problem = self._problem(self._fixed())
         if dask_X is None:
-            source = SequenceSource(X, lengths, weights)
+            source = SequenceSource(X, lengths, weights, labels=labels)
         else:
             # Blocks of whole sequences about one row-chunk of the Dask array each.
             rows = max(dask_X.chunks[0])
-            blocks = SequenceSource(dask_X, lengths, weights, block_rows=rows).blocks()
+            blocks = SequenceSource(
+                dask_X, lengths, weights, block_rows=rows, labels=labels
+            ).blocks()
             source = DaskBlockSource(blocks, check=partial(self._validate_X, fitting=False))
         monitor = self._new_monitor()
         with IterationBar(self.n_iter, desc=f"{type(self).__name__} fit") as bar:

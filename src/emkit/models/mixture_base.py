@@ -28,13 +28,14 @@ import math
 import warnings
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
 from emkit import criteria
-from emkit.engine.dask_source import is_dask_collection
+from emkit.engine.dask_source import is_dask_collection, require_dask
 from emkit.engine.em import EMResult, fit_restarts
 from emkit.engine.initialization import INIT_METHODS, assignment, params_from_assignment
 from emkit.engine.mixture import MixtureEM, MixtureParams
@@ -43,7 +44,14 @@ from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
 from emkit.models._constructor import passed_on
-from emkit.models._inputs import INIT_SAMPLE_ROWS, is_out_of_core, open_array, streamed_source
+from emkit.models._inputs import (
+    INIT_SAMPLE_ROWS,
+    check_labels,
+    check_noise_covariance,
+    is_out_of_core,
+    open_array,
+    streamed_source,
+)
 from emkit.models._state import unchanged_on_error
 from emkit.models.summary import html_view, mime_bundle, mixture_summary
 
@@ -140,7 +148,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, labels=None, noise_covariance=None):
         """Estimate the parameters with EM.
 
         Parameters
@@ -157,6 +165,23 @@ class BaseMixture(DensityMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights. Integer weights fit the same model as repeated rows;
             a zero weight the same as the row removed.
+        labels : array-like of int of shape (n_samples,), default=None
+            Semi-supervised fit (mclust's ``MclustSSC``): the known component of each row,
+            -1 where unknown (a Dask array, chunked with ``X``, for Dask ``X``). A labelled
+            row keeps a one-hot responsibility on its component and contributes
+            ``log(weights_[k] p_k(x))`` to the log-likelihood; the others are fitted as
+            usual. A component with labelled rows starts from them alone, the others from
+            ``init_params`` (its clusters renumbered to agree with the labels; the k-means
+            initialisation serves this best). All -1 (or None) is the unsupervised fit. ``y``
+            is not used for this, so that scikit-learn's checks, which pass class labels
+            as ``y``, keep fitting the unsupervised model.
+        noise_covariance : array-like of shape (n_samples, n_features, n_features) or \
+(n_samples, n_features), default=None
+            Extreme deconvolution (Bovy, Hogg & Roweis 2011; GaussianMixture only): each
+            row's measurement-noise covariance (or variances), so that the fitted mixture
+            is that of the true, noise-free points; a memory map (or ``.npy`` path) beside
+            a memory-mapped ``X``, a Dask array (chunked with ``X``) beside a Dask ``X``.
+            Each row is scored with ``N(x; mean_k, covariance_k + S_i)``.
 
         Returns
         -------
@@ -164,19 +189,20 @@ class BaseMixture(DensityMixin, BaseEstimator):
             The fitted estimator.
         """
         with unchanged_on_error(self):
-            self._fit(X, sample_weight)
+            self._fit(X, sample_weight, labels, noise_covariance)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X, y=None, sample_weight=None, labels=None, noise_covariance=None):
         """Fit, then return the component of each row (the same as ``fit(X).predict(X)``).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.fit(X, sample_weight=sample_weight).predict(X)
+        self.fit(X, sample_weight=sample_weight, labels=labels, noise_covariance=noise_covariance)
+        return self.predict(X, noise_covariance=noise_covariance)
 
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X, y=None, sample_weight=None, labels=None, noise_covariance=None):
         """One stepwise EM step on a block of rows (online EM for streams and huge data).
 
         The first call initialises from the block (``init_params`` and the ``*_init``
@@ -191,6 +217,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
             One block of rows.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
+        labels : array-like of int of shape (n_samples,), default=None
+            Known components of the block's rows, -1 where unknown (see :meth:`fit`).
+        noise_covariance : array-like, default=None
+            The rows' measurement-noise covariances (see :meth:`fit`).
 
         Returns
         -------
@@ -199,13 +229,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
             this block under the parameters before the step).
         """
         with unchanged_on_error(self):
-            self._partial_fit(X, sample_weight)
+            self._partial_fit(X, sample_weight, labels, noise_covariance)
         return self
 
-    def _partial_fit(self, X, sample_weight):
+    def _partial_fit(self, X, sample_weight, labels=None, noise=None):
         self._check_params()
         fitted = hasattr(self, self._fitted_marker)
-        source = self._source(X, sample_weight, reset=not fitted)
+        source = self._fit_source(X, sample_weight, labels, noise, reset=not fitted)
         family = self._make_family()
         self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
@@ -273,6 +303,29 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         return source
 
+    def _fit_source(self, X, sample_weight, labels, noise=None, *, reset):
+        """The source of a fit: :meth:`_source` with known ``labels`` and ``noise`` covariances."""
+        source = self._source(X, sample_weight, reset=reset)
+        if labels is not None:
+            source.attach(labels=check_labels(labels, source.n_samples, self.n_components))
+        return self._with_noise(source, noise)
+
+    #: What summaries and plots call a weight past ``n_components`` (see ``_n_weights``).
+    _extra_weight_name = "background"
+
+    def _with_noise(self, source, noise):
+        """``source`` with the rows' validated noise covariances attached (if given)."""
+        if noise is None:
+            return source
+        if not getattr(self._make_family(), "supports_noise", False):
+            raise TypeError(
+                f"noise_covariance is not supported by {type(self).__name__}: extreme "
+                "deconvolution fits Gaussian components (use GaussianMixture)"
+            )
+        d = source.n_features
+        source.attach(noise=check_noise_covariance(noise, source.n_samples, d, self._chunk_for(d)))
+        return source
+
     @staticmethod
     def _warn_empty_rows(source, family):
         """One warning saying how many rows have every value missing (left out of the fit)."""
@@ -284,10 +337,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
             n_empty = 0 if empty is None else int(np.count_nonzero(empty))
         v.warn_empty_rows(n_empty, source.n_samples)
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, labels=None, noise=None):
         self._check_params()
         fitted_features = getattr(self, "n_features_in_", None)
-        source = self._source(X, sample_weight, reset=True)
+        source = self._fit_source(X, sample_weight, labels, noise, reset=True)
         inits = self._check_inits(source.n_features)
         family = self._make_family()
         self._warn_empty_rows(source, family)
@@ -384,6 +437,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 source = ArraySource(X0, w0, self._chunk_for(X0.shape[1]))
             features = family.init_features(X0)
             resp_of = assignment(self.init_params, features, w0, K, rng)
+            if X0 is rows.X and rows.labels is not None:
+                resp_of = labelled_assignment(resp_of, rows.labels, K)
             w0, assigned = params_from_assignment(family, source, resp_of, K)
             weights = w0 if weights is None else weights
         comps = self._init_components(given, assigned)
@@ -404,19 +459,19 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return int(self._make_family().n_parameters(K, self.n_features_in_) + K - 1)
 
     # ------------------------------------------------------------------ inference
-    def _blocks(self, X, sample_weight=None):
+    def _blocks(self, X, sample_weight=None, noise=None):
         """Validate ``X`` and yield ``(log_norm, resp, weights)`` for each block of rows."""
         check_is_fitted(self, self._fitted_marker)
-        source = self._source(X, sample_weight, reset=False)
+        source = self._with_noise(self._source(X, sample_weight, reset=False), noise)
         problem = MixtureEM(self._make_family())
         params = self._params()
         for block in source.blocks():
             X, w = problem.informative_weights(block)
-            log_norm, resp = problem.log_prob(params, X)
+            log_norm, resp = problem.log_prob(params, X, block.noise)
             yield log_norm, resp, w
 
-    def _map_dask(self, X, method, per_component, dtype=None):
-        """Apply ``method`` lazily to each row block of a Dask array."""
+    def _map_dask(self, X, method, per_component, dtype=None, noise=None):
+        """Apply ``method`` lazily to each row block of a Dask array (and of its ``noise``)."""
         check_is_fitted(self, self._fitted_marker)
         X = X.rechunk({1: -1})
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
@@ -425,16 +480,21 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"{self.n_features_in_} features as input."
             )
         dtype = dtype or (X.dtype if X.dtype in (np.float32, np.float64) else np.float64)
+        if noise is not None:
+            return _map_noisy(X, noise, method, self._n_weights() if per_component else None, dtype)
         if per_component:
             return X.map_blocks(method, dtype=dtype, chunks=(X.chunks[0], (self._n_weights(),)))
         return X.map_blocks(method, dtype=dtype, drop_axis=1)
 
-    def score_samples(self, X):
+    def score_samples(self, X, noise_covariance=None):
         """Log-likelihood of each row under the mixture.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        noise_covariance : array-like, default=None
+            Each row's measurement-noise covariance (see :meth:`fit`): the density of the
+            noisy rows.
 
         Returns
         -------
@@ -442,13 +502,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
             A Dask array when ``X`` is one.
         """
         if is_dask_collection(X):
-            return self._map_dask(X, self.score_samples, per_component=False)
-        return np.concatenate([ln for ln, _, _ in self._blocks(X)])
+            return self._map_dask(X, self.score_samples, False, noise=noise_covariance)
+        return np.concatenate([ln for ln, _, _ in self._blocks(X, None, noise_covariance)])
 
-    def _totals(self, X, sample_weight, entropy=False):
+    def _totals(self, X, sample_weight, entropy=False, noise=None):
         """Weighted total log-likelihood, row weight and (if asked) classification entropy."""
         total_ll = total_entropy = weight = 0.0
-        for log_norm, resp, w in self._blocks(X, sample_weight):
+        for log_norm, resp, w in self._blocks(X, sample_weight, noise):
             ln = log_norm.astype(np.float64)
             row_entropy = np.zeros_like(ln)
             if entropy:
@@ -465,7 +525,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 weight += float(np.sum(w))
         return total_ll, total_entropy, weight
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None, noise_covariance=None):
         """Mean per-sample log-likelihood of ``X`` (weighted by ``sample_weight`` if given).
 
         Parameters
@@ -473,30 +533,38 @@ class BaseMixture(DensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
+        noise_covariance : array-like, default=None
+            Each row's measurement-noise covariance (see :meth:`fit`).
 
         Returns
         -------
         float
         """
-        total_ll, _, weight = self._totals(X, sample_weight)
+        total_ll, _, weight = self._totals(X, sample_weight, noise=noise_covariance)
         return total_ll / weight
 
-    def predict(self, X):
-        """Most probable component of each row, shape (n_samples,); lazy for Dask input."""
-        if is_dask_collection(X):
-            return self._map_dask(X, self.predict, per_component=False, dtype=np.intp)
-        return np.concatenate([r.argmax(axis=1) for r in self._posteriors(X)])
+    def predict(self, X, noise_covariance=None):
+        """Most probable component of each row, shape (n_samples,); lazy for Dask input.
 
-    def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n_samples, K)."""
+        ``noise_covariance``: each row's measurement-noise covariance (see :meth:`fit`).
+        """
         if is_dask_collection(X):
-            return self._map_dask(X, self.predict_proba, per_component=True)
-        return np.concatenate(list(self._posteriors(X)))
+            return self._map_dask(X, self.predict, False, dtype=np.intp, noise=noise_covariance)
+        return np.concatenate([r.argmax(axis=1) for r in self._posteriors(X, noise_covariance)])
 
-    def _posteriors(self, X):
+    def predict_proba(self, X, noise_covariance=None):
+        """Posterior probability of each component for each row, shape (n_samples, K).
+
+        ``noise_covariance``: each row's measurement-noise covariance (see :meth:`fit`).
+        """
+        if is_dask_collection(X):
+            return self._map_dask(X, self.predict_proba, True, noise=noise_covariance)
+        return np.concatenate(list(self._posteriors(X, noise_covariance)))
+
+    def _posteriors(self, X, noise=None):
         """Responsibilities of each block; a row no component can produce is an error."""
         start = 0
-        for log_norm, resp, _ in self._blocks(X):
+        for log_norm, resp, _ in self._blocks(X, None, noise):
             impossible = np.flatnonzero(np.isneginf(log_norm))
             if impossible.size:
                 raise ValidationError(
@@ -689,6 +757,51 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _repr_mimebundle_(self, **kwargs):
         """What a notebook displays: text and the HTML summary."""
         return mime_bundle(self, hasattr(self, self._fitted_marker), self.summary)
+
+
+def _map_noisy(X, noise, method, n_columns, dtype):
+    """``method(x, noise_covariance=s)`` lazily over the row blocks of ``X`` and ``noise``."""
+    _, da = require_dask()
+    noise = da.asarray(noise)
+    noise = noise.rechunk((X.chunks[0], *((-1,) * (noise.ndim - 1))))
+
+    def one(x, s):
+        return method(x, noise_covariance=s)
+
+    axes = "ij" if noise.ndim == 2 else "ijk"
+    out = "ic" if n_columns else "i"
+    kw = {"new_axes": {"c": n_columns}} if n_columns else {}
+    return da.blockwise(one, out, X, "ij", noise, axes, dtype=dtype, concatenate=True, **kw)
+
+
+def labelled_assignment(resp_of, labels, K):
+    """The initial assignment ``resp_of`` with the labelled rows one-hot on their component.
+
+    A component with labelled rows starts from them alone (mclust's start when every
+    component has some); the others from the assignment, whose clusters are first renumbered
+    to agree best with the labels (the matching of largest overlap), so that the clusters
+    the labels name are not also given to another component.
+    """
+    known = np.flatnonzero(labels >= 0)
+    named = np.unique(labels[known])
+    order = np.arange(K)
+    if named.size < K:
+        overlap = np.zeros((K, K))
+        np.add.at(overlap, labels[known], np.asarray(resp_of(0, labels.size))[known])
+        _, order = linear_sum_assignment(-overlap)
+
+    def resp(start, stop):
+        lab = labels[start:stop]
+        r = np.zeros((stop - start, K))
+        if named.size < K:
+            r[:] = np.asarray(resp_of(start, stop))[:, order]
+            r[:, named] = 0.0
+        rows = np.flatnonzero(lab >= 0)
+        r[rows] = 0.0
+        r[rows, lab[rows]] = 1.0
+        return r
+
+    return resp
 
 
 def check_state_array(state, name, shape, low=None, high=None):

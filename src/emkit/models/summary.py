@@ -223,6 +223,11 @@ def _fit_status(model, iterations, converged, limit):
     return f"NO, stopped after {iterations} iterations ({limit})"
 
 
+def _extra_name(model):
+    """What a weight past ``n_components`` is: the model's name for it, or ``background``."""
+    return getattr(model, "_extra_weight_name", "background")
+
+
 def mixture_summary(model, X=None, sample_weight=None, feature_names=None):
     """Summary of a fitted mixture (any family), optionally of its fit to ``X``.
 
@@ -282,7 +287,7 @@ def mixture_summary(model, X=None, sample_weight=None, feature_names=None):
         corner="component",
         columns=["weight", *names[:shown]],
         rows=[(str(k), [f"{weights[k]:.4f}", *cells[k][:shown]]) for k in range(K)]
-        + [("background", [f"{w:.4f}", *[""] * shown]) for w in weights[K:]],
+        + [(_extra_name(model), [f"{w:.4f}", *[""] * shown]) for w in weights[K:]],
         note=f"... ({width - shown} more features)" if shown < width else "",
         narrow=1,
     )

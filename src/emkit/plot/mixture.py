@@ -75,9 +75,10 @@ def _classification(ax, model, values, labels, dims, names, sigmas, proba=None):
 
 
 def component_labels(model):
-    """``component 0``, ``component 1``, ... and ``background`` for a weight past them."""
+    """``component 0``, ``component 1``, ... and the name of a weight past them (background)."""
     n = len(model.weights_)
-    return [f"component {k}" if k < model.n_components else "background" for k in range(n)]
+    extra = getattr(model, "_extra_weight_name", "background")  # a noise component: "noise"
+    return [f"component {k}" if k < model.n_components else extra for k in range(n)]
 
 
 def _scatter_inputs(model, what, feature_names, dims, X, max_points):
