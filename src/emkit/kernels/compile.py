@@ -24,6 +24,7 @@ from emkit.kernels import (
     discrete_numba,
     gaussian_missing_numba,
     gaussian_numba,
+    hierarchical_numba,
     markov_numba,
     markov_unrolled,
 )
@@ -136,6 +137,13 @@ def _discrete():
         discrete_numba.poisson_estep(X, w, log_rates_t, np.ones(2), log_weights, np.zeros(4))
 
 
+def _hierarchical():
+    """The merge loop of the hierarchical agglomeration (model selection's start)."""
+    X = np.array([[0.0, 0.0], [1.0, 0.5], [3.0, 1.0], [4.0, 2.5]])
+    counts, trace, own = np.ones(4), np.zeros(4), np.zeros(4)
+    hierarchical_numba.merge(counts, X.copy(), np.zeros((4, 2, 2)), trace, own, 1.0, 1.0)
+
+
 #: ``(label, build)`` of every group of kernels, in the order :func:`compile_all` runs them.
 TASKS = (
     *((f"Gaussian kernels, {dtype}", lambda dt=dtype: _gaussian(dt)) for dtype in DTYPES),
@@ -143,6 +151,7 @@ TASKS = (
     ("HMM kernels", _markov),
     ("categorical emissions", _categorical),
     ("discrete mixture E-steps", _discrete),
+    ("hierarchical agglomeration", _hierarchical),
     *(
         (f"HMM kernels unrolled for {K} states", lambda K=K: _unrolled(K))
         for K in range(1, markov_unrolled.MAX_STATES + 1)
