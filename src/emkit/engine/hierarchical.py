@@ -14,6 +14,8 @@ score of the merged cluster minus the scores of its parts. Like mclust's default
 (``hcUse = 'SVD'``) the rows are first centred, scaled and rotated onto their principal axes
 with unit singular values. The hierarchy is computed once; :meth:`Hierarchy.labels` cuts it at
 any number of clusters, which is how every ``K`` of a model-selection grid is initialised.
+The merge loop runs compiled (:mod:`emkit.kernels.hierarchical_numba`, about a third of a
+second for mclust's 2000-row sample) or, as the tests' reference, in NumPy.
 """
 
 from __future__ import annotations
