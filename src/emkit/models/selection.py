@@ -22,7 +22,10 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
+from emkit import criteria
+from emkit.engine.em import expect
 from emkit.engine.hierarchical import hierarchy
+from emkit.engine.mixture import MixtureEM
 from emkit.engine.progress import progress_bar
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.covariance import MIXTURE_COVARIANCE_TYPES, STRATEGIES
@@ -97,11 +100,16 @@ def _grid_sizes(value):
 
 
 def _criterion(model, criterion, X, w):
-    if criterion == "aic":
-        return model.aic(X, sample_weight=w)
     if criterion == "icl":
         return model.icl(X, sample_weight=w)
-    return model.bic(X, sample_weight=w)
+    # BIC and AIC need only the log-likelihood: one pass of the fused E-step kernel (no n x K
+    # array), the same value as ``model.bic`` / ``model.aic`` to rounding.
+    stats = expect(
+        MixtureEM(model._make_family()), model._params(), model._source(X, w, reset=False)
+    )
+    if criterion == "aic":
+        return criteria.aic(stats.log_likelihood, model._n_parameters())
+    return criteria.bic(stats.log_likelihood, model._n_parameters(), stats.total_weight)
 
 
 def degenerate_reason(model, reg_covar, total_weight):
