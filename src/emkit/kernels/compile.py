@@ -21,6 +21,7 @@ import numpy as np
 
 from emkit.kernels import (
     categorical_numba,
+    cholesky_numba,
     discrete_numba,
     gaussian_missing_numba,
     gaussian_numba,
@@ -139,7 +140,7 @@ def _discrete():
 
 
 def _selection():
-    """The hierarchical agglomeration and the iterative parsimonious M-steps (model selection)."""
+    """The hierarchical agglomeration, iterative parsimonious M-steps, precision factors."""
     X = np.array([[0.0, 0.0], [1.0, 0.5], [3.0, 1.0], [4.0, 2.5]])
     counts, trace, own = np.ones(4), np.zeros(4), np.zeros(4)
     hierarchical_numba.merge(counts, X.copy(), np.zeros((4, 2, 2)), trace, own, 1.0, 1.0)
@@ -147,6 +148,7 @@ def _selection():
     for equal_volume in (True, False):
         parsimonious_numba.common_orientation(np.ones(2), W, np.eye(2), equal_volume, 1e-13, 5)
     parsimonious_numba.volumes_common_matrix(np.ones(2), W, 1e-13, 5)
+    cholesky_numba.prec_chol(W, np.empty_like(W))
 
 
 #: ``(label, build)`` of every group of kernels, in the order :func:`compile_all` runs them.
@@ -156,7 +158,7 @@ TASKS = (
     ("HMM kernels", _markov),
     ("categorical emissions", _categorical),
     ("discrete mixture E-steps", _discrete),
-    ("model selection kernels", _selection),
+    ("M-step and model selection kernels", _selection),
     *(
         (f"HMM kernels unrolled for {K} states", lambda K=K: _unrolled(K))
         for K in range(1, markov_unrolled.MAX_STATES + 1)
