@@ -6,7 +6,7 @@ statistics (counts, means, centred scatters, their traces and scores) and return
 and their costs, following the reference operation by operation: the same formulas in the same
 order of floating-point operations, the same pair chosen on ties (the smallest row, then the
 smallest column, of the upper-triangular cost matrix), the same bookkeeping of each row's
-best column. Only the determinant differs in its rounding (a Cholesky factorisation written
+best column. Only the determinant differs in its rounding (an ``L D L^T`` factorisation written
 out here, against LAPACK's LU in the reference), which can reorder merges only when two costs
 agree to a few units in the last place.
 
@@ -29,9 +29,9 @@ _JIT = {"nogil": True, "cache": True, "error_model": "numpy"}
 
 @njit(**_JIT)
 def _det(A):
-    """``det(A)`` of a small symmetric matrix from its lower triangle, by Cholesky.
+    """``det(A)`` of a small symmetric matrix from its lower triangle, by ``L D L^T``.
 
-    The lower triangle is overwritten by the factor. 0 when ``A`` is not numerically positive
+    The lower triangle is overwritten by the factors. 0 when ``A`` is not numerically positive
     definite (the score clamps the determinant at 0 anyway).
     """
     d = A.shape[0]
@@ -39,17 +39,16 @@ def _det(A):
     for j in range(d):
         s = A[j, j]
         for k in range(j):
-            s -= A[j, k] * A[j, k]
+            s -= A[j, k] * A[j, k] * A[k, k]
         if not s > 0.0:
             return 0.0
         det *= s
-        r = math.sqrt(s)
+        A[j, j] = s
         for i in range(j + 1, d):
             t = A[i, j]
             for k in range(j):
-                t -= A[i, k] * A[j, k]
-            A[i, j] = t / r
-        A[j, j] = r
+                t -= A[i, k] * A[j, k] * A[k, k]
+            A[i, j] = t / s
     return det
 
 
