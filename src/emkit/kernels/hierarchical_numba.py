@@ -73,6 +73,62 @@ def _score(counts, means, scatter, trace, i, j, alpha, beta, diff, W):
 
 
 @njit(**_JIT)
+def _scores_with(counts, means, scatter, trace, a, rs, nr, alpha, beta, buf, out):
+    """``out[t]``: the score of cluster ``a`` merged with ``rs[t]``, for ``t < nr``.
+
+    :func:`_score`'s operations in the same order for each pair, laid out with the pairs
+    innermost so that the loops vectorise; ``buf`` is scratch of shape (d * d + d + 6, m).
+    """
+    d = means.shape[1]
+    n, f, tr, det, S, T = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5]
+    diffs = buf[6 : 6 + d]
+    Wb = buf[6 + d : 6 + d + d * d]
+    ca = counts[a]
+    for t in range(nr):
+        r = rs[t]
+        n[t] = ca + counts[r]
+        f[t] = ca * counts[r] / n[t]
+        tr[t] = 0.0
+        det[t] = 1.0
+    for p in range(d):
+        mp = means[a, p]
+        for t in range(nr):
+            dv = mp - means[rs[t], p]
+            diffs[p, t] = dv
+            tr[t] += dv * dv
+    ta = trace[a]
+    for t in range(nr):
+        tr[t] = ta + trace[rs[t]] + f[t] * tr[t]
+    for p in range(d):
+        for q in range(p + 1):
+            sa = scatter[a, p, q]
+            row = Wb[p * d + q]
+            for t in range(nr):
+                row[t] = (sa + scatter[rs[t], p, q] + f[t] * diffs[p, t] * diffs[q, t]) / n[t]
+    # L D L^T of every pair's matrix at once (as _det); a non-positive pivot makes det 0.
+    for j in range(d):
+        for t in range(nr):
+            S[t] = Wb[j * d + j, t]
+        for k in range(j):
+            for t in range(nr):
+                S[t] -= Wb[j * d + k, t] * Wb[j * d + k, t] * Wb[k * d + k, t]
+        for t in range(nr):
+            det[t] = det[t] * S[t] if S[t] > 0.0 and det[t] > 0.0 else 0.0
+            Wb[j * d + j, t] = S[t]
+        for i in range(j + 1, d):
+            for t in range(nr):
+                T[t] = Wb[i * d + j, t]
+            for k in range(j):
+                for t in range(nr):
+                    T[t] -= Wb[i * d + k, t] * Wb[j * d + k, t] * Wb[k * d + k, t]
+            for t in range(nr):
+                Wb[i * d + j, t] = T[t] / S[t]
+    for t in range(nr):
+        dt = det[t] if n[t] > d else 0.0
+        out[t] = n[t] * math.log(dt + beta * (tr[t] + alpha) / n[t])
+
+
+@njit(**_JIT)
 def _refresh(cost, best, arg, i):
     """Row ``i``'s smallest cost and its first column (column 0 when the row is all inf)."""
     m = cost.shape[0]
@@ -127,6 +183,9 @@ def merge(counts, means, scatter, trace, own, alpha, beta):
         _refresh(cost, best, arg, i)
     alive = np.ones(m, dtype=np.bool_)
     stale = np.zeros(m, dtype=np.bool_)
+    rs = np.empty(m, dtype=np.int64)
+    merged = np.empty(m)
+    buf = np.empty((d * d + d + 6, m))
     steps = max(m - 1, 0)
     merges = np.zeros((steps, 2), dtype=np.int64)
     costs = np.zeros(steps)
@@ -165,11 +224,15 @@ def merge(counts, means, scatter, trace, own, alpha, beta):
             if alive[i] and arg[i] == b:
                 stale[i] = True
         stale[a] = True
+        nr = 0
         for r in range(m):
-            if not alive[r] or r == a:
-                continue
-            value = _score(counts, means, scatter, trace, a, r, alpha, beta, diff, W)
-            value = value - own[a] - own[r]
+            if alive[r] and r != a:
+                rs[nr] = r
+                nr += 1
+        _scores_with(counts, means, scatter, trace, a, rs, nr, alpha, beta, buf, merged)
+        for t in range(nr):
+            r = rs[t]
+            value = merged[t] - own[a] - own[r]
             if r < a:
                 cost[r, a] = value
                 # Rows above a: their column a changed.
