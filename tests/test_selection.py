@@ -109,6 +109,15 @@ def test_threads_do_not_change_the_table(data):
     np.testing.assert_array_equal(a.fit(data).scores_, b.fit(data).scores_)
 
 
+def test_fits_side_by_side_give_the_table_of_one_at_a_time(data):
+    # Default (n_jobs=None): fits run concurrently on the kernels' threads, each serial.
+    grid = dict(n_components=[1, 2, 3], covariance_types=["EVE", "VEE", "VVV"], random_state=1)
+    a = MixtureSelection(**grid).fit(data)
+    b = MixtureSelection(**grid, n_jobs=1).fit(data)
+    np.testing.assert_array_equal(a.scores_, b.scores_)
+    assert a.skipped_ == b.skipped_
+
+
 def test_hierarchy_is_sampled_for_large_n(data):
     s = MixtureSelection([2], ["VVV"], hc_max_rows=50, random_state=0).fit(data)
     assert s.hc_rows_.shape == (50,) and np.all(np.diff(s.hc_rows_) > 0)

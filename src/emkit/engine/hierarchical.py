@@ -14,6 +14,8 @@ score of the merged cluster minus the scores of its parts. Like mclust's default
 (``hcUse = 'SVD'``) the rows are first centred, scaled and rotated onto their principal axes
 with unit singular values. The hierarchy is computed once; :meth:`Hierarchy.labels` cuts it at
 any number of clusters, which is how every ``K`` of a model-selection grid is initialised.
+The merge loop runs compiled (:mod:`emkit.kernels.hierarchical_numba`, about a quarter of a
+second for mclust's 2000-row sample) or, as the tests' reference, in NumPy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from emkit.kernels import hierarchical_numba
+
+#: The implementations of the merge loop.
+KERNELS = ("numba", "numpy")
 
 
 def svd_transform(X):
@@ -155,28 +162,12 @@ class _Clusters:
         self.counts[a] = n
 
 
-def agglomerate(X, partition=None):
-    """Model-based hierarchical agglomeration of the rows of ``X`` (already transformed).
+def _merge_reference(c, own, alpha, beta):
+    """The merge loop in NumPy (the reference of :func:`emkit.kernels.hierarchical_numba.merge`).
 
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    partition : ndarray of int of shape (n,), optional
-        Initial clusters (default: :func:`duplicate_partition`).
-
-    Returns
-    -------
-    Hierarchy
+    ``c`` (:class:`_Clusters`) and ``own`` (each cluster's score) are updated in place.
     """
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
-    initial = duplicate_partition(X) if partition is None else np.asarray(partition)
-    m = int(initial.max()) + 1
-    c = _Clusters(X, initial, m)
-    total = X - X.mean(axis=0)
-    alpha = max(float(np.sum(total**2)) / (n * d), np.finfo(np.float64).eps)
-    beta = 1.0
-    own = _scores(c.counts, c.trace, c.determinants(c.counts, c.scatter), alpha, beta)
+    m = own.shape[0]
     # cost[i, j] (i < j) of merging i and j; inf elsewhere and for merged-away clusters.
     # best[i], arg[i]: the smallest cost of row i and its first column.
     cost = np.full((m, m), np.inf)
@@ -223,6 +214,43 @@ def agglomerate(X, partition=None):
             best[up[better]], arg[up[better]] = v[better], a
         for i in np.unique(np.concatenate(stale)).tolist():
             refresh(i)
+    return merges, costs
+
+
+def agglomerate(X, partition=None, *, kernels="numba"):
+    """Model-based hierarchical agglomeration of the rows of ``X`` (already transformed).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    partition : ndarray of int of shape (n,), optional
+        Initial clusters (default: :func:`duplicate_partition`).
+    kernels : {'numba', 'numpy'}, default='numba'
+        The compiled merge loop (:func:`emkit.kernels.hierarchical_numba.merge`) or its NumPy
+        reference (the same merges; the compiled one is about ten times faster on 2000 rows).
+
+    Returns
+    -------
+    Hierarchy
+    """
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {list(KERNELS)}, got {kernels!r}")
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    initial = duplicate_partition(X) if partition is None else np.asarray(partition)
+    m = int(initial.max()) + 1
+    c = _Clusters(X, initial, m)
+    total = X - X.mean(axis=0)
+    alpha = max(float(np.sum(total**2)) / (n * d), np.finfo(np.float64).eps)
+    beta = 1.0
+    own = _scores(c.counts, c.trace, c.determinants(c.counts, c.scatter), alpha, beta)
+    if kernels == "numpy":
+        merges, costs = _merge_reference(c, own, alpha, beta)
+    else:
+        merges, costs = hierarchical_numba.merge(
+            c.counts, c.means, c.scatter, c.trace, own, alpha, beta
+        )
+        merges = merges.astype(np.intp, copy=False)
     return Hierarchy(initial, merges, costs)
 
 

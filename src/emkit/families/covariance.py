@@ -35,6 +35,7 @@ import numpy as np
 from scipy import linalg
 
 from emkit.families import parsimonious
+from emkit.kernels import cholesky_numba
 from emkit.kernels.threads import one_blas_thread
 
 KERNELS = ("auto", "numba", "gemm", "numpy")
@@ -238,7 +239,13 @@ class Full(_HMMLayout):
 
     @staticmethod
     def prec_chol(cov):
-        """Precision-Cholesky factors from covariances."""
+        """Precision-Cholesky factors from covariances (compiled for a float64 stack)."""
+        if isinstance(cov, np.ndarray) and cov.dtype == np.float64 and cov.ndim == 3:
+            out = np.empty_like(cov, order="C")
+            bad = cholesky_numba.prec_chol(np.ascontiguousarray(cov), out)
+            if bad >= 0:
+                raise NotPositiveDefiniteError(bad)
+            return out
         with one_blas_thread():
             return np.stack([_prec_chol_from_cov_matrix(c, k) for k, c in enumerate(cov)])
 

@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emkit.kernels import parsimonious_numba
+
 #: Relative change of the M-step objective below which an iterative M-step stops.
 ITERATION_TOL = 1e-13
 #: Most iterations of an iterative M-step.
@@ -117,11 +119,17 @@ def volumes_common_shape(counts, diagonals):
     return volumes, shape
 
 
-def volumes_common_matrix(counts, W):
+def volumes_common_matrix(counts, W, kernels="numba"):
     """VEE: volumes ``lambda_k`` and a common ``C`` (determinant 1), ``Sigma_k = lambda_k C``.
 
-    Alternates ``C = unit(sum_k W_k / lambda_k)`` and ``lambda_k = tr(W_k C^-1) / (n_k d)``.
+    Alternates ``C = unit(sum_k W_k / lambda_k)`` and ``lambda_k = tr(W_k C^-1) / (n_k d)``,
+    compiled (:func:`emkit.kernels.parsimonious_numba.volumes_common_matrix`) or in the NumPy
+    loop below (``kernels='numpy'``, its reference).
     """
+    if kernels == "numba":
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        counts = np.ascontiguousarray(counts, dtype=np.float64)
+        return parsimonious_numba.volumes_common_matrix(counts, W, ITERATION_TOL, MAX_ITERATIONS)
     d = W.shape[1]
     volumes = np.trace(W, axis1=1, axis2=2) / (counts * d)
     objective = np.inf
@@ -170,7 +178,7 @@ def _plane_rotation(W, D, B, inverse, p, q):
     B[:, p], B[:, q] = c * c * a + s * s * b + cross, s * s * a + c * c * b - cross
 
 
-def common_orientation(counts, W, equal_volume):
+def common_orientation(counts, W, equal_volume, kernels="numba"):
     """EVE (``equal_volume``) or VVE: ``Sigma_k = D diag(delta_k) D^T`` with a common ``D``.
 
     VVE: ``delta_k`` free, ``delta_k = diag(D^T W_k D) / n_k``. EVE: ``delta_k = lambda A_k``
@@ -178,6 +186,10 @@ def common_orientation(counts, W, equal_volume):
     the geometric mean). Block coordinate descent: sweeps of exact plane rotations of the
     columns of ``D`` (Jacobi-like, as in Flury's common principal components), each followed
     by the closed-form ``delta_k``; every step lowers the objective.
+
+    ``kernels='numba'`` runs the sweeps compiled
+    (:func:`emkit.kernels.parsimonious_numba.common_orientation`), ``'numpy'`` in the NumPy
+    loop below (its reference).
 
     Returns
     -------
@@ -188,6 +200,11 @@ def common_orientation(counts, W, equal_volume):
     d = W.shape[1]
     _, vectors = np.linalg.eigh(W.sum(axis=0))
     D = np.ascontiguousarray(vectors[:, ::-1])
+    if kernels == "numba":
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        counts = np.ascontiguousarray(counts, dtype=np.float64)
+        args = (ITERATION_TOL, MAX_ITERATIONS)
+        return D, parsimonious_numba.common_orientation(counts, W, D, equal_volume, *args)
     tiny = np.finfo(np.float64).tiny
 
     def diagonals(D):

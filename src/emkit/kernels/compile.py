@@ -21,12 +21,15 @@ import numpy as np
 
 from emkit.kernels import (
     categorical_numba,
+    cholesky_numba,
     discrete_numba,
     gaussian_missing_numba,
     gaussian_numba,
     gaussian_xd_numba,
+    hierarchical_numba,
     markov_numba,
     markov_unrolled,
+    parsimonious_numba,
 )
 
 __all__ = ["TASKS", "compile_all"]
@@ -155,6 +158,18 @@ def _discrete():
         discrete_numba.poisson_estep(X, w, log_rates_t, np.ones(2), log_weights, np.zeros(4))
 
 
+def _selection():
+    """The hierarchical agglomeration, iterative parsimonious M-steps, precision factors."""
+    X = np.array([[0.0, 0.0], [1.0, 0.5], [3.0, 1.0], [4.0, 2.5]])
+    counts, trace, own = np.ones(4), np.zeros(4), np.zeros(4)
+    hierarchical_numba.merge(counts, X.copy(), np.zeros((4, 2, 2)), trace, own, 1.0, 1.0)
+    W = np.tile(np.eye(2), (2, 1, 1))
+    for equal_volume in (True, False):
+        parsimonious_numba.common_orientation(np.ones(2), W, np.eye(2), equal_volume, 1e-13, 5)
+    parsimonious_numba.volumes_common_matrix(np.ones(2), W, 1e-13, 5)
+    cholesky_numba.prec_chol(W, np.empty_like(W))
+
+
 #: ``(label, build)`` of every group of kernels, in the order :func:`compile_all` runs them.
 TASKS = (
     *((f"Gaussian kernels, {dtype}", lambda dt=dtype: _gaussian(dt)) for dtype in DTYPES),
@@ -163,6 +178,7 @@ TASKS = (
     ("HMM kernels", _markov),
     ("categorical emissions", _categorical),
     ("discrete mixture E-steps", _discrete),
+    ("M-step and model selection kernels", _selection),
     *(
         (f"HMM kernels unrolled for {K} states", lambda K=K: _unrolled(K))
         for K in range(1, markov_unrolled.MAX_STATES + 1)

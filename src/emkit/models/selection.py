@@ -22,7 +22,10 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
+from emkit import criteria
+from emkit.engine.em import expect
 from emkit.engine.hierarchical import hierarchy
+from emkit.engine.mixture import MixtureEM
 from emkit.engine.progress import progress_bar
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.covariance import MIXTURE_COVARIANCE_TYPES, STRATEGIES
@@ -34,6 +37,7 @@ from emkit.families.gaussian_prior import (
     default_prior,
 )
 from emkit.families.parsimonious import MCLUST_TYPES
+from emkit.kernels.threads import map_ordered, one_blas_thread
 from emkit.models._state import unchanged_on_error
 from emkit.models.gaussian_mixture import GaussianMixture
 
@@ -96,11 +100,16 @@ def _grid_sizes(value):
 
 
 def _criterion(model, criterion, X, w):
-    if criterion == "aic":
-        return model.aic(X, sample_weight=w)
     if criterion == "icl":
         return model.icl(X, sample_weight=w)
-    return model.bic(X, sample_weight=w)
+    # BIC and AIC need only the log-likelihood: one pass of the fused E-step kernel (no n x K
+    # array), the same value as ``model.bic`` / ``model.aic`` to rounding.
+    stats = expect(
+        MixtureEM(model._make_family()), model._params(), model._source(X, w, reset=False)
+    )
+    if criterion == "aic":
+        return criteria.aic(stats.log_likelihood, model._n_parameters())
+    return criteria.bic(stats.log_likelihood, model._n_parameters(), stats.total_weight)
 
 
 def degenerate_reason(model, reg_covar, total_weight):
@@ -207,9 +216,11 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         The hierarchy is computed on a random sample of this many rows when there are more
         (mclust's ``subset``); ``hc_rows_`` says which rows were used.
     n_jobs : int or None, default=None
-        Fits that run at once, in threads (the kernels release the GIL, so this pays on large
-        ``n``; on small data the fits are bound by Python and one at a time is fastest).
-        None: one at a time, each with the kernels' own threads; -1: one per CPU.
+        None: fits run side by side on the kernels' thread pool (as many as numba's thread
+        count), each fit's kernels in its own thread (the kernels release the GIL); this is
+        fastest on small and large data alike. 1: one fit at a time, each spreading its
+        E-steps over the kernels' threads. Another int: that many fits at once in threads of
+        their own; -1: one per CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the hierarchy's row sample and the k-means partitions; the same value gives the
         same table whatever ``n_jobs``.
@@ -357,8 +368,15 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             warnings.simplefilter("always")
             warnings.showwarning = _record_in_thread
             workers = self._workers(len(cells))
-            with progress_bar(total=len(cells), desc="model selection", unit="fit") as bar:
-                if workers == 1:
+            with (
+                progress_bar(total=len(cells), desc="model selection", unit="fit") as bar,
+                one_blas_thread(),
+            ):
+                if self.n_jobs is None:
+                    # Fits side by side on the kernels' threads, each fit's kernels serial in
+                    # its thread: no hand-over of every small E-step to other threads.
+                    results = dict(_counted(map_ordered(run, cells), bar))
+                elif workers == 1:
                     results = dict(_counted(map(run, cells), bar))
                 else:
                     with ThreadPoolExecutor(max_workers=workers) as pool:
