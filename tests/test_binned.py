@@ -384,3 +384,13 @@ def test_weights_init_with_a_background_has_one_more_entry():
         BinnedGaussianMixture(2, background=True, weights_init=[0.5, 0.5]).fit(X)
     model = BinnedGaussianMixture(2, background=True, weights_init=[0.4, 0.4, 0.2], max_iter=0)
     np.testing.assert_allclose(model.fit(X).weights_, [0.4, 0.4, 0.2])
+
+
+def test_counts_given_as_y_are_an_error_not_ignored():
+    X = bins_from_edges(np.linspace(-3.0, 3.0, 13))
+    counts = np.arange(1.0, 13.0)
+    model = BinnedGaussianMixture(1, random_state=0)
+    for method in (model.fit, model.fit_predict, model.partial_fit):
+        with pytest.raises(ValidationError, match="sample_weight=counts"):
+            method(X, counts)
+    assert model.fit(X, sample_weight=counts).weights_.shape == (1,)

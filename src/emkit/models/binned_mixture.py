@@ -175,6 +175,21 @@ class BinnedGaussianMixture(GaussianMixture):
         self.background = background
 
     # ------------------------------------------------------------------ family hooks
+    def fit(self, X, y=None, sample_weight=None, **options):
+        """Fit the bins ``X`` (one ``[lower, upper]`` per row); their counts are ``sample_weight``.
+
+        Otherwise as :meth:`GaussianMixture.fit` (``labels`` are not taken: a row is a bin).
+        """
+        return super().fit(X, _no_counts_in_y(y), sample_weight, **options)
+
+    def fit_predict(self, X, y=None, sample_weight=None, **options):
+        """:meth:`fit`, then the most probable component of each bin."""
+        return super().fit_predict(X, _no_counts_in_y(y), sample_weight, **options)
+
+    def partial_fit(self, X, y=None, sample_weight=None, **options):
+        """One stepwise-EM update from a block of bins and their counts (``sample_weight``)."""
+        return super().partial_fit(X, _no_counts_in_y(y), sample_weight, **options)
+
     def _make_family(self):
         observed = getattr(self, "observed_range_", None)
         return BinnedGaussianFamily(
@@ -244,3 +259,13 @@ class BinnedGaussianMixture(GaussianMixture):
     def sigmas_(self):
         """Standard deviation of each component, shape (n_components,)."""
         return self._get_components().sigmas
+
+
+def _no_counts_in_y(y):
+    """None, or an error: the counts of the bins are ``sample_weight``, never ``y``."""
+    if y is not None:
+        raise ValidationError(
+            "BinnedGaussianMixture takes the counts of the bins as sample_weight=, not as y: "
+            "call fit(X, sample_weight=counts)"
+        )
+    return None
