@@ -16,6 +16,7 @@ from sklearn.utils.validation import validate_data
 from emkit import _validation as v
 from emkit.exceptions import ValidationError
 from emkit.families.binned import BinnedGaussianFamily, BinnedParams, check_bins
+from emkit.families.noise import bounding_box
 from emkit.models.gaussian_mixture import GaussianMixture
 from emkit.models.mixture_base import common_arguments
 
@@ -224,11 +225,8 @@ class BinnedGaussianMixture(GaussianMixture):
     def _source(self, X, sample_weight, *, reset):
         source = super()._source(X, sample_weight, reset=reset)
         if reset:
-            lo, hi = np.inf, -np.inf
-            for block in source.blocks():
-                lo = min(lo, float(np.min(block.X[:, 0])))
-                hi = max(hi, float(np.max(block.X[:, 1])))
-            self.observed_range_ = np.array([lo, hi])
+            low, high = bounding_box(source.blocks())
+            self.observed_range_ = np.array([low[0], high[1]])
         return source
 
     def _check_inits(self, d):
