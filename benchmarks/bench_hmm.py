@@ -9,9 +9,12 @@ how far apart the final log-likelihoods and parameters are.
 
 Whole fits are timed as a user times them: ``fit`` with hmmlearn's default ``n_iter=10``
 from the same initial parameters, the first fit in a fresh process (one process per library and
-run, kernels already in numba's cache), so everything a first fit pays (loading the compiled
-kernels, first-touch of the message arrays, thread start-up) counts; median of
-``WHOLE_REPEATS`` runs.
+run, kernels already in numba's cache) that reads its data from a file, so everything a first
+fit pays (loading the compiled kernels, first-touch of the message arrays, thread start-up)
+counts; median of ``WHOLE_REPEATS`` runs. Two figures: the fit in a process where numba is
+already running (something else called a compiled function first), and the fit that is the
+process's first call of any compiled function, which also pays numba's one-off start-up
+(about 0.2 s, once per process).
 
 Run ``python benchmarks/bench_hmm.py`` (``--quick`` for a smaller, faster run).
 """
@@ -23,9 +26,11 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
+from numba import njit
 
 from emkit import hmm as ehmm
 
@@ -140,10 +145,25 @@ def _library(name):
     return hl
 
 
-def first_fit(index, lib, quick=False):
-    """Seconds of the first whole fit of case ``index`` by ``lib`` in this (fresh) process."""
-    _, make, build = cases(quick)[index]
-    X, lengths, init = make()
+@njit(cache=True)
+def _start_numba(x):
+    """A trivial compiled function: calling it starts numba's compiler and runtime."""
+    return x + 1.0
+
+
+def first_fit(index, lib, data, numba_started, quick=False):
+    """Seconds of the first whole fit of case ``index`` by ``lib`` in this (fresh) process.
+
+    The data and initial parameters are read from ``data`` (an ``.npz`` file written by
+    :func:`whole_fits`), so nothing compiled has run in the process before, unless
+    ``numba_started``.
+    """
+    _, _, build = cases(quick)[index]
+    with np.load(data) as f:
+        X, lengths = f["X"], f["lengths"].tolist()
+        init = {name[5:]: f[name] for name in f.files if name.startswith("init_")}
+    if numba_started:
+        _start_numba(1.0)
     model = build(_library(lib))
     if lib == "hmmlearn":
         model.implementation = "scaling"
@@ -151,16 +171,27 @@ def first_fit(index, lib, quick=False):
 
 
 def whole_fits(index, quick=False, repeats=WHOLE_REPEATS):
-    """Median first-fit seconds per library, each run in a fresh process, alternating."""
-    times = {"hmmlearn": [], "emkit": []}
-    for r in range(repeats):
-        for lib in ("emkit", "hmmlearn") if r % 2 == 0 else ("hmmlearn", "emkit"):
-            cmd = [sys.executable, __file__, "--first-fit", str(index), lib]
-            done = subprocess.run(
-                [*cmd, *(["--quick"] if quick else [])], capture_output=True, text=True, check=True
-            )
-            times[lib].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {lib: float(np.median(t)) for lib, t in times.items()}
+    """Median first-fit seconds per library and start, each run in a fresh process, alternating.
+
+    Keys ``(lib, numba_started)``.
+    """
+    _, make, _ = cases(quick)[index]
+    X, lengths, init = make()
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "case.npz")
+        arrays = {f"init_{name}": np.asarray(value) for name, value in init.items()}
+        np.savez(data, X=X, lengths=np.asarray(lengths), **arrays)
+        for r in range(repeats):
+            for started in (True, False):
+                libs = ("emkit", "hmmlearn") if r % 2 == 0 else ("hmmlearn", "emkit")
+                for lib in libs:
+                    cmd = [sys.executable, __file__, "--first-fit", str(index), lib, data]
+                    cmd += ["--numba-started"] * started + ["--quick"] * quick
+                    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    value = json.loads(done.stdout.strip().splitlines()[-1])
+                    times.setdefault((lib, started), []).append(value)
+    return {key: float(np.median(t)) for key, t in times.items()}
 
 
 def cases(quick=False):
@@ -209,9 +240,12 @@ def main(quick=False, whole=True):
         if whole:
             w = whole_fits(index, quick, repeats=1 if quick else WHOLE_REPEATS)
             row.update(
-                hmmlearn_fit_s=w["hmmlearn"],
-                emkit_fit_s=w["emkit"],
-                fit_speedup=w["hmmlearn"] / w["emkit"],
+                hmmlearn_fit_s=w["hmmlearn", True],
+                emkit_fit_s=w["emkit", True],
+                fit_speedup=w["hmmlearn", True] / w["emkit", True],
+                hmmlearn_cold_fit_s=w["hmmlearn", False],
+                emkit_cold_fit_s=w["emkit", False],
+                cold_fit_speedup=w["hmmlearn", False] / w["emkit", False],
                 load=max(row["load"], _load()),
             )
     head = (
@@ -231,13 +265,16 @@ def main(quick=False, whole=True):
         )
     if whole:
         print(
-            f"\nWhole fit, n_iter={WHOLE_ITER}: seconds of the first fit in a fresh process "
-            f"(kernels cached), median of {WHOLE_REPEATS} runs per library"
+            f"\nWhole fit, n_iter={WHOLE_ITER}: seconds of the first fit in a fresh process that "
+            f"reads its data from a file (kernels cached), median of {WHOLE_REPEATS} runs per "
+            "library; numba running / the process's first compiled call (numba's start-up "
+            "included)"
         )
         for r in rows:
             print(
                 f"{r['case']:<40} {r['hmmlearn_fit_s']:>10.2f} {r['emkit_fit_s']:>10.2f} "
-                f"{r['fit_speedup']:>7.1f}x"
+                f"{r['fit_speedup']:>7.1f}x / {r['hmmlearn_cold_fit_s']:>6.2f} "
+                f"{r['emkit_cold_fit_s']:>6.2f} {r['cold_fit_speedup']:>6.1f}x"
             )
     print(f"\n{load_note(rows)}")
     return rows
@@ -257,9 +294,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="ten times smaller cases")
     parser.add_argument("--no-whole", action="store_true", help="skip the whole-fit timing")
-    parser.add_argument("--first-fit", nargs=2, metavar=("CASE", "LIB"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--first-fit", nargs=3, metavar=("CASE", "LIB", "DATA"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--numba-started", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_fit:
-        print(json.dumps(first_fit(int(args.first_fit[0]), args.first_fit[1], args.quick)))
+        case, lib, data = args.first_fit
+        print(json.dumps(first_fit(int(case), lib, data, args.numba_started, args.quick)))
     else:
         main(args.quick, whole=not args.no_whole)
