@@ -280,13 +280,22 @@ def test_blocked_smooth_matches_generic(K):
     prob = lm.Frames.from_log(L).prob
     w = rng.uniform(0.5, 2.0, size=len(lengths))
     want = _generic_posteriors(prob, off, sp, tm, w)
-    gamma = np.empty_like(prob)
-    got = markov_unrolled.smooth(K)(prob, off, sp, tm, w, gamma)
-    np.testing.assert_array_equal(got[1], want[1])
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
-    np.testing.assert_allclose(gamma, want[5], rtol=1e-12, atol=1e-14)
-    for a, b in zip(got[2:], want[2:5], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    smooth = markov_unrolled.smooth(K)
+    for from_log in (False, True):  # frames given, or made from the log-likelihoods
+        gamma = np.empty_like(prob)
+        if from_log:
+            made, log_scale = np.full_like(prob, np.nan), np.full(prob.shape[0], np.nan)
+            got = smooth(L, log_scale, made, off, sp, tm, w, gamma)
+            frames = lm.Frames.from_log(L, "numpy")
+            np.testing.assert_allclose(made, frames.prob, rtol=1e-14, atol=1e-300)
+            np.testing.assert_array_equal(log_scale, frames.log_scale)
+        else:
+            got = smooth(np.empty((0, K)), np.empty(0), prob, off, sp, tm, w, gamma)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+        np.testing.assert_allclose(gamma, want[5], rtol=1e-12, atol=1e-14)
+        for a, b in zip(got[2:], want[2:5], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     # The same likelihoods as rows of a table: per-row posterior mass instead of gamma.
     index = np.arange(prob.shape[0], dtype=np.int64)[::-1].copy()
     table = prob[::-1].copy()
@@ -445,3 +454,46 @@ def test_weighted_fit_through_the_table_equals_repeated_sequences(monkeypatch):
     np.testing.assert_allclose(fits[0].monitor_.history, fits[1].monitor_.history, rtol=1e-11)
     for name in start:
         np.testing.assert_allclose(getattr(fits[0], name), getattr(fits[1], name), rtol=1e-10)
+
+
+def test_borrowed_workspace_is_kept_for_the_next_fit_unless_large():
+    with lm.Workspace.borrowed() as first:
+        first.get("prob", (10, 3))
+    with lm.Workspace.borrowed() as again:
+        assert again is first
+        with lm.Workspace.borrowed() as other:  # borrowed meanwhile: a different one
+            assert other is not first
+            other.get("prob", (lm.Workspace.KEEP_BYTES // 8 + 1,))
+    with lm.Workspace.borrowed() as after:  # the large one was not kept
+        assert after is first
+
+
+def test_successive_fits_sharing_a_workspace_give_identical_models(monkeypatch):
+    from emkit.hmm import GaussianHMM
+
+    monkeypatch.setattr(lm, "UNROLL_MIN_ROWS", 50)
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.randn(120, 2), rng.randn(80, 2) + 3])
+    fits = []
+    for n in (200, 150, 200):  # a smaller fit in between leaves other values in the buffers
+        model = GaussianHMM(2, n_iter=5, random_state=0).fit(X[:n])
+        fits.append((model.means_, model.covars_, model.transmat_, model.score(X[:n])))
+    for got, want in zip(fits[2], fits[0], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_exp_rows_twins_scale_each_frame_by_its_maximum():
+    rng = np.random.RandomState(3)
+    L = rng.normal(scale=300.0, size=(40, 5))
+    L[3] = -np.inf  # impossible under every state: scale 0, likelihoods 0
+    L[4, :2] = -np.inf
+    for k in (markov_numba, markov_numpy):
+        prob, log_scale = np.full_like(L, np.nan), np.full(40, np.nan)
+        k.exp_rows(L, prob, log_scale, 2, 30)  # only the rows asked for are written
+        assert np.isnan(prob[:2]).all() and np.isnan(log_scale[30:]).all()
+        want = np.where(np.isfinite(L.max(axis=1)), L.max(axis=1), 0.0)
+        np.testing.assert_array_equal(log_scale[2:30], want[2:30])
+        np.testing.assert_allclose(
+            prob[2:30], np.exp(L[2:30] - want[2:30, None]), rtol=1e-14, atol=1e-300
+        )
+        assert prob[3].max() == 0.0 and (prob[2:30].max(axis=1)[[0, 2, 3]] == 1.0).all()

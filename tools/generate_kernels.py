@@ -374,7 +374,11 @@ def _smooth_source(K, em=_ARRAY):
         head += ", skip):"
     else:
         out, result, make_out = "gamma", "", []
-        head += ", gamma):"
+        # The frames of each sequence are made from its log-likelihoods just before its
+        # forward pass (unless ``log_frame`` is empty: ``prob`` given).
+        head = (
+            "def smooth(log_frame, log_scale, prob, offsets, startprob, transmat, weights, gamma):"
+        )
     scratch = [
         f"    alpha = np.empty((BLOCK + 1, {K}))",
         "    rescale = np.empty(BLOCK + 1)",
@@ -395,11 +399,19 @@ def _smooth_source(K, em=_ARRAY):
         "    for s in range(S):",
         "        longest = max(longest, offsets[s + 1] - offsets[s])",
         f"    ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, {K}))",
+        *(["    convert = log_frame.shape[0] > 0"] * (not table)),
         "    for s in range(S):",
         *(["        if skip[s]:", "            ok[s] = False", "            continue"] * table),
         "        a = offsets[s]",
         "        b = offsets[s + 1]",
         "        ws = weights[s]",
+        *(
+            [
+                "        if convert:",
+                "            exp_rows(log_frame, prob, log_scale, a, b)",
+            ]
+            * (not table)
+        ),
         f"        lp = _forward_ckpt({src}, a, b, startprob, transmat, alpha, rescale, ckpt)",
         "        log_norm[s] = lp",
         "        if np.isnan(lp):",
@@ -451,6 +463,7 @@ FAIL = {FAIL!r}
 BLOCK = {BLOCK!r}
 _FAST = set({FAST!r})
 """
+_IMPORT = "from emkit.kernels._jit import njit\n"
 _DECORATOR = "@njit(cache=True, nogil=True, fastmath=_FAST)"
 
 
@@ -472,6 +485,9 @@ def module_source(K, em=_ARRAY):
         if K <= MAX_POSTERIOR_STATES:
             functions.append(_posteriors_source(K))
     header = _HEADER.format(K=K, LOW=LOW, FAIL=FAIL, BLOCK=BLOCK, FAST=sorted(_FAST))
+    if em is _ARRAY:
+        extra = "from emkit.kernels.markov_numba import exp_rows\n"
+        header = header.replace(_IMPORT, _IMPORT + extra)
     return header + "".join(f"\n\n{_DECORATOR}\n{f}\n" for f in functions)
 
 

@@ -498,9 +498,14 @@ def baum_welch(problem, source, params, monitor, n_iter, callback=None):
     """
     rule = MonitorRule(monitor)
     problem.degenerate.clear()
-    with _RepeatedWarnings():
-        result = run_em(
-            problem, source, params, max_iter=n_iter, convergence=rule, callback=callback
-        )
+    own = problem.workspace
+    with _RepeatedWarnings(), latent.Workspace.borrowed() as workspace:
+        problem.workspace = workspace
+        try:
+            result = run_em(
+                problem, source, params, max_iter=n_iter, convergence=rule, callback=callback
+            )
+        finally:
+            problem.workspace = own
     problem.warn_degenerate(stacklevel=4)
     return result.params

@@ -89,9 +89,8 @@ def _frames(K, n):
     """A small scaled-frame problem of ``n`` frames and ``K`` states (two sequences)."""
     rng = np.random.default_rng(1)
     L = rng.normal(size=(n, K))
-    prob = np.empty((n, K))
-    shifted, log_scale = markov_numba.shift_rows(L, prob)
-    np.exp(shifted, out=shifted)
+    prob, log_scale = np.empty((n, K)), np.empty(n)
+    markov_numba.exp_rows(L, prob, log_scale, 0, n)
     offsets = np.array([0, n // 2, n], dtype=np.int64)
     start = np.full(K, 1.0 / K)
     trans = np.full((K, K), 1.0 / K)
@@ -120,12 +119,12 @@ def _markov():
 def _unrolled(K):
     """The kernels unrolled for ``K`` states (long sequences of up to 8 states)."""
     n = 12
-    _, prob, _, off, start, trans = _frames(K, n)
+    L, prob, log_scale, off, start, trans = _frames(K, n)
     gamma, w, skip = np.empty((n, K)), np.ones(2), np.zeros(2, dtype=np.bool_)
     ckpt, bckpt = np.empty((1, K)), np.empty((1, K))
     src = (prob[:2].copy(), np.arange(n, dtype=np.int64) % 2)  # a table and its index
     alpha, beta, rescale = np.empty((n, K)), np.empty((n, K)), np.empty(n)
-    markov_unrolled.smooth(K)(prob, off, start, trans, w, gamma)
+    markov_unrolled.smooth(K)(L, log_scale, prob, off, start, trans, w, gamma)
     for mode in (0, 1, 2):
         markov_unrolled.messages(K)(prob, off, start, trans, alpha, beta, rescale, mode)
     if K <= markov_unrolled.MAX_POSTERIOR_STATES:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from emkit.kernels._jit import njit
+from emkit.kernels.vecmath import exp_nonpos
 
 # Rescale the messages when their sum falls below LOW; give up (log-space fallback) below FAIL.
 LOW = 1e-100
@@ -503,26 +504,22 @@ def sample_states(start_cdf, trans_cdf, u, first):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def shift_rows(log_frame, out=None):
-    """Subtract each row's maximum from a log-likelihood array.
+def exp_rows(log_frame, prob, log_scale, a, b):
+    """Scaled likelihoods of the frames ``a:b`` from their log-likelihoods.
 
     Parameters
     ----------
     log_frame : ndarray of shape (n, K)
-    out : ndarray of shape (n, K), optional
-        Where to write the shifted array (may be ``log_frame`` itself).
-
-    Returns
-    -------
-    shifted : ndarray of shape (n, K)
-        ``log_frame - log_scale[:, None]``; entries <= 0.
+    prob : ndarray of shape (n, K)
+        Rows ``a:b`` receive ``exp(log_frame - log_scale[:, None])``, entries in [0, 1] (may
+        be ``log_frame`` itself).
     log_scale : ndarray of shape (n,)
-        The row maxima (0 for a row that is ``-inf`` throughout).
+        Rows ``a:b`` receive each frame's maximum (0 for a frame that is ``-inf``
+        throughout).
+    a, b : int
     """
-    n, K = log_frame.shape
-    shifted = np.empty((n, K)) if out is None else out
-    log_scale = np.empty(n)
-    for t in range(n):
+    K = log_frame.shape[1]
+    for t in range(a, b):
         m = -np.inf
         for k in range(K):
             if log_frame[t, k] > m:
@@ -531,5 +528,4 @@ def shift_rows(log_frame, out=None):
             m = 0.0
         log_scale[t] = m
         for k in range(K):
-            shifted[t, k] = log_frame[t, k] - m
-    return shifted, log_scale
+            prob[t, k] = exp_nonpos(log_frame[t, k] - m)

@@ -198,8 +198,12 @@ def sample_states(start_cdf, trans_cdf, u, first):
     return out
 
 
-def shift_rows(log_frame, out=None):
-    """Subtract each row's maximum; returns (shifted, log_scale). See the numba twin."""
-    log_scale = log_frame.max(axis=1)
-    log_scale[~np.isfinite(log_scale)] = 0.0
-    return np.subtract(log_frame, log_scale[:, None], out=out), log_scale
+def exp_rows(log_frame, prob, log_scale, a, b):
+    """Scaled likelihoods of the frames ``a:b``, written to ``prob`` and ``log_scale``.
+
+    See the numba twin.
+    """
+    m = log_frame[a:b].max(axis=1, initial=-np.inf)
+    m[~np.isfinite(m)] = 0.0
+    log_scale[a:b] = m
+    np.exp(log_frame[a:b] - m[:, None], out=prob[a:b])

@@ -67,9 +67,12 @@ def _module(K, variant):
 def smooth(K):
     """The fused forward-backward kernel for ``K`` states, ``1 <= K <= 8``.
 
-    ``smooth(prob, offsets, startprob, transmat, weights, gamma)`` runs each sequence's
-    forward recursion, then its backward recursion fused with the posteriors (written to
-    ``gamma``), and returns ``(log_norm, ok, start, occupancy, trans)``: what
+    ``smooth(log_frame, log_scale, prob, offsets, startprob, transmat, weights, gamma)``
+    makes each sequence's frames from its log-likelihoods (``prob`` and ``log_scale``, as
+    :func:`emkit.kernels.markov_numba.exp_rows` does; an empty ``log_frame``, shape (0, K),
+    reads ``prob`` as given), runs its forward recursion, then its backward recursion fused
+    with the posteriors (written to ``gamma``), and returns
+    ``(log_norm, ok, start, occupancy, trans)``: what
     :func:`emkit.kernels.markov_numba.messages` then
     :func:`emkit.kernels.markov_numba.posteriors` give for all the rows, a sequence failing in
     either reported in ``ok`` and left out of the statistics.

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import itertools
 import mmap
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,11 +122,10 @@ class Frames:
         n = L.shape[0]
         prob = np.empty(L.shape) if workspace is None else workspace.get("prob", L.shape)
         log_scale = np.empty(n)
-        shift_rows = get_kernels(kernels).shift_rows
+        exp_rows = get_kernels(kernels).exp_rows
 
-        def task(r0, r1):  # both steps release the GIL: row ranges in parallel threads
-            shifted, log_scale[r0:r1] = shift_rows(L[r0:r1], prob[r0:r1])
-            np.exp(shifted, out=shifted)
+        def task(r0, r1):  # the kernel releases the GIL: row ranges in parallel threads
+            exp_rows(L, prob, log_scale, r0, r1)
 
         count = min(n_threads(), max(1, L.size // MIN_ELEMENTS_PER_THREAD))
         edges = [n * i // count for i in range(count + 1)]
@@ -235,9 +236,36 @@ class Workspace:
     #: Buffers of at least this many bytes are memory maps of their own (smaller ones, a few
     #: huge pages each, came out as fast or faster from NumPy in the HMM benchmark).
     MAP_BYTES = 2**24
+    #: A borrowed workspace of at most this many bytes is kept for the next borrower.
+    KEEP_BYTES = 2**26
 
     def __init__(self):
         self._buffers = {}
+
+    @property
+    def nbytes(self):
+        """Bytes held by the buffers."""
+        return sum(buf.nbytes for buf in self._buffers.values())
+
+    @classmethod
+    @contextmanager
+    def borrowed(cls):
+        """A workspace for the duration of a ``with`` block, reused by successive blocks.
+
+        A fit borrows one for all its iterations; when it ends, the workspace is kept for the
+        next fit in the process if it holds at most ``KEEP_BYTES`` (one is kept), so that
+        repeated fits of similar size (restarts, a range of state counts) do not fault in
+        fresh buffers each time. Blocks running at once in several threads get different
+        workspaces.
+        """
+        with _idle_lock:
+            ws = _idle.pop() if _idle else cls()
+        try:
+            yield ws
+        finally:
+            if ws.nbytes <= cls.KEEP_BYTES:
+                with _idle_lock:
+                    _idle[:] = [ws]
 
     def get(self, name, shape):
         """An uninitialised float64 C-contiguous array of ``shape``, kept under ``name``."""
@@ -251,6 +279,10 @@ class Workspace:
                 buf = np.empty(size)
             self._buffers[name] = buf
         return buf[:size].reshape(shape)
+
+
+_idle = []  # at most one idle workspace (see Workspace.borrowed)
+_idle_lock = threading.Lock()
 
 
 def _message_tasks(offsets, K):
@@ -351,17 +383,15 @@ def forward_backward(
         # then backward fused with the posteriors.
         if L is None:
             prob, log_scale = frames.prob, frames.log_scale
+            logs, log_scale_out = np.empty((0, K)), np.empty(0)  # frames given: none made
         else:
             prob, log_scale = ws.get("prob", (n, K)), np.empty(n)
+            logs, log_scale_out = L, log_scale
         gamma = ws.get("gamma", (n, K))
 
         def fused(a, b, mode):
-            if L is not None:
-                r0, r1 = offsets[a], offsets[b]
-                shifted, log_scale[r0:r1] = k.shift_rows(L[r0:r1], prob[r0:r1])
-                np.exp(shifted, out=shifted)
             off = offsets[a : b + 1]
-            return smooth(prob, off, startprob, transmat, w[a:b], gamma)
+            return smooth(logs, log_scale_out, prob, off, startprob, transmat, w[a:b], gamma)
 
         parts = _run(tasks, fused)
         if L is not None:

@@ -4,6 +4,7 @@
 import numpy as np
 
 from emkit.kernels._jit import njit
+from emkit.kernels.markov_numba import exp_rows
 
 LOW = 1e-100
 FAIL = 1e-290
@@ -751,7 +752,7 @@ def _smooth_range(prob, a, b, m0, m1, fresh, startprob, transmat, alpha, rescale
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def smooth(prob, offsets, startprob, transmat, weights, gamma):
+def smooth(log_frame, log_scale, prob, offsets, startprob, transmat, weights, gamma):
     S = offsets.shape[0] - 1
     log_norm = np.zeros(S)
     ok = np.ones(S, dtype=np.bool_)
@@ -766,10 +767,13 @@ def smooth(prob, offsets, startprob, transmat, weights, gamma):
     for s in range(S):
         longest = max(longest, offsets[s + 1] - offsets[s])
     ckpt = np.empty(((longest + BLOCK - 1) // BLOCK, 7))
+    convert = log_frame.shape[0] > 0
     for s in range(S):
         a = offsets[s]
         b = offsets[s + 1]
         ws = weights[s]
+        if convert:
+            exp_rows(log_frame, prob, log_scale, a, b)
         lp = _forward_ckpt(prob, a, b, startprob, transmat, alpha, rescale, ckpt)
         log_norm[s] = lp
         if np.isnan(lp):
