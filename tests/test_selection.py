@@ -210,7 +210,8 @@ def _prior(d, scalar=False):
     [
         ("default", "VVV", "prior must be None or a dict"),
         ({"shrinkage": 0.01}, "VVV", "prior must be None or a dict"),
-        (_prior(2), "VEV", "prior is available for covariance_type in"),
+        (_prior(2), "EVE", "prior is available for covariance_type in"),
+        (_prior(2, scalar=True), "EEV", r"scale of shape \(2, 2\)"),
         (_prior(2), "VII", r"scale of shape \(\)"),
         ({**_prior(2), "dof": -1.0}, "VVV", "dof > 0"),
         (_prior(3), "VVV", "prior\\['mean'\\] has 3 values but X has 2 features"),
@@ -221,11 +222,11 @@ def test_bad_priors(data, prior, covariance_type, match):
         GaussianMixture(2, covariance_type=covariance_type, prior=prior).fit(data)
 
 
-@pytest.mark.parametrize("covariance_type", ["VVV", "EEE", "VII", "EII"])
+@pytest.mark.parametrize("covariance_type", ["VVV", "EEE", "VII", "EII", "VEI", "EEV"])
 def test_prior_model_round_trips(data, covariance_type, tmp_path):
     import emkit
 
-    prior = _prior(2, scalar=covariance_type in ("VII", "EII"))
+    prior = _prior(2, scalar=covariance_type in ("VII", "EII", "VEI"))
     model = GaussianMixture(2, covariance_type=covariance_type, prior=prior, random_state=0)
     model.fit(data)
     emkit.save(model, tmp_path / "m.npz")

@@ -19,13 +19,25 @@ VII (``'spherical'``)      ``(scale + tr W~_k) / (dof + n_k d + 2 + d)``
 EII                        ``sum_k tr W^_k / (dof + n d + 2 + K d)``
 VVI (``'diag'``)           ``(scale + diag W~_k) / (dof + n_k + 3)``
 EEI                        ``(scale + sum_k diag W~_k) / (dof + n + 2)``, means unshrunk
+EVI                        ``lambda A_k``: ``A_k = unit(scale + diag W~_k)``,
+                           ``lambda = sum_k gm(scale + diag W~_k) / (dof + n + 2)``
+VEI                        ``lambda_k A``: alternating ``lambda_k = sum_j (scale + W~_kjj) /
+                           A_j / (dof + n_k d + 3)`` and ``A = unit(sum_k (scale + diag W~_k) /
+                           lambda_k)``
+EEV                        ``lambda D_k A D_k^T``: ``D_k`` the eigenvectors of
+                           ``scale + W~_k``, ``lambda A = sum_k Omega_k / (dof + n + d + 2)``
+                           from their eigenvalues ``Omega_k``
+VEV                        ``lambda_k D_k A D_k^T``: VEV's maximum-likelihood M-step on the
+                           matrices ``scale + W~_k`` (mclust's denominators stay ``n_k d``)
 =========================  =====================================================================
 
 (one fewer in each denominator term that comes from the mean prior when ``shrinkage`` is 0;
 ``W^_k`` is ``W~_k`` plus ``n_k |xbar_k - mu_k|^2``: mclust's EII takes the scatter about the
 shrunk means, and no scale, and its EEI keeps the unshrunk means, when K > 1; emkit follows
 mclust there).
-``scale`` is a (d, d) matrix for VVV and EEE and a scalar for the others.
+``scale`` is a (d, d) matrix for VVV, EEE, EEV and VEV and a scalar for the others. With one
+component, mclust fits EVI and VEI as VVI and EEV and VEV as VVV (its ``mvnXXI`` and
+``mvnXXX``), and so does emkit. mclust has no prior for EVE, VEE, VVE and EVV, nor has emkit.
 """
 
 from __future__ import annotations
@@ -36,11 +48,35 @@ import numpy as np
 
 from emkit.families.base import TINY_COUNT
 from emkit.families.gaussian import GaussianFamily
-from emkit.families.parsimonious import within_diag, within_full, within_trace
+from emkit.families.parsimonious import (
+    _eigen_descending,
+    _geometric_mean,
+    _rotate,
+    volumes_common_shape,
+    within_diag,
+    within_full,
+    within_trace,
+)
 
-#: The structures with a MAP M-step here, by name (mclust's and scikit-learn's).
-PRIOR_TYPES = ("EII", "VII", "spherical", "EEI", "VVI", "diag", "EEE", "tied", "VVV", "full")
-_SCALAR_SCALE = ("EII", "VII", "spherical", "EEI", "VVI", "diag")
+#: The structures with a MAP M-step here, by name (mclust's and scikit-learn's): those mclust
+#: has a prior for.
+PRIOR_TYPES = (
+    "EII",
+    "VII",
+    "spherical",
+    "EEI",
+    "VEI",
+    "EVI",
+    "VVI",
+    "diag",
+    "EEE",
+    "tied",
+    "EEV",
+    "VEV",
+    "VVV",
+    "full",
+)
+_SCALAR_SCALE = ("EII", "VII", "spherical", "EEI", "VEI", "EVI", "VVI", "diag")
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,10 +178,21 @@ class PriorGaussianFamily(GaussianFamily):
         pull = kappa * counts / (counts + kappa)
         extra = 1.0 if kappa > 0 else 0.0
         layout = strat.layout
+        n = counts.sum()
         if layout in ("full", "tied"):
             W = within_full(counts, stats.sums, self._full_scatter(stats), 0.0)
             W = W + pull[:, None, None] * gap[:, :, None] * gap[:, None, :]
-            if layout == "full":
+            if strat.name in ("EEV", "VEV") and K > 1:
+                # Eigen-decompositions of the scale plus each augmented scatter.
+                values, vectors = _eigen_descending(prior.scale + W)
+                if strat.name == "EEV":
+                    den = prior.dof + n + d + 1.0 + extra
+                    shapes = np.broadcast_to(values.sum(axis=0) / den, values.shape)
+                else:
+                    volumes, shape = volumes_common_shape(counts, values)
+                    shapes = volumes[:, None] * shape
+                cov = _rotate(vectors, shapes)
+            elif layout == "full":
                 den = prior.dof + counts + d + 1.0 + extra
                 cov = (prior.scale + W) / den[:, None, None]
             else:
@@ -155,11 +202,20 @@ class PriorGaussianFamily(GaussianFamily):
             cov[..., idx, idx] += self.reg_covar
         elif layout == "diag":
             w = within_diag(counts, stats.sums, stats.scatter, 0.0) + pull[:, None] * gap**2
-            if strat.name == "EEI" and K > 1:
+            if strat.name == "EVI" and K > 1:
+                w = prior.scale + w
+                volume = _geometric_mean(w)
+                cov = (volume.sum() / (prior.dof + n + 1.0 + extra)) * w / volume[:, None]
+            elif strat.name == "VEI" and K > 1:
+                # volumes_common_shape divides volume k by d times its count argument.
+                den = prior.dof + counts * d + 2.0 + extra
+                volumes, shape = volumes_common_shape(den / d, prior.scale + w)
+                cov = volumes[:, None] * shape
+            elif strat.name == "EEI" and K > 1:
                 # mclust's EEI (its EM loop, meeeip) leaves the means unshrunk (its
                 # one-component fit, mvnXXI, is VVI's update).
                 means = xbar
-                den = prior.dof + counts.sum() + 1.0 + extra
+                den = prior.dof + n + 1.0 + extra
                 cov = np.tile((prior.scale + w.sum(axis=0)) / den, (K, 1))
             else:
                 cov = (prior.scale + w) / (prior.dof + counts + 2.0 + extra)[:, None]

@@ -206,8 +206,9 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         (:func:`~emkit.families.gaussian_prior.default_prior`, computed for each ``K`` from
         the data), MAP EM, scores from the log-likelihood at the MAP parameters as mclust
         reports them. A dict: that prior for every fit (``GaussianMixture``'s ``prior``).
-        emkit has the MAP M-step of EII, VII, EEI, VVI, EEE and VVV (and their scikit-learn
-        names); the other structures are skipped with that reason.
+        emkit has the MAP M-step of the ten structures mclust has a prior for (EII, VII, EEI,
+        VEI, EVI, VVI, EEE, EEV, VEV, VVV, and the scikit-learn names); EVE, VEE, VVE and EVV
+        are skipped with that reason.
     tol : float, default=1e-5
         EM stops when the mean per-sample log-likelihood changes by less than this.
     reg_covar : float, default=1e-6
