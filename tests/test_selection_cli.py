@@ -76,3 +76,15 @@ def test_selection_grid_shows_one_progress_step_per_fit(capsys):
         MixtureSelection([1, 2], ["EEE", "VII"]).fit(X)
     err = capsys.readouterr().err
     assert "model selection" in err and "4/4" in err
+
+
+def test_select_with_mclusts_prior(tmp_path, capsys):
+    out = tmp_path / "best.npz"
+    argv = [str(FAITHFUL), "-k", "1-3", "--models", "EEE,VEV,EVE", "--prior", "default"]
+    assert main(["select", *argv, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Best: EEE with 3 components" in text
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    direct = MixtureSelection([1, 2, 3], ["EEE", "VEV", "EVE"], prior="default").fit(X)
+    assert np.isnan(direct.scores_[2]).all()  # EVE: no prior in mclust, nor in emkit
+    np.testing.assert_allclose(model_io.load(out).means_, direct.best_estimator_.means_)

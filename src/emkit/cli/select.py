@@ -89,6 +89,13 @@ def register(subparsers):
         help="start: hierarchical agglomeration (mclust's) or k-means (default: hc)",
     )
     p.add_argument(
+        "--prior",
+        choices=("none", "default"),
+        default="none",
+        help="none: maximum likelihood; default: mclust's conjugate prior (priorControl()), "
+        "MAP EM for the ten structures that have one, the others skipped (default: none)",
+    )
+    p.add_argument(
         "--reg-covar",
         type=common.non_negative_float,
         default=1e-6,
@@ -126,6 +133,7 @@ def run_select(args):
         criterion=args.criterion,
         bic_convention="mclust",
         init=args.init,
+        prior=None if args.prior == "none" else args.prior,
         tol=args.tol,
         reg_covar=args.reg_covar,
         max_iter=max(args.max_iter, 1),
