@@ -31,6 +31,12 @@ def _numeric_array(X, what, missing):
             raise TypeError(f"X must hold numbers only ({what})") from None
     if arr.size == 0:
         raise ValidationError(f"X is empty; pass at least one sample of {what}")
+    if arr.dtype.kind in "biu":  # integers: one pass finds any bad value
+        low = int(arr.min())
+        floor = -1 if missing == "-1" else 0  # -1 marks a missing symbol
+        if low < floor:
+            raise ValidationError(f"X must hold {what}; found the negative value {low}")
+        return arr.astype(np.int64 if missing == "-1" else np.float64, copy=False)
     gaps = np.zeros(arr.shape, dtype=bool)
     if arr.dtype.kind == "f":
         gaps = np.isnan(arr)
@@ -147,14 +153,18 @@ class CategoricalHMM(BaseHMM):
             )
         known = self.n_features is not None or (not fitting and hasattr(self, "emissionprob_"))
         if known:
-            M = self._n_symbols()
-            top = int(arr.max())
-            if top >= M:
-                raise ValidationError(
-                    f"X contains the symbol {top}, outside the alphabet of n_features={M} "
-                    f"symbols (0 to {M - 1}); set n_features to the alphabet size"
-                )
+            self._check_alphabet(arr)
         return arr
+
+    def _check_alphabet(self, X):
+        """Every symbol of the validated ``X`` lies in ``[0, n_features)``."""
+        M = self._n_symbols()
+        top = int(X.max())
+        if top >= M:
+            raise ValidationError(
+                f"X contains the symbol {top}, outside the alphabet of n_features={M} "
+                f"symbols (0 to {M - 1}); set n_features to the alphabet size"
+            )
 
     def _init_emission(self, X, lengths):
         if self.n_features is None:
@@ -162,7 +172,7 @@ class CategoricalHMM(BaseHMM):
                 self.n_features = int(np.shape(self.emissionprob_)[1])
             else:
                 self.n_features = int(X.max()) + 1
-        self._validate_X(X, fitting=True)
+        self._check_alphabet(X)
         if self._needs_init("e", "emissionprob_"):
             rng = v.check_random_state(self.random_state)
             e = rng.rand(self.n_components, self.n_features)
