@@ -8,8 +8,9 @@ import pytest
 
 from emkit import hmm as ek
 from emkit.engine.em import run_em
-from emkit.engine.markov import SequenceSource, _RepeatedWarnings, baum_welch
+from emkit.engine.markov import DEFAULT_BLOCK_ROWS, SequenceSource, _RepeatedWarnings, baum_welch
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
+from emkit.latent import markov as latent
 
 
 def gaussian_data(seed=0, T=300, d=2):
@@ -120,6 +121,62 @@ def test_fit_on_a_npy_file_equals_fit_on_the_array(tmp_path, kind, cls):
     np.testing.assert_allclose(got.monitor_.history, ref.monitor_.history, rtol=1e-12)
     assert got.score(source, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-12)
     np.testing.assert_array_equal(got.predict(source, lengths), ref.predict(X, lengths))
+
+
+def _given_parameters(model, K, d, rng):
+    model.startprob_ = np.full(K, 1.0 / K)
+    model.transmat_ = np.full((K, K), 0.1 / (K - 1)) + np.eye(K) * (0.9 - 0.1 / (K - 1))
+    model.means_ = rng.normal(scale=2.0, size=(K, d))
+    model.covars_ = np.ones((K, d))
+    return model
+
+
+def test_a_float32_file_of_many_blocks_equals_the_array(tmp_path):
+    # Sequences over several blocks of rows: fit, score, decode and posteriors read the
+    # memory map block by block and give what the in-memory array gives.
+    rng = np.random.RandomState(8)
+    lengths = rng.randint(1, 3000, size=250)
+    X = rng.normal(size=(lengths.sum(), 3)) + rng.randint(0, 3, size=(lengths.sum(), 1)) * 2.0
+    X = X.astype(np.float32)
+    path = tmp_path / "X32.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    assert lengths.sum() > 2 * DEFAULT_BLOCK_ROWS
+    fits = []
+    for data in (X, mapped):
+        model = ek.GaussianHMM(3, n_iter=3, init_params="")
+        fits.append(_given_parameters(model, 3, 3, np.random.RandomState(1)).fit(data, lengths))
+    ref, got = fits
+    np.testing.assert_array_equal(got.means_, ref.means_)
+    np.testing.assert_array_equal(got.monitor_.history, ref.monitor_.history)
+    assert got.score(mapped, lengths) == ref.score(X, lengths)
+    np.testing.assert_array_equal(got.predict(mapped, lengths), ref.predict(X, lengths))
+    np.testing.assert_array_equal(got.predict_proba(mapped, lengths), ref.predict_proba(X, lengths))
+    # Blocks or not, each sequence's log-likelihood is forward-backward's on the whole array.
+    frames = ref._problem().emission_input(ref._params(), X.astype(np.float64))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    whole = latent.log_likelihood(frames, offsets, ref.startprob_, ref.transmat_)
+    assert ref.score(X, lengths) == pytest.approx(whole.sum(), rel=1e-12)
+
+
+def test_a_file_is_fitted_without_reading_it_whole(tmp_path):
+    import tracemalloc
+
+    rng = np.random.RandomState(9)
+    X = rng.normal(size=(1_200_000, 4)) + rng.randint(0, 2, size=(1_200_000, 1)) * 3.0
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    ek.GaussianHMM(2, n_iter=2, random_state=0).fit(X[:20_000], [1000] * 20)  # kernels loaded
+    tracemalloc.start()
+    try:
+        model = ek.GaussianHMM(2, n_iter=2, random_state=0).fit(path, [1000] * 1200)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The initialisation reads a sample of whole sequences (100 of them here), EM one block
+    # at a time; reading the file whole would take at least its size.
+    assert peak < 0.4 * X.nbytes, peak / X.nbytes
+    assert np.sort(model.means_[:, 0]) == pytest.approx([0.0, 3.0], abs=0.05)
 
 
 def test_counts_from_a_npy_file(tmp_path):

@@ -207,12 +207,25 @@ class SequenceSource:
 
     def blocks(self):
         """Yield a :class:`~emkit.engine.sources.Block` of whole sequences for each bound."""
+        for _, block in self.row_blocks():
+            yield block
+
+    def row_blocks(self):
+        """Yield ``(rows, block)`` for each bound: the slice of ``X`` a block holds, and it.
+
+        A memory-mapped ``X`` is read block by block; rows of another floating type than
+        float64 (a float32 file) are converted block by block.
+        """
         for first, stop in self.bounds():
-            a, b = self.offsets[first], self.offsets[stop]
+            a, b = int(self.offsets[first]), int(self.offsets[stop])
             w = None if self.weights is None else self.weights[first:stop]
             lab = None if self.labels is None else self.labels[a:b]
             offsets = self.offsets[first : stop + 1] - a
-            yield Block(self.X[a:b], offsets=offsets, sequence_weights=w, labels=lab)
+            rows = self.X[a:b]
+            if rows.dtype.kind == "f" and rows.dtype != np.float64:
+                rows = rows.astype(np.float64)
+            block = Block(rows, offsets=offsets, sequence_weights=w, labels=lab)
+            yield slice(a, b), block
 
 
 def known_states(log_frame, labels):

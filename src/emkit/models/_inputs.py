@@ -165,7 +165,7 @@ def sample_sequences(X, lengths, random_state):
 
     Parameters
     ----------
-    X : dask.array.Array of shape (n_samples, n_features)
+    X : dask.array.Array or numpy.memmap of shape (n_samples, n_features)
         Stacked sequences.
     lengths : ndarray of shape (n_sequences,)
     random_state : int, RandomState instance or None
@@ -183,7 +183,8 @@ def sample_sequences(X, lengths, random_state):
     chosen = np.sort(order[:take])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     idx = np.concatenate([np.arange(offsets[s], offsets[s + 1]) for s in chosen])
-    return np.asarray(X[idx].compute()), lengths[chosen]
+    rows = X[idx]
+    return np.asarray(rows.compute() if is_dask_collection(rows) else rows), lengths[chosen]
 
 
 def check_labels(labels, n_samples, n_classes, what="component"):

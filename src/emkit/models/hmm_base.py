@@ -145,12 +145,15 @@ class BaseHMM(BaseEstimator):
     pairs), ``_emission`` (the family), ``_emission_params``/``_set_emission_params``,
     ``_emission_attributes``, ``_validate_X``, ``_init_emission`` and ``_n_fit_scalars``.
 
-    ``X`` may be an array-like, a ``numpy.memmap`` or a path to a ``.npy`` file (read into
-    memory); a Dask array is fitted block by block.
+    ``X`` may be an array-like, a ``numpy.memmap`` or a path to a ``.npy`` file (read block
+    by block), or a Dask array (fitted block by block).
     """
 
     _emission_letters: tuple = ()
     _emission_attributes: tuple = ()
+    #: Whether the initialisation reads the rows themselves (k-means): a memory-mapped ``X``
+    #: is then initialised from a sample of its sequences (see :meth:`fit`).
+    _init_reads_rows = False
 
     def __init__(
         self,
@@ -252,7 +255,9 @@ class BaseHMM(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), numpy.memmap or path to a .npy file
-            The sequences, stacked.
+            The sequences, stacked. A memory map (or file) is read block by block; a
+            Gaussian HMM's initialisation then runs on a sample of whole sequences of about
+            100,000 rows, as for a Dask array.
         lengths : array-like of int of shape (n_sequences,), default=None
             Length of each sequence; they sum to ``n_samples``. None is one sequence.
         sample_weight : array-like of shape (n_sequences,), default=None
@@ -331,6 +336,7 @@ class BaseHMM(BaseEstimator):
     def _fit(self, X, lengths, sample_weight, labels=None):
         self._check_hyperparams()
         X = check_X_input(X)
+        streamed = isinstance(X, np.memmap)
         dask_X = X if is_dask_collection(X) else None
         if dask_X is not None:
             lengths = check_lengths(lengths, int(dask_X.shape[0]))
@@ -339,12 +345,17 @@ class BaseHMM(BaseEstimator):
         else:
             X = self._validate_X(X, fitting=True)
             lengths = init_lengths = check_lengths(lengths, X.shape[0])
+        X_init = X
+        if streamed and self._init_reads_rows:  # from a sample of whole sequences
+            X_init, init_lengths = sample_sequences(X, lengths, self.random_state)
+            X_init = self._validate_X(X_init, fitting=False)
         weights = v.check_sample_weight(sample_weight, len(lengths), unit="sequence")
         if labels is not None:
             n_rows = int((X if dask_X is None else dask_X).shape[0])
             labels = check_labels(labels, n_rows, self.n_components, what="state")
             labels = None if labels is None else np.asarray(labels)
-        self._initialise(X, init_lengths)
+        self._initialise(X if dask_X is not None else X_init, init_lengths)
+        X_init = None  # a streamed X's sample is not needed any more
         params = self._params()
         problem = self._problem(self._fixed())
         if dask_X is None:
@@ -372,13 +383,25 @@ class BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------------ inference
     def _prepare(self, X, lengths):
+        """Validated parameters, the number of rows and the blocks to run inference on.
+
+        Each block is ``(rows, emission input, offsets)`` for a run of whole sequences of
+        about ``DEFAULT_BLOCK_ROWS`` rows (a longer sequence is a block of its own), so that a
+        memory-mapped ``X`` is read block by block and no (n, K) array of the whole is made.
+        """
         self._check_fitted()
         self._check_hyperparams()
         X = self._validate_X(check_X_input(X), fitting=False)
         lengths = check_lengths(lengths, X.shape[0])
         params = self._params()
         problem = self._problem()
-        return params, problem.emission_input(params, X), latent.offsets_from_lengths(lengths)
+        source = SequenceSource(X, lengths)
+
+        def blocks():
+            for rows, block in source.row_blocks():
+                yield rows, problem.emission_input(params, block.X), block.offsets
+
+        return params, X.shape[0], blocks()
 
     def score_samples(self, X, lengths=None):
         """Log-likelihood of ``X`` and the posterior state probabilities.
@@ -388,9 +411,14 @@ class BaseHMM(BaseEstimator):
         log_prob : float
         posteriors : ndarray of shape (n_samples, n_components)
         """
-        params, frames, offsets = self._prepare(X, lengths)
-        post = latent.forward_backward(frames, offsets, params.startprob, params.transmat)
-        return float(post.log_prob.sum()), post.gamma
+        params, n, blocks = self._prepare(X, lengths)
+        gamma = np.empty((n, self.n_components))
+        total = 0.0
+        for rows, frames, offsets in blocks:
+            post = latent.forward_backward(frames, offsets, params.startprob, params.transmat)
+            gamma[rows] = post.gamma
+            total += float(post.log_prob.sum())
+        return total, gamma
 
     def score(self, X, lengths=None, sample_weight=None):
         """Log-likelihood of ``X``, summed over the sequences.
@@ -411,14 +439,18 @@ class BaseHMM(BaseEstimator):
 
     def _score(self, X, lengths, sample_weight=None):
         """Weighted log-likelihood of ``X`` and its weighted number of rows."""
-        params, frames, offsets = self._prepare(X, lengths)
-        lp = latent.log_likelihood(frames, offsets, params.startprob, params.transmat)
+        params, n, blocks = self._prepare(X, lengths)
+        lp, sizes = [], []
+        for _, frames, offsets in blocks:
+            lp.append(latent.log_likelihood(frames, offsets, params.startprob, params.transmat))
+            sizes.append(np.diff(offsets))
+        lp, sizes = np.concatenate(lp), np.concatenate(sizes)
         weights = v.check_sample_weight(sample_weight, len(lp), unit="sequence")
         if weights is None:
-            return float(lp.sum()), int(offsets[-1])
+            return float(lp.sum()), int(n)
         # A zero-weight sequence counts for nothing, even one the model finds impossible.
         used = weights > 0
-        return float(np.dot(weights[used], lp[used])), float(np.dot(weights, np.diff(offsets)))
+        return float(np.dot(weights[used], lp[used])), float(np.dot(weights, sizes))
 
     def decode(self, X, lengths=None, algorithm=None):
         """Most likely state sequence of ``X``.
@@ -441,10 +473,14 @@ class BaseHMM(BaseEstimator):
         """
         algorithm = self.algorithm if algorithm is None else algorithm
         v.check_choice(algorithm, "algorithm", DECODER_ALGORITHMS)
-        params, frames, offsets = self._prepare(X, lengths)
+        params, n, blocks = self._prepare(X, lengths)
         decoder = latent.viterbi if algorithm == "viterbi" else latent.map_decode
-        lp, path = decoder(frames, offsets, params.startprob, params.transmat)
-        return float(lp.sum()), path
+        path = np.empty(n, dtype=np.int64)
+        total = 0.0
+        for rows, frames, offsets in blocks:
+            lp, path[rows] = decoder(frames, offsets, params.startprob, params.transmat)
+            total += float(lp.sum())
+        return total, path
 
     def predict(self, X, lengths=None):
         """Most likely state of each sample (decoded with ``algorithm``), shape (n_samples,)."""

@@ -69,9 +69,15 @@ def rows_for_init(X, n_clusters):
 
 
 def validate_real_X(model, X, fitting):
-    """Real-valued ``X`` of a Gaussian HMM as float64, its features matching ``means_``."""
+    """Real-valued ``X`` of a Gaussian HMM as float64, its features matching ``means_``.
+
+    A memory-mapped ``X`` keeps its floating type (float32 stays): its blocks are converted
+    as they are read (:meth:`~emkit.engine.markov.SequenceSource.row_blocks`).
+    """
+    mapped = isinstance(X, np.memmap)
     try:
-        X = np.asarray(v.check_X(model, X, reset=fitting), dtype=np.float64)
+        X = v.check_X(model, X, reset=fitting)
+        X = X if mapped else np.asarray(X, dtype=np.float64)
     except TypeError:
         raise TypeError(
             f"X must be an array-like of numbers of shape (n_samples, n_features), a "
@@ -151,6 +157,8 @@ class GaussianHMM(BaseHMM):
         n_features, n_features) full, (n_features, n_features) tied.
     monitor_ : ConvergenceMonitor
     """
+
+    _init_reads_rows = True
 
     _emission_letters = (("m", "means"), ("c", "covariances"))
     _emission_attributes = ("means_", "covars_")
