@@ -1,7 +1,8 @@
 # Reference numbers from R's mclust for emkit's model-selection tests.
 # Run: Rscript tools/oracles/make_mclust_reference.R tests/oracles
 # Writes tests/oracles/mclust_<data>.json (BIC tables with and without the default
-# conjugate prior, the hierarchical partitions used to initialise EM, the chosen model)
+# conjugate prior, the ICL table of the converged fits, the hierarchical partitions used to
+# initialise EM, the chosen model)
 # and the data sets that are not shipped with scikit-learn as CSV.
 suppressMessages({library(mclust); library(jsonlite)})
 out <- commandArgs(trailingOnly = TRUE)[1]
@@ -25,6 +26,8 @@ for (name in names(sets)) {
   # 1e-5, before the optimum): the table to compare a converged EM with.
   tight <- emControl(tol = c(1e-12, sqrt(.Machine$double.eps)))
   bt <- mclustBIC(X, G = 1:9, modelNames = models, control = tight)
+  # ICL (mclust's: BIC plus twice the log posterior of each row's MAP class) of those fits.
+  it <- mclustICL(X, G = 1:9, modelNames = models, control = tight)
   bp <- mclustBIC(X, G = 1:9, prior = priorControl())
   fitp <- Mclust(X, G = 1:9, x = bp)
   bpt <- mclustBIC(X, G = 1:9, prior = priorControl(), control = tight)
@@ -35,6 +38,7 @@ for (name in names(sets)) {
     models = models, G = 1:9, n = nrow(X),
     bic = setNames(table_of(b), models),
     bic_converged = setNames(table_of(bt), models),
+    icl_converged = setNames(table_of(it), models),
     bic_prior = setNames(table_of(bp), models),
     bic_prior_converged = setNames(table_of(bpt), models),
     hc_partitions = lapply(1:9, function(g) unname(parts[, g])),
