@@ -506,14 +506,17 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return np.concatenate([ln for ln, _, _ in self._blocks(X, None, noise_covariance)])
 
     def _totals(self, X, sample_weight, entropy=False, noise=None):
-        """Weighted total log-likelihood, row weight and (if asked) classification entropy."""
+        """Weighted total log-likelihood, row weight and (if asked) the classification term.
+
+        The classification term is ``-sum_i log t_i,c(i)``, ``c(i)`` the most probable
+        component of row ``i`` (see :meth:`icl`).
+        """
         total_ll = total_entropy = weight = 0.0
         for log_norm, resp, w in self._blocks(X, sample_weight, noise):
             ln = log_norm.astype(np.float64)
             row_entropy = np.zeros_like(ln)
             if entropy:
-                r = resp.astype(np.float64)
-                row_entropy = -np.sum(r * np.log(np.where(r > 0, r, 1.0)), axis=1)
+                row_entropy = -np.log(resp.astype(np.float64).max(axis=1))
             if w is None:
                 total_ll += float(np.sum(ln))
                 total_entropy += float(np.sum(row_entropy))
@@ -678,9 +681,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def icl(self, X, sample_weight=None):
         """Integrated completed likelihood on ``X`` (lower is better), optionally weighted.
 
-        BIC plus twice the entropy of the responsibilities, ``-2 sum_ik t_ik log t_ik``
-        (Biernacki, Celeux & Govaert, 2000): it penalises overlapping components, so it
-        prefers well-separated clusters where BIC prefers the best density.
+        BIC minus twice the log-likelihood of the MAP classification given the data,
+        ``-2 sum_i log t_i,c(i)`` with ``c(i)`` the most probable component of row ``i``
+        (Biernacki, Celeux & Govaert, 2000; mclust's ``icl``): it penalises overlapping
+        components, so it prefers well-separated clusters where BIC prefers the best
+        density. (Replacing the classification by the responsibilities gives the entropy
+        form of McLachlan & Peel, 2000, which is smaller.)
         """
         total_ll, entropy, weight = self._totals(X, sample_weight, entropy=True)
         return criteria.bic(total_ll, self._n_parameters(), weight) + 2 * entropy

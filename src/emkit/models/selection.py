@@ -190,9 +190,8 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         :mod:`emkit.families.parsimonious`), 'sklearn' the four scikit-learn names; any mix
         of those names is allowed.
     criterion : {'bic', 'icl', 'aic'}, default='bic'
-        ICL is BIC plus twice the entropy of the responsibilities
-        (:meth:`GaussianMixture.icl`, Biernacki et al.'s soft form; mclust's ``icl`` uses the
-        hard classification instead).
+        ICL is BIC minus twice the log posterior of each row's most probable component
+        (:meth:`GaussianMixture.icl`; Biernacki et al. 2000, and mclust's ``icl``).
     bic_convention : {'sklearn', 'mclust'}, default='sklearn'
         'sklearn': ``-2 log L + p log n``, lower is better. 'mclust': the negative of that,
         ``2 log L - p log n``, higher is better (how mclust prints its BIC table). The same
