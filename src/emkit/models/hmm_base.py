@@ -346,7 +346,7 @@ class BaseHMM(BaseEstimator):
             X = self._validate_X(X, fitting=True)
             lengths = init_lengths = check_lengths(lengths, X.shape[0])
         X_init = X
-        if streamed and self._init_reads_rows:  # from a sample of whole sequences
+        if streamed and self._init_reads_rows:  # k-means on a sample of whole sequences
             X_init, init_lengths = sample_sequences(X, lengths, self.random_state)
             X_init = self._validate_X(X_init, fitting=False)
         weights = v.check_sample_weight(sample_weight, len(lengths), unit="sequence")
@@ -354,8 +354,8 @@ class BaseHMM(BaseEstimator):
             n_rows = int((X if dask_X is None else dask_X).shape[0])
             labels = check_labels(labels, n_rows, self.n_components, what="state")
             labels = None if labels is None else np.asarray(labels)
-        self._initialise(X if dask_X is not None else X_init, init_lengths)
-        X_init = None  # a streamed X's sample is not needed any more
+        self._initialise(X_init, init_lengths)
+        del X_init  # a memory-mapped X's sample is not needed any more
         params = self._params()
         problem = self._problem(self._fixed())
         if dask_X is None:
