@@ -359,7 +359,9 @@ def _smooth_source(K, em=_ARRAY):
     ``alpha`` nor ``beta`` is stored. ``smooth`` writes the posteriors to ``gamma``; the table
     module's (likelihoods from the rows of a table) instead adds each frame's weighted
     posteriors to its table row's total, so that no (n, K) array is needed at all, and leaves
-    out the sequences marked in ``skip``.
+    out the sequences marked in ``skip``. The array module's ``smooth`` takes the
+    log-likelihoods too and makes each sequence's frames from them just before its forward
+    pass (``exp_rows``), unless ``log_frame`` is empty (the frames are given).
 
     One long sequence splits over two threads: ``checkpoints`` runs its forward (``mode`` 1)
     or backward (``mode`` 2) pass, keeping a message per block, then ``smooth_blocks`` runs
