@@ -179,6 +179,32 @@ def test_a_file_is_fitted_without_reading_it_whole(tmp_path):
     assert np.sort(model.means_[:, 0]) == pytest.approx([0.0, 3.0], abs=0.05)
 
 
+@pytest.mark.parametrize("cls", [ek.PoissonHMM, ek.CategoricalHMM])
+def test_an_int32_file_of_many_blocks_equals_the_array(tmp_path, cls):
+    # Counts or symbols kept as int32 on disk, converted one block at a time.
+    rng = np.random.RandomState(12)
+    lengths = rng.randint(1, 3000, size=250)
+    n = int(lengths.sum())
+    X = rng.poisson(np.where(rng.rand(n, 1) < 0.5, 1.0, 4.0), size=(n, 1)).astype(np.int32)
+    X[-1] = 12  # the largest symbol comes last: the alphabet is read from every row
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    fits = []
+    for data in (X, path):
+        model = cls(2, n_iter=3, random_state=0)
+        if cls is ek.PoissonHMM:  # its initialisation reads a sample of a file's sequences
+            model.set_params(init_params="")
+            model.startprob_, model.transmat_ = np.full(2, 0.5), np.full((2, 2), 0.5)
+            model.lambdas_ = np.array([[0.5], [5.0]])
+        fits.append(model.fit(data, lengths))
+    ref, got = fits
+    for name in ref._emission_attributes:
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+    np.testing.assert_array_equal(got.monitor_.history, ref.monitor_.history)
+    assert got.score(path, lengths) == ref.score(X, lengths)
+    np.testing.assert_array_equal(got.predict(path, lengths), ref.predict(X, lengths))
+
+
 def test_counts_from_a_npy_file(tmp_path):
     X = np.random.RandomState(0).poisson(3.0, size=(200, 2))
     np.save(tmp_path / "counts.npy", X)

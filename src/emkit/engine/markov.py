@@ -181,10 +181,16 @@ class SequenceSource:
         Target rows per block; sequences are never split.
     labels : ndarray of int of shape (n_samples,) or None
         Known state of each frame, -1 where unknown.
+    dtype : numpy dtype or None
+        The type the blocks' rows are given in: a memory-mapped ``X`` stored in another
+        type (a float32 or int32 file) is converted one block at a time.
     """
 
-    def __init__(self, X, lengths, weights=None, block_rows=DEFAULT_BLOCK_ROWS, labels=None):
+    def __init__(
+        self, X, lengths, weights=None, block_rows=DEFAULT_BLOCK_ROWS, labels=None, dtype=None
+    ):
         self.X = X
+        self.dtype = dtype
         self.labels = labels
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.weights = weights
@@ -213,8 +219,8 @@ class SequenceSource:
     def row_blocks(self):
         """Yield ``(rows, block)`` for each bound: the slice of ``X`` a block holds, and it.
 
-        A memory-mapped ``X`` is read block by block; rows of another floating type than
-        float64 (a float32 file) are converted block by block.
+        A memory-mapped ``X`` is read block by block, and converted to ``dtype`` block by
+        block.
         """
         for first, stop in self.bounds():
             a, b = int(self.offsets[first]), int(self.offsets[stop])
@@ -222,8 +228,8 @@ class SequenceSource:
             lab = None if self.labels is None else self.labels[a:b]
             offsets = self.offsets[first : stop + 1] - a
             rows = self.X[a:b]
-            if rows.dtype.kind == "f" and rows.dtype != np.float64:
-                rows = rows.astype(np.float64)
+            if self.dtype is not None and isinstance(rows, np.ndarray):
+                rows = rows.astype(self.dtype, copy=False)
             block = Block(rows, offsets=offsets, sequence_weights=w, labels=lab)
             yield slice(a, b), block
 

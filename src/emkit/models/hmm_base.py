@@ -151,9 +151,12 @@ class BaseHMM(BaseEstimator):
 
     _emission_letters: tuple = ()
     _emission_attributes: tuple = ()
-    #: Whether the initialisation reads the rows themselves (k-means): a memory-mapped ``X``
-    #: is then initialised from a sample of its sequences (see :meth:`fit`).
-    _init_reads_rows = False
+    #: Whether the initialisation reads the rows themselves (k-means, moments): a
+    #: memory-mapped ``X`` is then initialised from a sample of its sequences (see :meth:`fit`).
+    _init_reads_rows = True
+    #: The type the emission takes its rows in; a memory map keeps its own and is converted
+    #: one block at a time (see :meth:`_validate_X`).
+    _row_dtype = np.float64
 
     def __init__(
         self,
@@ -255,9 +258,9 @@ class BaseHMM(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), numpy.memmap or path to a .npy file
-            The sequences, stacked. A memory map (or file) is read block by block; a
-            Gaussian HMM's initialisation then runs on a sample of whole sequences of about
-            100,000 rows, as for a Dask array.
+            The sequences, stacked. A memory map (or file) is read block by block; the
+            initialisation then runs on a sample of whole sequences of about 100,000 rows,
+            as for a Dask array.
         lengths : array-like of int of shape (n_sequences,), default=None
             Length of each sequence; they sum to ``n_samples``. None is one sequence.
         sample_weight : array-like of shape (n_sequences,), default=None
@@ -359,7 +362,7 @@ class BaseHMM(BaseEstimator):
         params = self._params()
         problem = self._problem(self._fixed())
         if dask_X is None:
-            source = SequenceSource(X, lengths, weights, labels=labels)
+            source = SequenceSource(X, lengths, weights, labels=labels, dtype=self._row_dtype)
         else:
             # Blocks of whole sequences about one row-chunk of the Dask array each.
             rows = max(dask_X.chunks[0])
@@ -395,7 +398,7 @@ class BaseHMM(BaseEstimator):
         lengths = check_lengths(lengths, X.shape[0])
         params = self._params()
         problem = self._problem()
-        source = SequenceSource(X, lengths)
+        source = SequenceSource(X, lengths, dtype=self._row_dtype)
 
         def blocks():
             for rows, block in source.row_blocks():

@@ -15,7 +15,12 @@ from emkit.models.hmm_base import BaseHMM, check_distribution, shared_hyperparam
 
 
 def _numeric_array(X, what, missing):
-    """``X`` as int64 (``missing`` marks a missing value: -1) or float64 with NaN for one."""
+    """``X`` as int64 (``missing`` marks a missing value: -1) or float64 with NaN for one.
+
+    An integer memory map is checked in place and keeps its type (its blocks are converted as
+    they are read).
+    """
+    mapped = isinstance(X, np.memmap)
     if X is None:
         raise ValidationError(f"X is None; pass an array-like of {what}")
     try:
@@ -36,6 +41,8 @@ def _numeric_array(X, what, missing):
         floor = -1 if missing == "-1" else 0  # -1 marks a missing symbol
         if low < floor:
             raise ValidationError(f"X must hold {what}; found the negative value {low}")
+        if mapped:
+            return arr
         return arr.astype(np.int64 if missing == "-1" else np.float64, copy=False)
     gaps = np.zeros(arr.shape, dtype=bool)
     if arr.dtype.kind == "f":
@@ -86,6 +93,10 @@ class CategoricalHMM(BaseHMM):
     emissionprob_ : ndarray of shape (n_components, n_features)
     monitor_ : ConvergenceMonitor
     """
+
+    # The alphabet comes from every symbol, not from a sample.
+    _init_reads_rows = False
+    _row_dtype = np.int64
 
     _emission_letters = (("e", "emissionprob"),)
     _emission_attributes = ("emissionprob_",)

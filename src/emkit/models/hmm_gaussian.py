@@ -158,8 +158,6 @@ class GaussianHMM(BaseHMM):
     monitor_ : ConvergenceMonitor
     """
 
-    _init_reads_rows = True
-
     _emission_letters = (("m", "means"), ("c", "covariances"))
     _emission_attributes = ("means_", "covars_")
 

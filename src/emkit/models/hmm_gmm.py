@@ -71,8 +71,6 @@ class GMMHMM(BaseHMM):
     monitor_ : ConvergenceMonitor
     """
 
-    _init_reads_rows = True
-
     _emission_letters = (("m", "means"), ("c", "covariances"), ("w", "weights"))
     _emission_attributes = ("weights_", "means_", "covars_")
 
