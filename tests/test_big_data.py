@@ -349,3 +349,26 @@ def test_dask_gaussian_hmm_over_many_sequences_equals_in_memory(client, ct, monk
         np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(got.monitor_.history, ref.monitor_.history, rtol=1e-10)
     assert got.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)
+
+
+def test_dask_hmm_on_the_threaded_scheduler_equals_in_memory():
+    # Blocks run at once in Dask's threads, each with buffers of its own.
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    from emkit.hmm import GaussianHMM
+
+    rng = np.random.RandomState(7)
+    lengths = [500] * 120
+    X = rng.normal(size=(60_000, 3)) + (rng.rand(60_000, 1) < 0.5) * 3.0
+
+    def fit(data):
+        m = GaussianHMM(3, covariance_type="diag", n_iter=5, tol=0, init_params="")
+        m.startprob_, m.transmat_ = np.full(3, 1 / 3), np.full((3, 3), 1 / 3)
+        m.means_, m.covars_ = np.array([[0.0] * 3, [1.5] * 3, [3.0] * 3]), np.ones((3, 3))
+        return m.fit(data, lengths)
+
+    ref = fit(X)
+    with dask.config.set(scheduler="threads", num_workers=4):
+        got = fit(da.from_array(X, chunks=(12_000, 3)))
+    np.testing.assert_allclose(got.monitor_.history, ref.monitor_.history, rtol=1e-12)
+    np.testing.assert_allclose(got.means_, ref.means_, rtol=1e-10, atol=1e-12)

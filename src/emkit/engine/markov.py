@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import warnings
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -283,10 +284,33 @@ class MarkovEM:
         self.transmat_prior = transmat_prior
         self.kernels = kernels
         self.fit_emission = not set(emission.param_names) <= self.fixed
-        # Frame and message buffers reused by every block and iteration of a fit.
-        self.workspace = latent.Workspace()
+        # Frame and message buffers reused by every block and iteration of a fit, one set per
+        # thread: blocks that run at once (Dask's threaded scheduler) never share them.
+        self._local = threading.local()
         # (kind, state) -> iterations in which that state was degenerate (see maximize).
         self.degenerate = Counter()
+
+    @property
+    def workspace(self):
+        """The calling thread's :class:`~emkit.latent.markov.Workspace` (made on first use)."""
+        ws = getattr(self._local, "workspace", None)
+        if ws is None:
+            ws = self._local.workspace = latent.Workspace()
+        return ws
+
+    @workspace.setter
+    def workspace(self, ws):
+        self._local.workspace = ws
+
+    def __getstate__(self):
+        # A copy (a Dask worker's) starts with buffers of its own.
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def frames(self, params, X, workspace=None):
         """Emission likelihoods of the rows ``X`` as :class:`~emkit.latent.markov.Frames`.
