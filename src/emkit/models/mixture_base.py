@@ -337,7 +337,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             n_empty = 0 if empty is None else int(np.count_nonzero(empty))
         v.warn_empty_rows(n_empty, source.n_samples)
 
-    def _fit(self, X, sample_weight, labels=None, noise=None):
+    def _fit(self, X, sample_weight, labels=None, noise=None, convergence=None):
+        """:meth:`fit`; ``convergence`` is ``fit_restarts``'s (None: scikit-learn's rule)."""
         self._check_params()
         fitted_features = getattr(self, "n_features_in_", None)
         source = self._fit_source(X, sample_weight, labels, noise, reset=True)
@@ -365,6 +366,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             tol=self.tol,
             progress=progress,
             warm=warm,
+            convergence=convergence,
         )
         if not best.converged and self.max_iter > 0:
             warnings.warn(

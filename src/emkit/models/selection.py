@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
 from emkit import criteria
-from emkit.engine.em import expect
+from emkit.engine.em import RelativeLogLikelihoodChange, expect
 from emkit.engine.hierarchical import hierarchy
 from emkit.engine.mixture import MixtureEM
 from emkit.engine.progress import progress_bar
@@ -44,6 +44,7 @@ from emkit.models.gaussian_mixture import GaussianMixture
 CRITERIA = ("bic", "icl", "aic")
 INITS = ("hc", "kmeans")
 CONVENTIONS = ("sklearn", "mclust")
+RULES = ("mclust", "sklearn")
 #: Named groups of covariance types for ``covariance_types``.
 GROUPS = {"all": MCLUST_TYPES, "sklearn": ("spherical", "diag", "tied", "full")}
 # A component has collapsed when its smallest covariance eigenvalue is below this many times
@@ -209,7 +210,16 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         emkit has the MAP M-step of EII, VII, EEI, VVI, EEE and VVV (and their scikit-learn
         names); the other structures are skipped with that reason.
     tol : float, default=1e-5
-        EM stops when the mean per-sample log-likelihood changes by less than this.
+        Tolerance of the convergence rule: with ``convergence='mclust'``, EM stops at the
+        first iteration whose relative change of the total log-likelihood,
+        ``|L_t - L_(t-1)| / (1 + |L_t|)``, is below ``tol`` (mclust's ``emControl(tol)``, whose
+        default is also 1e-5); with ``'sklearn'``, when the mean per-sample log-likelihood
+        changes by less than ``tol``.
+    convergence : {'mclust', 'sklearn'}, default='mclust'
+        The stopping rule of every fit (see ``tol``). 'mclust' stops where mclust does, so
+        the table is mclust's; 'sklearn' is :class:`~emkit.GaussianMixture`'s own rule (with
+        ``tol=1e-3`` and ``max_iter=100``, scikit-learn's defaults, a quicker and rougher
+        table).
     reg_covar : float, default=1e-6
     max_iter : int, default=1000
     hc_max_rows : int, default=2000
@@ -259,6 +269,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         init="hc",
         prior=None,
         tol=1e-5,
+        convergence="mclust",
         reg_covar=1e-6,
         max_iter=1000,
         hc_max_rows=2000,
@@ -273,6 +284,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         self.init = init
         self.prior = prior
         self.tol = tol
+        self.convergence = convergence
         self.reg_covar = reg_covar
         self.max_iter = max_iter
         self.hc_max_rows = hc_max_rows
@@ -293,6 +305,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
                 f"'shrinkage', 'mean', 'dof' and 'scale', got {self.prior!r}"
             )
         v.check_real(self.tol, "tol", 0.0)
+        v.check_choice(self.convergence, "convergence", RULES)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
         v.check_int(self.max_iter, "max_iter", 1)
         v.check_int(self.hc_max_rows, "hc_max_rows", 2)
@@ -459,8 +472,14 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             prior=prior,
         )
         _thread_warnings.caught = caught = []
+        rule = None
+        if self.convergence == "mclust":
+
+            def rule(start):
+                return RelativeLogLikelihoodChange(self.tol)
+
         try:
-            model.fit(X, sample_weight=w)
+            model._fit(X, w, convergence=rule)
         except (ValueError, np.linalg.LinAlgError) as err:
             return None, math.nan, f"fit failed: {err}"
         degenerate = [m for m, c in caught if issubclass(c, DegenerateComponentWarning)]
