@@ -283,7 +283,7 @@ class Full(_HMMLayout):
         delta = sums / counts[:, None]
         cov = scatter / n - delta[:, :, None] * delta[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-        cov[:, np.arange(cov.shape[1]), np.arange(cov.shape[1])] += reg_covar
+        cov.reshape(len(cov), -1)[:, :: cov.shape[1] + 1] += reg_covar  # the diagonals
         return cov
 
     @staticmethod
@@ -423,7 +423,7 @@ class Tied(_HMMLayout):
         between = (counts[:, None, None] * delta[:, :, None] * delta[:, None, :]).sum(axis=0)
         cov = (scatter - between) / counts.sum()
         cov = 0.5 * (cov + cov.T)
-        cov[np.diag_indices_from(cov)] += reg_covar
+        cov.flat[:: d + 1] += reg_covar  # the diagonal
         return cov
 
     @staticmethod

@@ -94,7 +94,9 @@ class GaussianParams:
     def _build(cls, means, cov, covariance_type, pc):
         strat = STRATEGIES[covariance_type]
         K, d = means.shape
-        log_det = np.broadcast_to(np.asarray(strat.log_det(pc, d), dtype=np.float64), (K,))
+        log_det = np.asarray(strat.log_det(pc, d), dtype=np.float64)
+        if log_det.shape != (K,):  # one value shared by every component
+            log_det = np.full(K, log_det)
         return cls(means, cov, covariance_type, pc, np.ascontiguousarray(log_det))
 
     def precisions(self):

@@ -733,9 +733,14 @@ def _run(mode, kind, X, w, W, ref, p3, cst, out, scat_shape):
     counts = np.empty((slots, K))
     sums = np.empty((slots, K, dp))
     scat = np.empty((slots, *scat_shape))
-    totals = []
-
     run_parts = _parts_kernel(mode, kind >= DIAG)
+    if n_parts <= group and X.shape[0] * K * (dp * dp + 16) <= INLINE_WORK:
+        # One round, in this thread: the same parts, slots and sums as on the pool.
+        run_parts(kind, X, w, W, ref, p3, cst, out, rows, 0, n_parts, 0, counts, sums, scat, p_ll)
+        if mode == LOG_PROB:
+            return None, p_ll
+        return [_slot_sum(a, n_parts) for a in (counts, sums, scat)], p_ll
+    totals = []
 
     def work(lo, hi, first):
         run_parts(kind, X, w, W, ref, p3, cst, out, rows, lo, hi, first, counts, sums, scat, p_ll)
@@ -750,12 +755,17 @@ def _run(mode, kind, X, w, W, ref, p3, cst, out, scat_shape):
             else:
                 totals.extend(parts)
 
-    if n_parts <= group and X.shape[0] * K * (dp * dp + 16) <= INLINE_WORK:
-        work(0, n_parts, 0)  # one round, in this thread: the same parts and slots
-        collect(0, n_parts)
-    else:
-        run_in_rounds(work, n_parts, group, collect)
+    run_in_rounds(work, n_parts, group, collect)
     return (None if mode == LOG_PROB else totals), p_ll
+
+
+def _slot_sum(a, n):
+    """``a[:n].sum(axis=0)`` (the same values), without NumPy's reduction for one or two."""
+    if n == 1:
+        return a[0]
+    if n == 2:
+        return a[0] + a[1]
+    return a[:n].sum(axis=0)
 
 
 @functools.lru_cache(maxsize=64)

@@ -346,7 +346,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         family = self._make_family()
         self._warn_empty_rows(source, family)
         problem = MixtureEM(family)
-        rng = v.check_random_state(self.random_state)
+        # Complete inits draw nothing: no generator to seed (a RandomState costs ~0.1 ms).
+        drawn = is_out_of_core(X) or inits[0] is None or not self._inits_complete(inits[1])
+        rng = v.check_random_state(self.random_state) if drawn else None
         init_source = source.sample(rng, INIT_SAMPLE_ROWS) if is_out_of_core(X) else source
 
         def initialize():

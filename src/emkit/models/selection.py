@@ -27,6 +27,7 @@ from emkit.engine.em import RelativeLogLikelihoodChange, expect
 from emkit.engine.hierarchical import hierarchy
 from emkit.engine.mixture import MixtureEM
 from emkit.engine.progress import progress_bar
+from emkit.engine.sources import ArraySource
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.covariance import MIXTURE_COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianFamily
@@ -105,9 +106,9 @@ def _criterion(model, criterion, X, w):
         return model.icl(X, sample_weight=w)
     # BIC and AIC need only the log-likelihood: one pass of the fused E-step kernel (no n x K
     # array), the same value as ``model.bic`` / ``model.aic`` to rounding.
-    stats = expect(
-        MixtureEM(model._make_family()), model._params(), model._source(X, w, reset=False)
-    )
+    # X was validated by the selection's fit already.
+    source = ArraySource(X, w, model._chunk_for(X.shape[1]))
+    stats = expect(MixtureEM(model._make_family()), model._params(), source)
     if criterion == "aic":
         return criteria.aic(stats.log_likelihood, model._n_parameters())
     return criteria.bic(stats.log_likelihood, model._n_parameters(), stats.total_weight)
