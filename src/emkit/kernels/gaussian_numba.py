@@ -727,7 +727,7 @@ def _run(mode, kind, X, w, W, ref, p3, cst, out, scat_shape):
         group = n_parts
         slots = 0
     else:
-        slot_bytes = 8 * (K + K * dp + int(np.prod(scat_shape)))
+        slot_bytes = 8 * (K + K * dp + math.prod(scat_shape))
         group = min(n_parts, max(MIN_ROUND_PARTS, ROUND_BYTES // slot_bytes))
         slots = group
     counts = np.empty((slots, K))
@@ -811,7 +811,11 @@ def _precision_factors(kind, prec_chol, K, d, dtype):
 
 
 def _scatter_shape(kind, K, dp):
-    return {FULL: (K, dp, dp), TIED: (1, dp, dp), DIAG: (K, 1, dp), SPHERICAL: (K, 1, 1)}[kind]
+    if kind == FULL:
+        return (K, dp, dp)
+    if kind == TIED:
+        return (1, dp, dp)
+    return (K, 1, dp) if kind == DIAG else (K, 1, 1)
 
 
 def _reference(means):
@@ -936,8 +940,8 @@ def mixture_estep(kind, X, w, means, prec_chol, log_det, log_w):
     shape = _scatter_shape(code, K, ref.shape[1])
     totals, p_ll = _run(ESTEP, code, X, wv, _NO_W2, ref, p3, cst, out, shape)
     ll = 0.0
-    for value in p_ll[:, 0]:  # in part order
-        ll += float(value)
+    for value in p_ll[:, 0].tolist():  # in part order
+        ll += value
     best = int(np.argmin(p_ll[:, 1]))  # the first part holding the lowest score
     counts, sums, scat = _statistics(code, totals, d)
     return ll, counts, sums, scat, float(p_ll[best, 1]), int(p_ll[best, 2])
