@@ -92,8 +92,8 @@ class Hierarchy:
         if not 1 <= n_clusters <= m:
             raise ValueError(f"n_clusters must lie in [1, {m}], got {n_clusters}")
         parent = np.arange(m)
-        for a, b in self.merges[: m - n_clusters]:
-            parent[b] = a
+        done = np.asarray(self.merges[: m - n_clusters])
+        parent[done[:, 1]] = done[:, 0]  # a merged cluster never appears again: no order
         # Follow the merges to each initial cluster's representative.
         root = parent.copy()
         while True:
