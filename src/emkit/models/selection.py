@@ -228,9 +228,10 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         (mclust's ``subset``); ``hc_rows_`` says which rows were used.
     n_jobs : int or None, default=None
         None: fits run side by side on the kernels' thread pool (as many as numba's thread
-        count), each fit's kernels in its own thread (the kernels release the GIL); this is
-        fastest on small and large data alike. 1: one fit at a time, each spreading its
-        E-steps over the kernels' threads. Another int: that many fits at once in threads of
+        count), each fit's kernels in its own thread (the kernels release the GIL); fastest on
+        large data, and on small data about as fast as one at a time (where each fit's
+        small E-steps run in its thread either way). 1: one fit at a time, each spreading its
+        larger E-steps over the kernels' threads. Another int: that many fits at once in threads of
         their own; -1: one per CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the hierarchy's row sample and the k-means partitions; the same value gives the
