@@ -33,6 +33,8 @@ class MixtureParams:
     @property
     def log_weights(self):
         """Log mixture weights, shape (K,)."""
+        if self.weights.min() > 0.0:  # no zero weight: no warning of log(0) to silence
+            return np.log(self.weights)
         return latent.log_weights(self.weights)
 
 
