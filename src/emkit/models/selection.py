@@ -127,8 +127,8 @@ def degenerate_reason(model, reg_covar, total_weight):
         return f"component {int(small[0])} holds {counts[small[0]]:.3g} rows (empty)"
     strat = STRATEGIES[model.covariance_type]
     K, d = model.means_.shape
-    for k in range(K):
-        values = np.linalg.eigvalsh(strat.component_covariance(model.covariances_, k, d))
+    dense = np.stack([strat.component_covariance(model.covariances_, k, d) for k in range(K)])
+    for k, values in enumerate(np.linalg.eigvalsh(dense)):  # per matrix, as one at a time
         floor = max(_COLLAPSE_FACTOR * reg_covar, _COLLAPSE_RCOND * values[-1])
         if values[0] <= floor:
             return (
