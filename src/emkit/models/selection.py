@@ -220,7 +220,8 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         The stopping rule of every fit (see ``tol``). 'mclust' stops where mclust does, so
         the table is mclust's; 'sklearn' is :class:`~emkit.GaussianMixture`'s own rule (with
         ``tol=1e-3`` and ``max_iter=100``, scikit-learn's defaults, a quicker and rougher
-        table).
+        table). ``best_estimator_`` is a plain :class:`~emkit.GaussianMixture`: refitted, it
+        stops by its own rule.
     reg_covar : float, default=1e-6
     max_iter : int, default=1000
     hc_max_rows : int, default=2000
