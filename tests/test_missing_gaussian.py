@@ -398,3 +398,16 @@ def test_full_covariance_fit_matches_r_mgmm():
     np.testing.assert_allclose(conv.means_, expected["means"], atol=5e-5)
     np.testing.assert_allclose(conv.covariances_, expected["covariances"], atol=5e-5)
     np.testing.assert_allclose(conv.impute(X), expected["completed"], atol=5e-4)
+
+
+def test_has_missing_sees_nan_only():
+    from emkit.families.base import has_missing
+
+    X = np.zeros((5, 3))
+    assert not has_missing(X)
+    X[1, 2], X[3, 0] = np.inf, -np.inf  # infinities (even summing to NaN) are not missing
+    assert not has_missing(X) and not has_missing(X.astype(np.float32))
+    X[4, 1] = np.nan
+    assert has_missing(X) and has_missing(X[3:]) and not has_missing(X[:4])
+    assert has_missing(X.astype(np.float32)) and not has_missing(np.arange(4))
+    assert not has_missing(np.zeros((0, 3)))

@@ -160,11 +160,36 @@ def test_all_degenerate_grid_is_an_error():
         (dict(init="random"), "init"),
         (dict(prior="flat"), "prior must be None, 'default'"),
         (dict(n_jobs=0), "n_jobs"),
+        (dict(convergence="hmmlearn"), "convergence"),
     ],
 )
 def test_bad_arguments(data, kwargs, match):
     with pytest.raises(ValidationError, match=match):
         MixtureSelection(**kwargs).fit(data)
+
+
+@pytest.mark.parametrize("tol", [1e-5, 1e-3])
+def test_mclust_rule_stops_at_the_first_small_relative_change(data, tol):
+    # mclust's rule on the total log-likelihood L_t: |L_t - L_(t-1)| / (1 + |L_t|) < tol.
+    sel = MixtureSelection([2], ["VVV"], tol=tol).fit(data)
+    model = sel.best_estimator_
+    total = np.array(model.lower_bounds_) * data.shape[0]
+    change = np.abs(np.diff(total)) / (1.0 + np.abs(total[1:]))
+    assert model.converged_ and model.n_iter_ == len(total) >= 3
+    assert change[-1] < tol
+    assert np.all(change[:-1] >= tol)
+
+
+def test_sklearn_rule_on_request_and_in_gaussian_mixture(data):
+    # convergence='sklearn': the change of the mean log-likelihood, as GaussianMixture's own.
+    sel = MixtureSelection([2], ["VVV"], tol=1e-5, convergence="sklearn").fit(data)
+    model = sel.best_estimator_
+    change = np.abs(np.diff(model.lower_bounds_))
+    assert change[-1] < 1e-5 and np.all(change[:-1] >= 1e-5)
+    init = dict(weights_init=model.weights_, means_init=model.means_)
+    plain = GaussianMixture(2, tol=1e-3, **init).fit(data)
+    change = np.abs(np.diff(plain.lower_bounds_))
+    assert change[-1] < 1e-3 and np.all(change[:-1] >= 1e-3)
 
 
 def test_more_components_than_rows():

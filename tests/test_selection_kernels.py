@@ -62,3 +62,33 @@ def test_compiled_precision_cholesky_is_lapacks(d):
         bad[3] *= value
         with pytest.raises(cov_module.NotPositiveDefiniteError, match="matrix 3 is not positive"):
             cov_module.STRATEGIES["full"].prec_chol(bad)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 37])
+def test_initial_merge_costs_do_not_depend_on_the_split(m):
+    # The hierarchy's initial pair costs are filled in items spread over threads: any split
+    # gives the matrix of one serial pass, and the merges of the serial merge().
+    from emkit.kernels import hierarchical_numba as hn
+
+    rng = np.random.default_rng(m)
+    d = 3
+    counts = rng.integers(1, 4, m).astype(np.float64)
+    means = rng.normal(size=(m, d))
+    A = rng.normal(size=(m, d, d))
+    scatter = A @ A.transpose(0, 2, 1)
+    trace = np.trace(scatter, axis1=1, axis2=2).copy()
+    own = rng.normal(size=m)
+    stats = (counts, means, scatter, trace, own, 0.5, 1.0)
+    items = hn.n_cost_items(m)
+    whole = np.full((m, m), np.inf)
+    hn.initial_costs(*stats, whole, 0, items)
+    pieces = np.full((m, m), np.inf)
+    for lo, hi in [(0, items // 3), (items // 3, items - 1), (items - 1, items)]:
+        hn.initial_costs(*stats, pieces, lo, hi)
+    np.testing.assert_array_equal(pieces, whole)
+    assert np.all(np.isfinite(whole[np.triu_indices(m, 1)]))
+    assert np.all(np.isinf(whole[np.tril_indices(m)]))
+    serial = hn.merge(*(a.copy() for a in stats[:5]), 0.5, 1.0)
+    merges, costs = hn.merge_from(whole, *stats)
+    np.testing.assert_array_equal(merges, serial[0])
+    np.testing.assert_array_equal(costs, serial[1])

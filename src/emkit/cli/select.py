@@ -108,7 +108,7 @@ def register(subparsers):
         p,
         tol=1e-5,
         max_iter=1000,
-        tol_help="convergence threshold on the mean per-sample log-likelihood",
+        tol_help="convergence threshold on the relative change of the log-likelihood (mclust's)",
     )
     p.add_argument("--top", type=common.positive_int, default=3, help="models listed (default: 3)")
     common.add_out(p)

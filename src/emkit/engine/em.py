@@ -9,8 +9,9 @@ A *problem* is any object with
 
 A *source* yields blocks (see :mod:`emkit.engine.sources`). The driver never sees the whole
 data or a full responsibility matrix. A *convergence rule* (``update(stats) -> bool``) decides
-when to stop: scikit-learn's :class:`MeanLogLikelihoodChange` by default, hmmlearn's
-monitor for hidden Markov models (:class:`emkit.engine.markov.MonitorRule`).
+when to stop: scikit-learn's :class:`MeanLogLikelihoodChange` by default, mclust's
+:class:`RelativeLogLikelihoodChange` for model selection, hmmlearn's monitor for hidden Markov
+models (:class:`emkit.engine.markov.MonitorRule`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,30 @@ class MeanLogLikelihoodChange:
         return abs(self.change) < self.tol
 
 
+class RelativeLogLikelihoodChange:
+    """mclust's convergence rule: ``|L_t - L_{t-1}| / (1 + |L_t|) < tol``.
+
+    ``L_t`` is the total (weighted) log-likelihood of iteration ``t``'s E-step, as in
+    mclust's ``emControl(tol)`` (its first tolerance); the first iteration never converges.
+
+    Parameters
+    ----------
+    tol : float
+    """
+
+    def __init__(self, tol):
+        self.tol = tol
+        self.log_likelihood = -math.inf
+        self.change = math.nan
+
+    def update(self, stats):
+        """Take one E-step's statistics; returns whether EM has converged."""
+        previous, current = self.log_likelihood, float(stats.log_likelihood)
+        self.log_likelihood = current
+        self.change = abs(current - previous) / (1.0 + abs(current))
+        return self.change < self.tol
+
+
 def run_em(
     problem,
     source,
@@ -164,6 +189,7 @@ def fit_restarts(
     tol,
     progress=None,
     warm=None,
+    convergence=None,
 ):
     """Run EM from ``n_init`` initialisations and keep the one with the best bound.
 
@@ -173,6 +199,10 @@ def fit_restarts(
         ``initialize() -> params``; called once per restart.
     warm : EMResult, optional
         Continue from these parameters and bound instead (a single run).
+    convergence : callable, optional
+        ``convergence(lower_bound) -> rule``: a fresh convergence rule for each run (see
+        :func:`run_em`), given the bound the run starts from; the default is
+        :class:`MeanLogLikelihoodChange` with ``tol``.
     """
     progress = progress or Progress()
     best = None
@@ -194,6 +224,7 @@ def fit_restarts(
             tol=tol,
             lower_bound=start,
             progress=progress,
+            convergence=None if convergence is None else convergence(start),
         )
         progress.init_end(result.lower_bound, result.converged, result.lower_bounds)
         if best is None or result.lower_bound > best.lower_bound:

@@ -33,6 +33,8 @@ class MixtureParams:
     @property
     def log_weights(self):
         """Log mixture weights, shape (K,)."""
+        if self.weights.min() > 0.0:  # no zero weight: no warning of log(0) to silence
+            return np.log(self.weights)
         return latent.log_weights(self.weights)
 
 
@@ -187,7 +189,10 @@ class MixtureEM:
             weights = params.weights
         else:
             weights = latent.weights_from_counts(counts)
-        empty = np.flatnonzero(~(counts >= EMPTY_FRACTION * stats.total_weight))
+        floor = EMPTY_FRACTION * stats.total_weight
+        if counts.min() >= floor:  # the usual case: no component is empty (nor NaN)
+            return MixtureParams(weights, comps)
+        empty = np.flatnonzero(~(counts >= floor))
         # Components without parameters (a noise or background, last) may fit no mass at all.
         empty = empty[empty < len(counts) - getattr(self.family, "n_extra", 0)]
         movable = not self.fixed.intersection(self.family.param_names)

@@ -18,6 +18,7 @@ mixed-type model.
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import partial
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -285,13 +286,12 @@ COMPLETE_ROWS_PER_COMPONENT = 10
 
 
 def has_missing(X):
-    """Whether the array ``X`` holds a NaN (a missing value); one pass, no temporary if not."""
+    """Whether the array ``X`` holds a NaN (a missing value); one pass, no temporary."""
     X = np.asarray(X)
     if X.dtype.kind != "f" or X.size == 0:
         return False
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN but not missing
-        total = np.sum(X, dtype=np.float64)
-    return bool(np.isnan(total)) and bool(np.isnan(X).any())
+    # The minimum is NaN exactly when an element is (infinities do not make it NaN).
+    return math.isnan(X.min())
 
 
 def completed_sums(X, wresp, means):

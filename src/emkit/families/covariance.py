@@ -131,6 +131,19 @@ def _cov_from_prec_chol_matrix(prec_chol):
     return inv.T @ inv
 
 
+def _check_positive(values):
+    """Raise ``NotPositiveDefiniteError`` for the first component with a non-positive value.
+
+    ``values`` has shape (K,) or (K, d) (a row per component); NaN counts as non-positive.
+    """
+    if values.size and values.min() > 0:  # the usual case, in one reduction (NaN fails it)
+        return
+    positive = values > 0
+    bad = np.flatnonzero(~(positive if values.ndim == 1 else np.all(positive, axis=1)))
+    if bad.size:
+        raise NotPositiveDefiniteError(int(bad[0]))
+
+
 def _per_component(value, K):
     """A scalar or (K,)-sized prior weight as shape (K,)."""
     arr = np.asarray(value, dtype=np.float64)
@@ -283,7 +296,7 @@ class Full(_HMMLayout):
         delta = sums / counts[:, None]
         cov = scatter / n - delta[:, :, None] * delta[:, None, :]
         cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-        cov[:, np.arange(cov.shape[1]), np.arange(cov.shape[1])] += reg_covar
+        cov.reshape(len(cov), -1)[:, :: cov.shape[1] + 1] += reg_covar  # the diagonals
         return cov
 
     @staticmethod
@@ -423,7 +436,7 @@ class Tied(_HMMLayout):
         between = (counts[:, None, None] * delta[:, :, None] * delta[:, None, :]).sum(axis=0)
         cov = (scatter - between) / counts.sum()
         cov = 0.5 * (cov + cov.T)
-        cov[np.diag_indices_from(cov)] += reg_covar
+        cov.flat[:: d + 1] += reg_covar  # the diagonal
         return cov
 
     @staticmethod
@@ -569,17 +582,13 @@ class Diag(_HMMLayout):
     @staticmethod
     def prec_chol(cov):
         """Precision-Cholesky factors (inverse standard deviations)."""
-        bad = np.flatnonzero(~np.all(cov > 0, axis=1))
-        if bad.size:
-            raise NotPositiveDefiniteError(int(bad[0]))
+        _check_positive(cov)
         return 1.0 / np.sqrt(cov)
 
     @staticmethod
     def prec_chol_from_precisions(prec):
         """Precision-Cholesky factors from precisions."""
-        bad = np.flatnonzero(~np.all(prec > 0, axis=1))
-        if bad.size:
-            raise NotPositiveDefiniteError(int(bad[0]))
+        _check_positive(prec)
         return np.sqrt(prec)
 
     @staticmethod
@@ -697,17 +706,13 @@ class Spherical(_HMMLayout):
     @staticmethod
     def prec_chol(cov):
         """Precision-Cholesky factors (inverse standard deviations)."""
-        bad = np.flatnonzero(~(cov > 0))
-        if bad.size:
-            raise NotPositiveDefiniteError(int(bad[0]))
+        _check_positive(cov)
         return 1.0 / np.sqrt(cov)
 
     @staticmethod
     def prec_chol_from_precisions(prec):
         """Precision-Cholesky factors from precisions."""
-        bad = np.flatnonzero(~(prec > 0))
-        if bad.size:
-            raise NotPositiveDefiniteError(int(bad[0]))
+        _check_positive(prec)
         return np.sqrt(prec)
 
     covariances_from_prec_chol = Diag.covariances_from_prec_chol

@@ -94,7 +94,9 @@ class GaussianParams:
     def _build(cls, means, cov, covariance_type, pc):
         strat = STRATEGIES[covariance_type]
         K, d = means.shape
-        log_det = np.broadcast_to(np.asarray(strat.log_det(pc, d), dtype=np.float64), (K,))
+        log_det = np.asarray(strat.log_det(pc, d), dtype=np.float64)
+        if log_det.shape != (K,):  # one value shared by every component
+            log_det = np.full(K, log_det)
         return cls(means, cov, covariance_type, pc, np.ascontiguousarray(log_det))
 
     def precisions(self):
@@ -394,15 +396,17 @@ class GaussianFamily(FamilyBase):
 
     def make_params(self, means, cov):
         """Parameters from means and covariances, repairing any non-PD covariance."""
-        # One variance scale for every repair in this call, taken before any jitter, so that
-        # equally degenerate components get equal jitter whatever their order.
-        scale = self._variance_scale(cov)
+        # One variance scale for every repair in this call, taken before any jitter (from
+        # the covariances as given, on the first repair), so that equally degenerate
+        # components get equal jitter whatever their order.
+        scale = None
         # Each failed factorisation repairs one component, so at most one try per component.
         n_blocks = 1 if self.strategy.shared else len(cov)
         for _ in range(n_blocks + 1):
             try:
                 return GaussianParams.from_covariances(means, cov, self.covariance_type)
             except NotPositiveDefiniteError as err:
+                scale = self._variance_scale(cov) if scale is None else scale
                 cov = self._jitter(cov, err.index, scale)
         raise np.linalg.LinAlgError("covariance could not be repaired")  # pragma: no cover
 

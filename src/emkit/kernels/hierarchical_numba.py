@@ -22,7 +22,7 @@ import numpy as np
 
 from emkit.kernels._jit import njit
 
-__all__ = ["merge"]
+__all__ = ["initial_costs", "merge", "merge_from", "n_cost_items"]
 
 _JIT = {"nogil": True, "cache": True, "error_model": "numpy"}
 
@@ -169,23 +169,63 @@ def merge(counts, means, scatter, trace, own, alpha, beta):
     costs : ndarray of shape (m - 1,)
         The score's increase at each merge.
     """
+    m = means.shape[0]
+    cost = np.full((m, m), np.inf)
+    initial_costs(counts, means, scatter, trace, own, alpha, beta, cost, 0, m // 2)
+    return merge_from(cost, counts, means, scatter, trace, own, alpha, beta)
+
+
+def n_cost_items(m):
+    """Work items of :func:`initial_costs` for ``m`` clusters (pairs of rows)."""
+    return m // 2
+
+
+@njit(**_JIT)
+def initial_costs(counts, means, scatter, trace, own, alpha, beta, cost, lo, hi):
+    """Fill the rows of items ``lo:hi`` of the upper-triangular merge costs ``cost`` (m, m).
+
+    Item ``p`` holds rows ``p`` and ``m - 2 - p`` (``m`` pairs together, so that equal ranges
+    of items are equal work); each pair's value depends on nothing else, so any split of the
+    items over threads gives the same matrix.
+    """
+    m, d = means.shape
+    rs = np.empty(m, dtype=np.int64)
+    merged = np.empty(m)
+    buf = np.empty((d * d + d + 6, m))
+    for p in range(lo, hi):
+        _cost_row(counts, means, scatter, trace, own, alpha, beta, cost, p, rs, merged, buf)
+        if m - 2 - p != p:
+            i = m - 2 - p
+            _cost_row(counts, means, scatter, trace, own, alpha, beta, cost, i, rs, merged, buf)
+
+
+@njit(**_JIT)
+def _cost_row(counts, means, scatter, trace, own, alpha, beta, cost, i, rs, merged, buf):
+    """Row ``i`` of the costs: the pairs ``(i, j > i)``, vectorised over ``j``."""
+    m = means.shape[0]
+    nr = m - 1 - i
+    for t in range(nr):
+        rs[t] = i + 1 + t
+    _scores_with(counts, means, scatter, trace, i, rs, nr, alpha, beta, buf, merged)
+    for t in range(nr):
+        cost[i, i + 1 + t] = merged[t] - own[i] - own[i + 1 + t]
+
+
+@njit(**_JIT)
+def merge_from(cost, counts, means, scatter, trace, own, alpha, beta):
+    """:func:`merge` from the initial costs (:func:`initial_costs` over every item)."""
     m, d = means.shape
     diff = np.empty(d)
     W = np.empty((d, d))
-    cost = np.full((m, m), np.inf)
-    for i in range(m - 1):
-        for j in range(i + 1, m):
-            s = _score(counts, means, scatter, trace, i, j, alpha, beta, diff, W)
-            cost[i, j] = s - own[i] - own[j]
+    rs = np.empty(m, dtype=np.int64)
+    merged = np.empty(m)
+    buf = np.empty((d * d + d + 6, m))
     best = np.full(m, np.inf)
     arg = np.zeros(m, dtype=np.int64)
     for i in range(m - 1):
         _refresh(cost, best, arg, i)
     alive = np.ones(m, dtype=np.bool_)
     stale = np.zeros(m, dtype=np.bool_)
-    rs = np.empty(m, dtype=np.int64)
-    merged = np.empty(m)
-    buf = np.empty((d * d + d + 6, m))
     steps = max(m - 1, 0)
     merges = np.zeros((steps, 2), dtype=np.int64)
     costs = np.zeros(steps)

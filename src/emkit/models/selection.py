@@ -23,10 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from emkit import _validation as v
 from emkit import criteria
-from emkit.engine.em import expect
+from emkit.engine.em import RelativeLogLikelihoodChange, expect
 from emkit.engine.hierarchical import hierarchy
 from emkit.engine.mixture import MixtureEM
 from emkit.engine.progress import progress_bar
+from emkit.engine.sources import ArraySource
 from emkit.exceptions import DegenerateComponentWarning, ValidationError
 from emkit.families.covariance import MIXTURE_COVARIANCE_TYPES, STRATEGIES
 from emkit.families.gaussian import GaussianFamily
@@ -44,6 +45,7 @@ from emkit.models.gaussian_mixture import GaussianMixture
 CRITERIA = ("bic", "icl", "aic")
 INITS = ("hc", "kmeans")
 CONVENTIONS = ("sklearn", "mclust")
+RULES = ("mclust", "sklearn")
 #: Named groups of covariance types for ``covariance_types``.
 GROUPS = {"all": MCLUST_TYPES, "sklearn": ("spherical", "diag", "tied", "full")}
 # A component has collapsed when its smallest covariance eigenvalue is below this many times
@@ -104,9 +106,9 @@ def _criterion(model, criterion, X, w):
         return model.icl(X, sample_weight=w)
     # BIC and AIC need only the log-likelihood: one pass of the fused E-step kernel (no n x K
     # array), the same value as ``model.bic`` / ``model.aic`` to rounding.
-    stats = expect(
-        MixtureEM(model._make_family()), model._params(), model._source(X, w, reset=False)
-    )
+    # X was validated by the selection's fit already.
+    source = ArraySource(X, w, model._chunk_for(X.shape[1]))
+    stats = expect(MixtureEM(model._make_family()), model._params(), source)
     if criterion == "aic":
         return criteria.aic(stats.log_likelihood, model._n_parameters())
     return criteria.bic(stats.log_likelihood, model._n_parameters(), stats.total_weight)
@@ -125,8 +127,8 @@ def degenerate_reason(model, reg_covar, total_weight):
         return f"component {int(small[0])} holds {counts[small[0]]:.3g} rows (empty)"
     strat = STRATEGIES[model.covariance_type]
     K, d = model.means_.shape
-    for k in range(K):
-        values = np.linalg.eigvalsh(strat.component_covariance(model.covariances_, k, d))
+    dense = np.stack([strat.component_covariance(model.covariances_, k, d) for k in range(K)])
+    for k, values in enumerate(np.linalg.eigvalsh(dense)):  # per matrix, as one at a time
         floor = max(_COLLAPSE_FACTOR * reg_covar, _COLLAPSE_RCOND * values[-1])
         if values[0] <= floor:
             return (
@@ -209,7 +211,17 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         VEI, EVI, VVI, EEE, EEV, VEV, VVV, and the scikit-learn names); EVE, VEE, VVE and EVV
         are skipped with that reason.
     tol : float, default=1e-5
-        EM stops when the mean per-sample log-likelihood changes by less than this.
+        Tolerance of the convergence rule: with ``convergence='mclust'``, EM stops at the
+        first iteration whose relative change of the total log-likelihood,
+        ``|L_t - L_(t-1)| / (1 + |L_t|)``, is below ``tol`` (mclust's ``emControl(tol)``, whose
+        default is also 1e-5); with ``'sklearn'``, when the mean per-sample log-likelihood
+        changes by less than ``tol``.
+    convergence : {'mclust', 'sklearn'}, default='mclust'
+        The stopping rule of every fit (see ``tol``). 'mclust' stops where mclust does, so
+        the table is mclust's; 'sklearn' is :class:`~emkit.GaussianMixture`'s own rule (with
+        ``tol=1e-3`` and ``max_iter=100``, scikit-learn's defaults, a quicker and rougher
+        table). ``best_estimator_`` is a plain :class:`~emkit.GaussianMixture`: refitted, it
+        stops by its own rule.
     reg_covar : float, default=1e-6
     max_iter : int, default=1000
     hc_max_rows : int, default=2000
@@ -217,9 +229,10 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         (mclust's ``subset``); ``hc_rows_`` says which rows were used.
     n_jobs : int or None, default=None
         None: fits run side by side on the kernels' thread pool (as many as numba's thread
-        count), each fit's kernels in its own thread (the kernels release the GIL); this is
-        fastest on small and large data alike. 1: one fit at a time, each spreading its
-        E-steps over the kernels' threads. Another int: that many fits at once in threads of
+        count), each fit's kernels in its own thread (the kernels release the GIL); fastest on
+        large data, and on small data about as fast as one at a time (where each fit's
+        small E-steps run in its thread either way). 1: one fit at a time, each spreading its
+        larger E-steps over the kernels' threads. Another int: that many fits at once in threads of
         their own; -1: one per CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the hierarchy's row sample and the k-means partitions; the same value gives the
@@ -259,6 +272,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         init="hc",
         prior=None,
         tol=1e-5,
+        convergence="mclust",
         reg_covar=1e-6,
         max_iter=1000,
         hc_max_rows=2000,
@@ -273,6 +287,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         self.init = init
         self.prior = prior
         self.tol = tol
+        self.convergence = convergence
         self.reg_covar = reg_covar
         self.max_iter = max_iter
         self.hc_max_rows = hc_max_rows
@@ -293,6 +308,7 @@ class MixtureSelection(DensityMixin, BaseEstimator):
                 f"'shrinkage', 'mean', 'dof' and 'scale', got {self.prior!r}"
             )
         v.check_real(self.tol, "tol", 0.0)
+        v.check_choice(self.convergence, "convergence", RULES)
         v.check_real(self.reg_covar, "reg_covar", 0.0)
         v.check_int(self.max_iter, "max_iter", 1)
         v.check_int(self.hc_max_rows, "hc_max_rows", 2)
@@ -459,8 +475,14 @@ class MixtureSelection(DensityMixin, BaseEstimator):
             prior=prior,
         )
         _thread_warnings.caught = caught = []
+        rule = None
+        if self.convergence == "mclust":
+
+            def rule(start):
+                return RelativeLogLikelihoodChange(self.tol)
+
         try:
-            model.fit(X, sample_weight=w)
+            model._fit(X, w, convergence=rule)
         except (ValueError, np.linalg.LinAlgError) as err:
             return None, math.nan, f"fit failed: {err}"
         degenerate = [m for m, c in caught if issubclass(c, DegenerateComponentWarning)]
