@@ -88,3 +88,14 @@ def test_select_with_mclusts_prior(tmp_path, capsys):
     direct = MixtureSelection([1, 2, 3], ["EEE", "VEV", "EVE"], prior="default").fit(X)
     assert np.isnan(direct.scores_[2]).all()  # EVE: no prior in mclust, nor in emkit
     np.testing.assert_allclose(model_io.load(out).means_, direct.best_estimator_.means_)
+
+
+def test_select_with_scikit_learns_stopping_rule(tmp_path, capsys):
+    out = tmp_path / "best.npz"
+    argv = [str(FAITHFUL), "-k", "2-3", "--models", "EEE", "--convergence", "sklearn"]
+    assert main(["select", *argv, "--tol", "1e-3", "-o", str(out)]) == 0
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    direct = MixtureSelection([2, 3], ["EEE"], convergence="sklearn", tol=1e-3).fit(X)
+    other = MixtureSelection([2, 3], ["EEE"], tol=1e-3).fit(X)  # mclust's rule
+    assert direct.best_estimator_.n_iter_ != other.best_estimator_.n_iter_
+    np.testing.assert_allclose(model_io.load(out).means_, direct.best_estimator_.means_)

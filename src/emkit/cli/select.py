@@ -108,7 +108,15 @@ def register(subparsers):
         p,
         tol=1e-5,
         max_iter=1000,
-        tol_help="convergence threshold on the relative change of the log-likelihood (mclust's)",
+        tol_help="convergence threshold on the relative change of the log-likelihood "
+        "(mclust's; with --convergence sklearn, on the change of its mean per row)",
+    )
+    p.add_argument(
+        "--convergence",
+        choices=("mclust", "sklearn"),
+        default="mclust",
+        help="stopping rule of every fit: mclust's (its tables) or scikit-learn's "
+        "(default: mclust)",
     )
     p.add_argument("--top", type=common.positive_int, default=3, help="models listed (default: 3)")
     common.add_out(p)
@@ -135,6 +143,7 @@ def run_select(args):
         init=args.init,
         prior=None if args.prior == "none" else args.prior,
         tol=args.tol,
+        convergence=args.convergence,
         reg_covar=args.reg_covar,
         max_iter=max(args.max_iter, 1),
         n_jobs=args.jobs,
