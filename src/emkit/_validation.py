@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils.validation import validate_data
 
 from emkit.exceptions import ValidationError
+from emkit.families.base import has_missing
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -55,9 +56,9 @@ def check_X(estimator, X, *, reset, min_samples=1, allow_nan=True):
         )
     except ValueError as err:
         raise _explain_bad_X(err, X, name, min_samples) from None
-    _check_finite(X, name, allow_nan)
-    if reset and allow_nan:
-        check_observed_columns(np.count_nonzero(~np.isnan(X), axis=0) if _has_nan(X) else None)
+    clean = _check_finite(X, name, allow_nan)
+    if reset and allow_nan and not clean and has_missing(X):
+        check_observed_columns(np.count_nonzero(~np.isnan(X), axis=0))
     return X
 
 
@@ -99,19 +100,13 @@ def _explain_bad_X(err, X, name, min_samples):
     return ValidationError(f"invalid X: {msg}")
 
 
-def _has_nan(X):
-    """Whether the float array ``X`` holds a NaN (one pass, no temporary when it does not)."""
-    if X.size == 0:
-        return False
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN but not missing
-        total = np.sum(X, dtype=np.float64)
-    return bool(np.isnan(total)) and bool(np.isnan(X).any())
-
-
 def _check_finite(X, name, allow_nan=False):
-    """Raise if ``X`` holds infinity, or NaN unless ``allow_nan``; one cheap pass when clean."""
+    """Raise if ``X`` holds infinity, or NaN unless ``allow_nan``; one cheap pass when clean.
+
+    Returns True when every value is finite (False: NaN, allowed, is there).
+    """
     if X.size == 0 or np.isfinite(np.sum(X, dtype=np.float64)):
-        return
+        return True
     nan_rows = 0 if allow_nan else int(np.count_nonzero(np.isnan(X).any(axis=1)))
     if nan_rows:
         raise ValidationError(
@@ -123,6 +118,7 @@ def _check_finite(X, name, allow_nan=False):
         raise ValidationError(
             f"X contains infinity in {inf_rows} row(s); replace or drop the non-finite values in X."
         )
+    return False
 
 
 def check_observed_columns(observed):

@@ -338,3 +338,13 @@ def reject_bad_values(X, bad, name, what, fix):
         raise ValidationError(
             f"{name} must hold {what}; found {value!r} at row {row}, column {col}: {fix}"
         )
+
+
+def draw_rows(p, rng):
+    """One index per row drawn from the row's (unnormalised) probabilities ``p`` (n, K).
+
+    One uniform number per row, scaled to the row's total; returns an int array of shape (n,).
+    """
+    cdf = np.cumsum(p, axis=1)
+    u = rng.random_sample(len(p))[:, None] * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(axis=1), p.shape[1] - 1)

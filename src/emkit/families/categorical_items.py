@@ -17,6 +17,7 @@ from emkit.families.base import (
     TINY_COUNT,
     FamilyBase,
     Stats,
+    draw_rows,
     log_probabilities,
     reject_bad_values,
 )
@@ -195,9 +196,7 @@ class CategoricalItemsFamily(FamilyBase):
             if rng is None:
                 out[rows, j] = mixed.argmax(axis=1)
                 continue
-            cdf = np.cumsum(mixed, axis=1)
-            u = rng.random_sample(rows.size)[:, None] * cdf[:, -1:]
-            out[rows, j] = np.minimum((cdf <= u).sum(axis=1), table.shape[1] - 1)
+            out[rows, j] = draw_rows(mixed, rng)
         return out
 
     def init_features(self, X):

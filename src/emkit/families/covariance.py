@@ -70,12 +70,16 @@ def use_kernels(name):
         _state["kernels"] = previous
 
 
-def kernel_module(kind):
-    """The kernel module that serves covariance type ``kind``."""
+def kernel_module(kind, prefix="gaussian"):
+    """The kernel module that serves covariance type ``kind``: ``emkit.kernels.<prefix>_<name>``.
+
+    Only the full and tied E-steps have a GEMM variant; everything else runs numba's kernels
+    under 'auto' and 'gemm'.
+    """
     name = _state["kernels"]
     if name == "auto" or (name == "gemm" and kind not in ("full", "tied")):
         name = "numba"
-    return importlib.import_module(f"emkit.kernels.gaussian_{name}")
+    return importlib.import_module(f"emkit.kernels.{prefix}_{name}")
 
 
 def _kernel(op, kind):

@@ -7,7 +7,6 @@ float32 input and data far from the origin accurate.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +19,7 @@ from emkit.families.covariance import (
     COVARIANCE_TYPES,
     STRATEGIES,
     NotPositiveDefiniteError,
-    get_kernels,
+    kernel_module,
 )
 from emkit.kernels import gaussian_missing_numpy as missing_numpy
 from emkit.kernels import recentre as recentre_kernels
@@ -180,7 +179,7 @@ class GaussianFamily(FamilyBase):
         """Dense covariances, shape (K, d, d), or (1, d, d) when all components share one."""
         strat, d = self.strategy, params.n_features
         K = 1 if strat.shared else params.n_components
-        return np.stack([strat.component_covariance(params.covariances, k, d) for k in range(K)])
+        return strat.full_matrices(params.covariances, K, d)
 
     def check_data(self, X, name="X"):
         """Real-valued rows: validated at the estimator's edge already; returned as they are."""
@@ -338,7 +337,8 @@ class GaussianFamily(FamilyBase):
                 at = np.flatnonzero(labels == k)
                 noise = rng.multivariate_normal(np.zeros(mis.size), parts[k][2], at.size)
                 out[np.ix_(rows[at], mis)] = cond[k][at] + noise
-        empty = np.flatnonzero(np.isnan(X64).all(axis=1))
+        mask = self.empty_rows(X64)
+        empty = np.flatnonzero(mask) if mask is not None else np.empty(0, dtype=np.intp)
         if empty.size and rng is None:
             out[empty] = resp[empty] @ means
         elif empty.size:
@@ -486,14 +486,12 @@ class GaussianFamily(FamilyBase):
 
 def _missing_kernels():
     """The missing-value kernel module chosen by :func:`~emkit.families.covariance.use_kernels`."""
-    name = "numpy" if get_kernels() == "numpy" else "numba"
-    return importlib.import_module(f"emkit.kernels.gaussian_missing_{name}")
+    return kernel_module("missing", "gaussian_missing")
 
 
 def _xd_kernels():
     """The extreme-deconvolution kernel module chosen by ``use_kernels``."""
-    name = "numpy" if get_kernels() == "numpy" else "numba"
-    return importlib.import_module(f"emkit.kernels.gaussian_xd_{name}")
+    return kernel_module("xd", "gaussian_xd")
 
 
 def _missing_layout(X):

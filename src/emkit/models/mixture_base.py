@@ -43,6 +43,7 @@ from emkit.engine.online import stepwise_update
 from emkit.engine.progress import Progress
 from emkit.engine.sources import ArraySource, default_chunk_size
 from emkit.exceptions import ValidationError
+from emkit.families.base import draw_rows
 from emkit.models._constructor import passed_on
 from emkit.models._inputs import (
     INIT_SAMPLE_ROWS,
@@ -654,10 +655,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             _, resp = problem.log_prob(params, block.X)
             resp = resp.astype(np.float64)
             if rng is not None:  # one component per row, shared by all its missing values
-                cdf = np.cumsum(resp, axis=1)
-                u = rng.random_sample(len(resp))[:, None] * cdf[:, -1:]
-                picked = np.minimum((cdf <= u).sum(axis=1), resp.shape[1] - 1)
-                resp = np.eye(resp.shape[1])[picked]
+                resp = np.eye(resp.shape[1])[draw_rows(resp, rng)]
             parts.append(family.impute(params.components, block.X, resp, rng))
         return self._decode_sample(np.concatenate(parts))
 
