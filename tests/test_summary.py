@@ -229,6 +229,14 @@ def test_hmm_summary_against_its_model():
     assert [r[0] for r in cells(model._repr_html_()) if r][:1] == ["log-likelihood"]
 
 
+def test_hmm_summary_of_a_npy_file(tmp_path):
+    X = np.concatenate([RNG.normal(0, 1, (150, 2)), RNG.normal(4, 1, (100, 2))])
+    np.save(tmp_path / "X.npy", X)
+    model = GaussianHMM(2, n_iter=5, random_state=0).fit(X, [130, 120])
+    text = str(model.summary(tmp_path / "X.npy", [130, 120]))
+    assert text == str(model.summary(X, [130, 120]))
+
+
 def test_every_hmm_kind_has_a_summary():
     symbols = RNG.integers(0, 3, size=(200, 1))
     counts = RNG.poisson(3.0, size=(200, 2))

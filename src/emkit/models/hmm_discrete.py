@@ -44,18 +44,15 @@ def _numeric_array(X, what, missing):
         if mapped:
             return arr
         return arr.astype(np.int64 if missing == "-1" else np.float64, copy=False)
-    gaps = np.zeros(arr.shape, dtype=bool)
-    if arr.dtype.kind == "f":
-        gaps = np.isnan(arr)
-        if np.isinf(arr).any():
-            raise ValidationError("X contains infinity; replace or drop the non-finite values")
-        seen = arr[~gaps]
-        bad = np.flatnonzero(seen != np.round(seen))
-        if bad.size:
-            value = float(seen[bad[0]])
-            raise ValidationError(f"X must hold {what}; found the non-integer value {value:g}")
-    elif missing == "-1":
-        gaps = arr == -1
+    # Floats from here on: NaN marks a missing value.
+    gaps = np.isnan(arr)
+    if np.isinf(arr).any():
+        raise ValidationError("X contains infinity; replace or drop the non-finite values")
+    seen = arr[~gaps]
+    bad = np.flatnonzero(seen != np.round(seen))
+    if bad.size:
+        value = float(seen[bad[0]])
+        raise ValidationError(f"X must hold {what}; found the non-integer value {value:g}")
     ints = np.where(gaps, 0, arr).astype(np.int64)
     if ints.min() < 0:
         raise ValidationError(f"X must hold {what}; found the negative value {int(ints.min())}")
@@ -178,12 +175,12 @@ class CategoricalHMM(BaseHMM):
             )
 
     def _init_emission(self, X, lengths):
-        if self.n_features is None:
+        if self.n_features is None:  # (a given n_features was checked with X already)
             if hasattr(self, "emissionprob_") and "e" not in self.init_params:
                 self.n_features = int(np.shape(self.emissionprob_)[1])
+                self._check_alphabet(X)
             else:
                 self.n_features = int(X.max()) + 1
-        self._check_alphabet(X)
         if self._needs_init("e", "emissionprob_"):
             rng = v.check_random_state(self.random_state)
             e = rng.rand(self.n_components, self.n_features)

@@ -365,13 +365,13 @@ def hmm_summary(model, X=None, lengths=None, feature_names=None):
         if monitor.history:
             facts.append(("log-likelihood", f"{monitor.history[-1]:.6f} (last iteration)"))
     else:
-        X = np.asarray(X)
+        # One forward pass, block by block (X may be a path or a memory map).
+        log_likelihood, n_rows = model._score(X, lengths)
         n_seq = 1 if lengths is None else len(lengths)
-        title = f"{kind}: {K} states, {X.shape[0]} samples in {n_seq} sequence(s)"
-        log_likelihood = model.score(X, lengths)  # one forward pass
+        title = f"{kind}: {K} states, {n_rows} samples in {n_seq} sequence(s)"
         facts += [
             ("log-likelihood", f"{log_likelihood:.6f}"),
-            ("BIC", f"{criteria.bic(log_likelihood, model._n_parameters(), X.shape[0]):.6f}"),
+            ("BIC", f"{criteria.bic(log_likelihood, model._n_parameters(), n_rows):.6f}"),
         ]
     converged = "converged" if monitor.converged else "not converged"
     facts.append(("iterations", f"{monitor.iter} ({converged})"))
