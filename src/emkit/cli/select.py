@@ -102,7 +102,10 @@ def register(subparsers):
         help="added to the covariance diagonals (default: 1e-06)",
     )
     p.add_argument(
-        "--jobs", type=common.positive_int, default=None, help="fits run at once (default: 1)"
+        "--jobs",
+        type=common.positive_int,
+        default=None,
+        help="fits run at once (default: side by side on the kernels' threads; 1: one at a time)",
     )
     common.add_fit_options(
         p,

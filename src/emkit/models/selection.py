@@ -127,7 +127,7 @@ def degenerate_reason(model, reg_covar, total_weight):
         return f"component {int(small[0])} holds {counts[small[0]]:.3g} rows (empty)"
     strat = STRATEGIES[model.covariance_type]
     K, d = model.means_.shape
-    dense = np.stack([strat.component_covariance(model.covariances_, k, d) for k in range(K)])
+    dense = strat.full_matrices(model.covariances_, K, d)
     for k, values in enumerate(np.linalg.eigvalsh(dense)):  # per matrix, as one at a time
         floor = max(_COLLAPSE_FACTOR * reg_covar, _COLLAPSE_RCOND * values[-1])
         if values[0] <= floor:
@@ -160,6 +160,13 @@ def initial_parameters(covariance_type, reg_covar, X, w, labels, K, prior=None):
     prior : dict or None
         A conjugate prior (``GaussianMixture``'s ``prior``): the M-step is then MAP.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateComponentWarning)
+        return _initial_parameters(covariance_type, reg_covar, X, w, labels, K, prior)
+
+
+def _initial_parameters(covariance_type, reg_covar, X, w, labels, K, prior):
+    """:func:`initial_parameters` without touching the (process-wide) warning filters."""
     resp = np.zeros((X.shape[0], K))
     resp[np.arange(X.shape[0]), labels] = 1.0 if w is None else w
     if prior is None:
@@ -170,9 +177,7 @@ def initial_parameters(covariance_type, reg_covar, X, w, labels, K, prior=None):
         )
     counts = resp.sum(axis=0)
     means = (resp.T @ X) / np.maximum(counts, np.finfo(np.float64).tiny)[:, None]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateComponentWarning)
-        params = family.maximize(family.accumulate_at(means, X, resp))
+    params = family.maximize(family.accumulate_at(means, X, resp))
     return counts / counts.sum(), params.means, params.precisions()
 
 
@@ -459,7 +464,10 @@ class MixtureSelection(DensityMixin, BaseEstimator):
         if prior == "default":
             prior = default_prior(starts["values"][starts["live"]], starts["live_weights"], K, ct)
         wr = None if w is None else w[rows]
-        weights, means, precisions = initial_parameters(
+        # The start's own warnings are dropped (this thread records none meanwhile): a
+        # catch_warnings here would change the filters of the fits in the other threads.
+        _thread_warnings.caught = None
+        weights, means, precisions = _initial_parameters(
             ct, self.reg_covar, starts["values"][rows], wr, labels, K, prior
         )
         model = GaussianMixture(
